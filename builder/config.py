@@ -1,0 +1,173 @@
+"""Named configs: `configs/*.yaml` -> checked `PairsConfig`s.
+
+One vocabulary everywhere: the keys of a YAML file, the kwargs of `load_dataset`
+and the flags of the CLI are the same names, checked by the same code, so a bad
+value gets the same clear message whichever way it came in.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SPLITS = ("train", "validation", "test")
+MAX_SPLIT_SIZE = 10_000_000
+MAX_SEED = 2**63 - 1
+MAX_STATEMENTS = 200
+MAX_ARGS = 5
+
+
+class ConfigError(ValueError):
+    """A config value is wrong; the message names it and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class PairsConfig:
+    """Everything that decides the rows of a build."""
+
+    name: str
+    description: str = ""
+    seed: int = 0
+    train_size: int = 10_000
+    validation_size: int = 1_000
+    test_size: int = 1_000
+    categories: tuple[tuple[str, float], ...] = ()
+    min_statements: int = 3
+    max_statements: int = 40
+    max_args: int = 5
+    hlo_optimized: bool = False
+    shard_size: int = 100
+
+    def split_size(self, split: str) -> int:
+        return {"train": self.train_size, "validation": self.validation_size, "test": self.test_size}[split]
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return dict(self.categories)
+
+
+FIELDS = tuple(f.name for f in fields(PairsConfig))
+REQUIRED = ("description", "seed", "train_size", "validation_size", "test_size", "categories")
+
+
+def configs_dir() -> Path:
+    """`configs/` as shipped in the wheel (package data) or beside the package in a checkout."""
+    try:
+        shipped = Path(str(resources.files("builder.configs")))
+        if any(shipped.glob("*.yaml")):
+            return shipped
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def _closest(key: str, known: tuple[str, ...]) -> str:
+    match = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _int(name: str, value: Any, lo: int, hi: int, why: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+            value = int(value)
+        else:
+            raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo:,} and {hi:,} ({why}), got {value:,}")
+    return value
+
+
+def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: str = "config") -> PairsConfig:
+    """Check every value and return the config, or raise one `ConfigError` that names the problem."""
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        hints = "; ".join(f"{k!r}{_closest(k, FIELDS)}" for k in unknown)
+        raise ConfigError(f"{source}: unknown keys {hints}. Known keys: {', '.join(FIELDS)}")
+    v = dict(values)
+    out: dict[str, Any] = {"name": str(v.get("name", source))}
+    out["description"] = str(v.get("description", ""))
+    out["seed"] = _int("seed", v.get("seed", 0), 0, MAX_SEED, "a non-negative 64-bit integer")
+    for split in SPLITS:
+        key = f"{split}_size"
+        out[key] = _int(key, v.get(key, 0), 0, MAX_SPLIT_SIZE, "rows to generate for that split")
+    if not any(out[f"{s}_size"] for s in SPLITS):
+        raise ConfigError("train_size, validation_size and test_size are all 0: ask for at least one row")
+    out["categories"] = _categories(v.get("categories"), known_categories)
+    out["min_statements"] = _int("min_statements", v.get("min_statements", 3), 1, MAX_STATEMENTS, "statements per program")
+    out["max_statements"] = _int("max_statements", v.get("max_statements", 40), 1, MAX_STATEMENTS, "statements per program")
+    if out["min_statements"] > out["max_statements"]:
+        raise ConfigError(
+            f"min_statements ({out['min_statements']}) is larger than max_statements ({out['max_statements']}): "
+            "lower min_statements or raise max_statements"
+        )
+    out["max_args"] = _int("max_args", v.get("max_args", 5), 1, MAX_ARGS, "array arguments per program")
+    hlo = v.get("hlo_optimized", False)
+    if not isinstance(hlo, bool):
+        raise ConfigError(f"hlo_optimized must be true or false, got {hlo!r}")
+    out["hlo_optimized"] = hlo
+    out["shard_size"] = _int("shard_size", v.get("shard_size", 100), 1, 100_000, "rows per work unit")
+    return PairsConfig(**out)
+
+
+def _categories(value: Any, known: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    if isinstance(value, (list, tuple)) and all(isinstance(c, str) for c in value):
+        value = dict.fromkeys(value, 1.0)
+    if not isinstance(value, Mapping) or not value:
+        raise ConfigError(
+            f"categories must map category names to weights, e.g. {{'{known[0]}': 1.0}}; got {value!r}. "
+            f"Known categories: {', '.join(known)}"
+        )
+    out = []
+    for name, weight in value.items():
+        if name not in known:
+            raise ConfigError(f"unknown category {name!r}{_closest(str(name), known)}. Known categories: {', '.join(known)}")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+            raise ConfigError(f"the weight of category {name!r} must be a number, got {weight!r}")
+        if weight < 0:
+            raise ConfigError(f"the weight of category {name!r} is negative ({weight}); weights must be >= 0")
+        out.append((str(name), float(weight)))
+    if not any(w > 0 for _, w in out):
+        raise ConfigError("all category weights are 0: give at least one category a positive weight")
+    return tuple(sorted(out))
+
+
+def load_yaml(path: Path, known_categories: tuple[str, ...]) -> PairsConfig:
+    """Read and check one config file; errors name the file (and the line, for YAML syntax)."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML: {getattr(err, 'problem', err)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise ConfigError(f"{path}: missing required keys {', '.join(missing)}")
+    if "name" in data:
+        raise ConfigError(f"{path}: 'name' comes from the file name; remove the key")
+    try:
+        return check({**data, "name": path.stem}, known_categories, source=str(path))
+    except ConfigError as err:
+        msg = str(err)
+        raise ConfigError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+
+
+def load_all(directory: Path | None = None) -> dict[str, PairsConfig]:
+    """Every named config, by name."""
+    known = known_categories()
+    directory = directory or configs_dir()
+    return {p.stem: load_yaml(p, known) for p in sorted(directory.glob("*.yaml"))}
+
+
+def known_categories() -> tuple[str, ...]:
+    from .ops import CATEGORIES, COMPOSITE  # the catalogue is heavy: import it only when asked
+
+    return tuple(sorted({*CATEGORIES, COMPOSITE}))

@@ -1,0 +1,131 @@
+"""Source + argument specs -> the IR texts and cost figures of one row.
+
+The extractor trusts nothing but the source: it execs it in a fresh namespace,
+traces once (the jaxpr), lowers that trace (StableHLO), and lowers the gradient of
+a scalar reduction of the outputs where the program is differentiable.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import jaxlib
+
+from .specs import FLOAT, TensorSpec
+
+# An op at statement position: `%x = stablehlo.add ...`, `"stablehlo.case"(...)`, `stablehlo.return ...`.
+_OP = re.compile(r'^\s*(?:%[^=]*=\s*)?"?([a-z_]+\.[a-z_0-9.]+)', re.MULTILINE)
+_NOT_OPS = frozenset({"func.func", "module"})
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What JAX produced for one program."""
+
+    jaxpr: str
+    stablehlo: str
+    stablehlo_grad: str | None
+    hlo_optimized: str | None
+    flops: float
+    transcendentals: float
+    bytes_accessed: float
+    ops: list[str]
+    outputs: list[TensorSpec]
+
+
+@cache
+def jax_version() -> str:
+    """The JAX and jaxlib versions and the lowering platform: together they fix the IR."""
+    return f"jax {jax.__version__}; jaxlib {jaxlib.__version__}; platform {jax.default_backend()}"
+
+
+def load_function(source: str, entry_point: str) -> Callable[..., Any]:
+    """Exec `source` in a fresh namespace and return its entry point."""
+    namespace: dict[str, Any] = {"__name__": f"program_{entry_point}"}
+    exec(compile(source, f"<{entry_point}>", "exec"), namespace)
+    return namespace[entry_point]
+
+
+def abstract_args(leaves: Sequence[TensorSpec], args_tree: str) -> tuple[Any, ...]:
+    """`ShapeDtypeStruct`s arranged as the function's positional arguments."""
+    structs = [jax.ShapeDtypeStruct(s.shape, jnp.dtype(s.dtype)) for s in leaves]
+    return _fill(ast.literal_eval(args_tree), structs)
+
+
+def _fill(skeleton: Any, leaves: Sequence[Any]) -> Any:
+    if isinstance(skeleton, int):
+        return leaves[skeleton]
+    if isinstance(skeleton, tuple):
+        return tuple(_fill(s, leaves) for s in skeleton)
+    if isinstance(skeleton, dict):
+        return {k: _fill(v, leaves) for k, v in skeleton.items()}
+    raise TypeError(f"args_tree holds {type(skeleton).__name__}; expected int, tuple or dict")
+
+
+def distinct_ops(text: str) -> list[str]:
+    """The distinct op names at statement position in an MLIR text (`func.func` excluded)."""
+    return sorted({m for m in _OP.findall(text) if m not in _NOT_OPS})
+
+
+def counted_ops(ops: Iterable[str]) -> list[str]:
+    """The ops that count toward coverage: the StableHLO and CHLO dialects."""
+    return sorted(o for o in set(ops) if o.startswith(("stablehlo.", "chlo.")))
+
+
+def scalar_loss(fn: Callable[..., Any], treedef: Any) -> Callable[..., Any]:
+    """f(*leaves) -> sum of the real parts of every float output, summed in float32."""
+
+    def loss(*leaves: Any) -> Any:
+        outputs = fn(*jax.tree_util.tree_unflatten(treedef, leaves))
+        terms = [
+            jnp.sum(jnp.real(o).astype(jnp.float32))
+            for o in jax.tree_util.tree_leaves(outputs)
+            if jnp.issubdtype(o.dtype, jnp.inexact)
+        ]
+        return sum(terms, jnp.float32(0.0))
+
+    return loss
+
+
+def extract(
+    source: str,
+    entry_point: str,
+    leaves: Sequence[TensorSpec],
+    args_tree: str,
+    differentiable: bool = True,
+    optimized_hlo: bool = False,
+) -> Extracted:
+    fn = load_function(source, entry_point)
+    args = abstract_args(leaves, args_tree)
+    traced = jax.jit(fn).trace(*args)
+    lowered = traced.lower()
+    stablehlo = lowered.as_text()
+    cost = lowered.cost_analysis() or {}
+    outputs = [TensorSpec(tuple(o.shape), str(o.dtype)) for o in jax.tree_util.tree_leaves(traced.out_info)]
+
+    grad_text = None
+    float_leaves = [i for i, s in enumerate(leaves) if s.dtype in FLOAT]
+    if differentiable and float_leaves and any(o.dtype in FLOAT or o.dtype == "complex64" for o in outputs):
+        flat, treedef = jax.tree_util.tree_flatten(args)
+        grad = jax.grad(scalar_loss(fn, treedef), argnums=tuple(float_leaves))
+        grad_text = jax.jit(grad).lower(*flat).as_text()
+
+    hlo = lowered.compile().as_text() if optimized_hlo else None
+    return Extracted(
+        jaxpr=str(traced.jaxpr),
+        stablehlo=stablehlo,
+        stablehlo_grad=grad_text,
+        hlo_optimized=hlo,
+        flops=float(cost.get("flops", 0.0)),
+        transcendentals=float(cost.get("transcendentals", 0.0)),
+        bytes_accessed=float(cost.get("bytes accessed", 0.0)),
+        ops=distinct_ops(stablehlo),
+        outputs=outputs,
+    )

@@ -1,0 +1,29 @@
+"""The data contract as `datasets.Features`: one place, shared by the builder and publishing."""
+
+from __future__ import annotations
+
+import datasets
+
+TENSOR = {"shape": [datasets.Value("int64")], "dtype": datasets.Value("string")}
+
+FEATURES = datasets.Features(
+    {
+        "id": datasets.Value("string"),
+        "category": datasets.Value("string"),
+        "python": datasets.Value("string"),
+        "entry_point": datasets.Value("string"),
+        "args": [{"name": datasets.Value("string"), **TENSOR}],
+        "args_tree": datasets.Value("string"),
+        "outputs": [dict(TENSOR)],
+        "jaxpr": datasets.Value("string"),
+        "stablehlo": datasets.Value("string"),
+        "stablehlo_grad": datasets.Value("string"),
+        "hlo_optimized": datasets.Value("string"),
+        "flops": datasets.Value("float64"),
+        "transcendentals": datasets.Value("float64"),
+        "bytes_accessed": datasets.Value("float64"),
+        "ops": [datasets.Value("string")],
+        "seed": datasets.Value("int64"),
+        "jax_version": datasets.Value("string"),
+    }
+)
