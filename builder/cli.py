@@ -11,34 +11,74 @@ from .config import ConfigError
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("seed", "train_size", "validation_size", "test_size", "min_statements", "max_statements", "max_args")
+    keys = ("seed", "train_size", "validation_size", "test_size", "min_statements", "max_statements", "max_args", "shard_size")
     out = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     if args.hlo_optimized:
         out["hlo_optimized"] = True
+    if args.categories is not None:
+        out["categories"] = parse_categories(args.categories)
     return out
+
+
+def parse_categories(text: str) -> dict[str, Any]:
+    """`matrix=2,reduction=1` (or `matrix,reduction`: weight 1 each) -> weights; names and values are checked later."""
+    weights: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, weight = item.partition("=")
+        name = name.strip()
+        if name in weights:
+            raise ConfigError(f"--categories names {name!r} twice")
+        try:
+            weights[name] = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            raise ConfigError(f"--categories: the weight of {name!r} must be a number, got {weight.strip()!r}") from None
+    if not weights:
+        raise ConfigError(f"--categories: expected e.g. 'matrix=2,reduction=1', got {text!r}")
+    return weights
 
 
 def make_builder(config: str, cache_dir: str | None = None, **overrides: Any):
     """The builder the loading script would make, without needing the script file."""
-    from .hf_builder import NAMED, PairsBuilder
+    from .hf_builder import PairsBuilder
 
-    if config not in NAMED:
-        raise ConfigError(f"unknown config {config!r}. Known configs: {', '.join(sorted(NAMED))}")
     return PairsBuilder(config_name=config, dataset_name="jax_stablehlo_pairs", cache_dir=cache_dir, **overrides)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .extractor import jax_version
+    from .failures import REPORT_NAME, describe, read_report
+    from .fingerprint import code_fingerprint
+    from .output import check_target, staged, write_manifest
     from .stats import collect
 
     out = Path(args.output_dir)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise ConfigError(f"{out} is not empty; pass --overwrite to replace what is there, or pick another --output-dir")
-    builder = make_builder(args.config, args.cache_dir, **_overrides(args))
+    if args.num_proc < 1:
+        raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
+    builder = make_builder(args.config, args.cache_dir, **_overrides(args))  # checks every value: no work yet
+    check_target(out, args.overwrite)
     builder.download_and_prepare(num_proc=args.num_proc if args.num_proc > 1 else None)
     ds = builder.as_dataset()
-    ds.save_to_disk(str(out))
+    failures = read_report(Path(builder.cache_dir)) or []
+    stats = collect(ds, failures=len(failures))
+    with staged(out, args.overwrite) as tmp:  # `out` changes only once the whole build is written
+        ds.save_to_disk(str(tmp))
+        (tmp / REPORT_NAME).write_text((Path(builder.cache_dir) / REPORT_NAME).read_text() if failures else "")
+        write_manifest(tmp, {
+            "config": args.config,
+            "values": asdict(builder.pairs_config),
+            "code_fingerprint": code_fingerprint(),
+            "jax_version": jax_version(),
+            "rows": dict(stats.rows),
+            "failures": len(failures),
+        })
     print(f"\n{args.config}: saved to {out}")
-    print(collect(ds).format())
+    print(stats.format())
+    for failure in failures[:20]:
+        print(f"  failed: {describe(failure)}")
+    if failures:
+        print(f"  seed, category and error of every failure: {out / REPORT_NAME}")
     return 0
 
 
@@ -56,10 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--min-statements", type=int)
     build.add_argument("--max-statements", type=int)
     build.add_argument("--max-args", type=int)
+    build.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
+    build.add_argument("--shard-size", type=int, help="rows per work unit")
     build.add_argument("--hlo-optimized", action="store_true", help="also compile each program and store optimized HLO")
     build.add_argument("--num-proc", type=int, default=1, help="worker processes (shards run in parallel)")
     build.add_argument("--cache-dir", help="datasets cache directory (default: HF_DATASETS_CACHE)")
-    build.add_argument("--overwrite", action="store_true", help="replace a non-empty --output-dir")
+    build.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier build in --output-dir (once the new one is complete)"
+    )
     build.set_defaults(func=cmd_build)
     return parser
 
@@ -71,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted (an unfinished build never replaces its --output-dir)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

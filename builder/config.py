@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
+import operator
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -22,6 +25,7 @@ MAX_SPLIT_SIZE = 10_000_000
 MAX_SEED = 2**63 - 1
 MAX_STATEMENTS = 200
 MAX_ARGS = 5
+CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class ConfigError(ValueError):
@@ -73,12 +77,22 @@ def _closest(key: str, known: tuple[str, ...]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+def unknown_keys(unknown: list[str], known: tuple[str, ...], source: str) -> ConfigError:
+    """Name every unknown key with the closest known one, and list the known keys."""
+    hints = "; ".join(f"{k!r}{_closest(str(k), known)}" for k in unknown)
+    return ConfigError(f"{source}: unknown key{'s' if len(unknown) > 1 else ''} {hints}. Known keys: {', '.join(known)}")
+
+
 def _int(name: str, value: Any, lo: int, hi: int, why: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    try:
+        value = operator.index(value)  # int and numpy integers
+    except TypeError:
         if (isinstance(value, float) and value.is_integer()) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
             value = int(value)
         else:
-            raise ConfigError(f"{name} must be a whole number, got {value!r}")
+            raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be between {lo:,} and {hi:,} ({why}), got {value:,}")
     return value
@@ -86,10 +100,9 @@ def _int(name: str, value: Any, lo: int, hi: int, why: str) -> int:
 
 def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: str = "config") -> PairsConfig:
     """Check every value and return the config, or raise one `ConfigError` that names the problem."""
-    unknown = sorted(set(values) - set(FIELDS))
+    unknown = sorted(set(values) - set(FIELDS), key=str)
     if unknown:
-        hints = "; ".join(f"{k!r}{_closest(k, FIELDS)}" for k in unknown)
-        raise ConfigError(f"{source}: unknown keys {hints}. Known keys: {', '.join(FIELDS)}")
+        raise unknown_keys(unknown, FIELDS, source)
     v = dict(values)
     out: dict[str, Any] = {"name": str(v.get("name", source))}
     out["description"] = str(v.get("description", ""))
@@ -128,8 +141,8 @@ def _categories(value: Any, known: tuple[str, ...]) -> tuple[tuple[str, float], 
     for name, weight in value.items():
         if name not in known:
             raise ConfigError(f"unknown category {name!r}{_closest(str(name), known)}. Known categories: {', '.join(known)}")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
-            raise ConfigError(f"the weight of category {name!r} must be a number, got {weight!r}")
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
+            raise ConfigError(f"the weight of category {name!r} must be a finite number, got {weight!r}")
         if weight < 0:
             raise ConfigError(f"the weight of category {name!r} is negative ({weight}); weights must be >= 0")
         out.append((str(name), float(weight)))
@@ -138,13 +151,33 @@ def _categories(value: Any, known: tuple[str, ...]) -> tuple[tuple[str, float], 
     return tuple(sorted(out))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys silently; a config with `seed` twice is a mistake."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                continue  # unhashable keys get PyYAML's own error below
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_yaml(path: Path, known_categories: tuple[str, ...]) -> PairsConfig:
     """Read and check one config file; errors name the file (and the line, for YAML syntax)."""
+    if not CONFIG_NAME.fullmatch(path.stem):
+        raise ConfigError(
+            f"{path}: {path.stem!r} cannot be a config name (it is the file name): "
+            "use letters, digits, '_', '-' and '.', starting with a letter or digit"
+        )
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
         raise ConfigError(f"{path}:{where} is not valid YAML: {getattr(err, 'problem', err)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, got {type(data).__name__}")
@@ -161,10 +194,37 @@ def load_yaml(path: Path, known_categories: tuple[str, ...]) -> PairsConfig:
 
 
 def load_all(directory: Path | None = None) -> dict[str, PairsConfig]:
-    """Every named config, by name."""
+    """Every named config, by name; the first broken file raises its `ConfigError`."""
+    named, broken = load_named(directory)
+    if broken:
+        raise next(iter(broken.values()))
+    return named
+
+
+def load_named(directory: Path | None = None) -> tuple[dict[str, PairsConfig], dict[str, ConfigError]]:
+    """Every named config, and apart from them the files that fail their checks, by name.
+
+    One broken file must not take the other configs down with it: the builder serves
+    the good ones and raises a broken one's error (file and line) when it is asked for.
+    """
     known = known_categories()
-    directory = directory or configs_dir()
-    return {p.stem: load_yaml(p, known) for p in sorted(directory.glob("*.yaml"))}
+    named: dict[str, PairsConfig] = {}
+    broken: dict[str, ConfigError] = {}
+    for path in sorted((directory or configs_dir()).glob("*.yaml")):
+        try:
+            named[path.stem] = load_yaml(path, known)
+        except ConfigError as err:
+            broken[path.stem] = err
+    return named, broken
+
+
+def unknown_config(name: object, known: Mapping[str, Any]) -> ConfigError:
+    """The error for a config name that is not in configs/: the known names and the closest one."""
+    names = tuple(sorted(known))
+    return ConfigError(
+        f"unknown config {name!r}{_closest(str(name), names)}. Known configs: {', '.join(names)}. "
+        f"A new config is one YAML file in {configs_dir()}"
+    )
 
 
 def known_categories() -> tuple[str, ...]:

@@ -7,20 +7,40 @@ on the script, the CLI and the tests all run this code.
 from __future__ import annotations
 
 import hashlib
+import logging
+import shutil
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import datasets
 
 from . import __version__
-from .config import SPLITS, ConfigError, PairsConfig, check, known_categories, load_all
+from .config import (
+    FIELDS,
+    SPLITS,
+    ConfigError,
+    PairsConfig,
+    check,
+    known_categories,
+    load_named,
+    unknown_config,
+    unknown_keys,
+)
+from .failures import PARTS_DIR, REPORT_NAME, merge_parts, write_part
 from .features import FEATURES
 from .fingerprint import code_fingerprint
 from .pipeline import Failure, generate_rows, shards
 
+logger = logging.getLogger(__name__)
 VERSION = datasets.Version(__version__)
-NAMED = load_all()
-DEFAULTS = NAMED["balanced"]
+# A broken YAML file must not sink the other configs: it is left out, and asking for it raises its error.
+NAMED, BROKEN = load_named()
+for _error in BROKEN.values():
+    logger.warning("config left out: %s", _error)
+DEFAULTS = PairsConfig(name="defaults")  # every builder config comes from a YAML file; these only fill the dataclass
+# What `load_dataset` may pass besides our fields; data_dir / data_files mean nothing for synthesized data.
+DATASETS_KWARGS = ("version",)
 
 
 @dataclass
@@ -59,10 +79,40 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
     DEFAULT_CONFIG_NAME = "balanced"
     DEFAULT_WRITER_BATCH_SIZE = 100  # rows hold long IR strings; keeps shard-size checks frequent
 
+    _failure_parts: str | None = None  # set while download_and_prepare writes: where work units record failures
+
     def __init__(self, *args: Any, hash: str | None = None, **kwargs: Any) -> None:
         # The script's hash alone would serve stale rows after a change to the package or to JAX.
         combined = hashlib.sha256(f"{hash}|{code_fingerprint()}".encode()).hexdigest()[:16]
         super().__init__(*args, hash=combined, **kwargs)
+
+    def _create_builder_config(
+        self, config_name: str | None = None, custom_features: Any = None, **config_kwargs: Any
+    ) -> tuple[datasets.BuilderConfig, str]:
+        """Check the config name and every kwarg before datasets hashes them into a cache id,
+        and pass on only the canonical values that differ from the named config, so equal
+        configs share one cache (`seed="7"` and `seed=7`, a kwarg equal to the YAML's value)."""
+        name = config_name or self.DEFAULT_CONFIG_NAME
+        if name in BROKEN:
+            raise BROKEN[name]
+        if name not in NAMED:
+            raise unknown_config(name, NAMED)
+        allowed = tuple(f for f in FIELDS if f != "name") + DATASETS_KWARGS
+        unknown = sorted(set(config_kwargs) - set(allowed))
+        if unknown:
+            raise unknown_keys(unknown, allowed, f"load_dataset(..., {name!r}, ...)")
+        named = NAMED[name]
+        given = {k: v for k, v in config_kwargs.items() if v is not None and k not in DATASETS_KWARGS}
+        values = {f.name: getattr(named, f.name) for f in fields(PairsConfig)}
+        values["categories"] = dict(values["categories"])
+        checked = check({**values, **given}, known_categories(), source=f"config {name!r}")
+        canonical = {
+            k: dict(getattr(checked, k)) if k == "categories" else getattr(checked, k)
+            for k in given
+            if getattr(checked, k) != getattr(named, k)
+        }
+        extra = {k: v for k, v in config_kwargs.items() if k in DATASETS_KWARGS}
+        return super()._create_builder_config(name, custom_features, **canonical, **extra)
 
     @property
     def pairs_config(self) -> PairsConfig:
@@ -88,8 +138,35 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
             if config.split_size(split) > 0
         ]
 
+    def _download_and_prepare(self, dl_manager: Any, verification_mode: Any, **prepare_split_kwargs: Any) -> None:
+        """datasets writes into `<cache>.incomplete` and renames it when done; add what it lacks:
+        drop what a killed run left there, and merge the work units' failure parts into the report."""
+        out = Path(self._output_dir)
+        local = out.name.endswith(".incomplete") and out.is_dir()  # remote targets are written in place
+        if local:
+            # We hold datasets' builder lock: anything here is from a run that was killed part way.
+            for stale in out.iterdir():
+                shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
+            self._failure_parts = str(out / PARTS_DIR)
+        try:
+            super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
+        finally:
+            self._failure_parts = None
+        if not local:
+            return
+        failures = merge_parts(out)
+        if failures:
+            logger.warning(
+                "%d drawn programs failed to trace or lower and were replaced by the next seed (a generator bug); "
+                "seed, category and error of each are in %s",
+                len(failures),
+                out.with_name(out.name.removesuffix(".incomplete")) / REPORT_NAME,
+            )
+
     def _generate_examples(self, split: str, shards: list[tuple[int, int]]):  # type: ignore[override]
         config = self.pairs_config
-        failures: list[Failure] = []
         for start, stop in shards:
+            failures: list[Failure] = []
             yield from generate_rows(config, split, start, stop, failures)
+            if self._failure_parts is not None:
+                write_part(Path(self._failure_parts), split, start, failures)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import zipfile
 
+import numpy as np
+import pytest
 from conftest import ROOT, SCRIPT, run_python
 
-from builder.config import configs_dir, load_all
+from builder.config import ConfigError, check, configs_dir, known_categories, load_all, load_named, load_yaml
 
 
 def test_every_shipped_config_loads_and_balanced_covers_every_category():
@@ -50,3 +53,113 @@ def test_a_new_yaml_file_is_a_new_named_config(hf_env):
         path.unlink()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ROWS 3 {'matrix'}" in proc.stdout
+
+
+# --- bad input: every message names the problem and the fix ------------------------------
+
+KNOWN = known_categories()
+GOOD = {"description": "d", "seed": 1, "train_size": 4, "validation_size": 1, "test_size": 1, "categories": {"matrix": 1.0}}
+
+
+def fails(values: dict, *fragments: str) -> str:
+    with pytest.raises(ConfigError) as err:
+        check({**GOOD, **values}, KNOWN, source="cfg")
+    for fragment in fragments:
+        assert fragment in str(err.value), str(err.value)
+    return str(err.value)
+
+
+def test_unknown_category_lists_the_known_ones_and_the_closest():
+    msg = fails({"categories": {"matrx": 1.0}}, "unknown category 'matrx'", "did you mean 'matrix'?")
+    assert all(c in msg for c in KNOWN)
+
+
+@pytest.mark.parametrize(
+    ("weights", "fragment"),
+    [
+        ({"matrix": -1.0}, "the weight of category 'matrix' is negative (-1.0)"),
+        ({"matrix": 0.0, "reduction": 0}, "all category weights are 0"),
+        ({"matrix": "heavy"}, "the weight of category 'matrix' must be a finite number, got 'heavy'"),
+        ({"matrix": math.nan}, "must be a finite number, got nan"),
+        ({"matrix": True}, "must be a finite number, got True"),
+        ("matrix", "categories must map category names to weights"),
+        ({}, "categories must map category names to weights"),
+    ],
+)
+def test_bad_weights_are_named(weights, fragment):
+    fails({"categories": weights}, fragment)
+
+
+@pytest.mark.parametrize(
+    ("values", "fragment"),
+    [
+        ({"train_size": -5}, "train_size must be between 0 and 10,000,000 (rows to generate for that split), got -5"),
+        ({"test_size": 2.5}, "test_size must be a whole number, got 2.5"),
+        ({"validation_size": "ten"}, "validation_size must be a whole number, got 'ten'"),
+        ({"train_size": 10**9}, "train_size must be between 0 and 10,000,000"),
+        ({"train_size": 0, "validation_size": 0, "test_size": 0}, "all 0: ask for at least one row"),
+        ({"seed": "abc"}, "seed must be a whole number, got 'abc'"),
+        ({"seed": -1}, "seed must be between 0 and 9,223,372,036,854,775,807"),
+        ({"seed": 2**63}, "seed must be between 0 and 9,223,372,036,854,775,807"),
+        ({"seed": True}, "seed must be a whole number, got True"),
+        ({"min_statements": 9, "max_statements": 3}, "min_statements (9) is larger than max_statements (3)"),
+        ({"max_args": 0}, "max_args must be between 1 and 5"),
+        ({"hlo_optimized": "yes"}, "hlo_optimized must be true or false, got 'yes'"),
+        ({"sed": 3}, "cfg: unknown key 'sed' (did you mean 'seed'?)"),
+        ({"sed": 3, "train_sise": 1}, "unknown keys 'sed' (did you mean 'seed'?); 'train_sise' (did you mean 'train_size'?)"),
+    ],
+)
+def test_bad_values_are_named(values, fragment):
+    fails(values, fragment)
+
+
+def test_whole_numbers_in_any_spelling_are_accepted():
+    config = check({**GOOD, "seed": np.int64(7), "train_size": 4.0, "test_size": "2"}, KNOWN)
+    assert (config.seed, config.train_size, config.test_size) == (7, 4, 2)
+    assert isinstance(config.seed, int)
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD_YAML = "description: d\nseed: 1\ntrain_size: 4\nvalidation_size: 1\ntest_size: 1\ncategories:\n  matrix: 1.0\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("description: d\nseed: [1\ntrain_size: 4\n", ("bad.yaml: line 3", "is not valid YAML")),
+        ("description: d\n  seed: 1\n", ("bad.yaml: line 2", "is not valid YAML")),
+        (GOOD_YAML + "seed: 2\n", ("bad.yaml: line 8", "duplicate key 'seed'")),
+        ("- just\n- a list\n", ("bad.yaml: expected a mapping of config keys, got list",)),
+        ("description: d\nseed: 1\ncategories:\n  matrix: 1\n", ("bad.yaml: missing required keys train_size, validation_size, test_size",)),
+        (GOOD_YAML + "max_statement: 9\n", ("bad.yaml", "unknown key 'max_statement' (did you mean 'max_statements'?)")),
+        (GOOD_YAML.replace("seed: 1", "seed: -3"), ("bad.yaml: seed must be between 0",)),
+        (GOOD_YAML + "name: other\n", ("bad.yaml: 'name' comes from the file name",)),
+    ],
+)
+def test_a_broken_yaml_file_is_named_with_its_line(tmp_path, text, fragments):
+    path = write(tmp_path, "bad", text)
+    with pytest.raises(ConfigError) as err:
+        load_yaml(path, KNOWN)
+    for fragment in fragments:
+        assert fragment in str(err.value), str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_a_file_name_that_cannot_be_a_config_name_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="cannot be a config name"):
+        load_yaml(write(tmp_path, "my config", GOOD_YAML), KNOWN)
+
+
+def test_one_broken_file_does_not_hide_the_others(tmp_path):
+    write(tmp_path, "good", GOOD_YAML)
+    write(tmp_path, "bad", "seed: [\n")
+    named, broken = load_named(tmp_path)
+    assert list(named) == ["good"] and named["good"].categories == (("matrix", 1.0),)
+    assert list(broken) == ["bad"] and "bad.yaml: line" in str(broken["bad"])
+    with pytest.raises(ConfigError, match=r"bad\.yaml"):
+        load_all(tmp_path)
