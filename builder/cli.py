@@ -82,6 +82,36 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from .hub import PublishError, endpoint, publish
+
+    from_disk = {}
+    for item in args.from_disk:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--from-disk expects CONFIG=DIR (e.g. balanced=out/balanced), got {item!r}")
+        from_disk[name] = path
+    try:
+        published = publish(
+            args.repo_id,
+            args.configs,
+            overrides=_overrides(args),
+            from_disk=from_disk,
+            private=args.private,
+            revision=args.revision,
+            cache_dir=args.cache_dir,
+            num_proc=args.num_proc,
+        )
+    except PublishError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for p in published:
+        rows = " / ".join(f"{n:,} {split}" for split, n in p.rows.items())
+        print(f"{p.config}: {rows} -> {endpoint()}/datasets/{p.repo_id} ({p.revision}, commit {p.commit[:12]})")
+    print(f'load it anywhere: load_dataset("{args.repo_id}", "{published[0].config}")')
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jax-stablehlo-pairs", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -105,6 +135,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an earlier build in --output-dir (once the new one is complete)"
     )
     build.set_defaults(func=cmd_build)
+
+    publish = sub.add_parser("publish", help="build configs (or reuse builds) and push them to the Hub with a dataset card")
+    publish.add_argument("repo_id", help="the dataset repo, e.g. my-org/jax-stablehlo-pairs (created if missing)")
+    publish.add_argument("--config", dest="configs", action="append", default=[], help="a config to publish (repeat for more)")
+    publish.add_argument(
+        "--from-disk", action="append", default=[], metavar="CONFIG=DIR", help="publish a `build --output-dir` directory as CONFIG"
+    )
+    publish.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps its visibility)")
+    publish.add_argument("--revision", help="push to this branch (created from main if missing) instead of main")
+    publish.add_argument("--seed", type=int)
+    publish.add_argument("--train-size", type=int)
+    publish.add_argument("--validation-size", type=int)
+    publish.add_argument("--test-size", type=int)
+    publish.add_argument("--min-statements", type=int)
+    publish.add_argument("--max-statements", type=int)
+    publish.add_argument("--max-args", type=int)
+    publish.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
+    publish.add_argument("--shard-size", type=int, help="rows per work unit")
+    publish.add_argument("--hlo-optimized", action="store_true", help="also compile each program and store optimized HLO")
+    publish.add_argument("--num-proc", type=int, default=1, help="worker processes for builds")
+    publish.add_argument("--cache-dir", help="datasets cache directory (a finished build there is reused)")
+    publish.set_defaults(func=cmd_publish)
     return parser
 
 

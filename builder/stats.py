@@ -4,8 +4,9 @@ summary and by the dataset card."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import datasets
 
@@ -19,6 +20,9 @@ class BuildStats:
     op_rows: Counter[str] = field(default_factory=Counter)  # op -> rows whose stablehlo uses it
     failures: int = 0
     jax_versions: set[str] = field(default_factory=set)
+    ir_lines: Histogram = field(default_factory=lambda: Histogram.of([], 2))  # lines of `stablehlo`
+    flops: Histogram = field(default_factory=lambda: Histogram.of([], 10))
+    example: dict[str, Any] | None = None  # one real row: the shortest differentiable program of the first split
 
     @property
     def distinct_ops(self) -> int:
@@ -39,15 +43,134 @@ class BuildStats:
         lines.append(f"programs that failed to lower (replaced): {self.failures}")
         if self.jax_versions:
             lines.append("produced by: " + "; ".join(sorted(self.jax_versions)))
+        lines += ["", "StableHLO lines per program:", *self.ir_lines.bars()]
+        lines += ["", "FLOPs per program (XLA cost analysis):", *self.flops.bars()]
         return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; `from_dict` reads it back (publishing keeps one per config in the repo)."""
+        return {
+            "rows": dict(self.rows),
+            "categories": {s: dict(sorted(c.items())) for s, c in self.categories.items()},
+            "op_rows": dict(sorted(self.op_rows.items())),
+            "failures": self.failures,
+            "jax_versions": sorted(self.jax_versions),
+            "ir_lines": self.ir_lines.to_dict(),
+            "flops": self.flops.to_dict(),
+            "example": self.example,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BuildStats:
+        return cls(
+            rows=dict(data["rows"]),
+            categories={s: Counter(c) for s, c in data["categories"].items()},
+            op_rows=Counter(data["op_rows"]),
+            failures=int(data.get("failures", 0)),
+            jax_versions=set(data.get("jax_versions", ())),
+            ir_lines=Histogram.from_dict(data["ir_lines"]),
+            flops=Histogram.from_dict(data["flops"]),
+            example=data.get("example"),
+        )
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Counts in power-of-`base` bins: bin e holds values in [base**e, base**(e+1)); values below 1
+    (a program with no FLOPs) are counted apart. Log bins because sizes span orders of magnitude."""
+
+    base: int
+    below_one: int
+    bins: dict[int, int]  # exponent -> count, ascending
+    minimum: float | None = None
+    median: float | None = None
+    maximum: float | None = None
+
+    @classmethod
+    def of(cls, values: Iterable[float], base: int) -> Histogram:
+        vals = sorted(float(v) for v in values)
+        bins: Counter[int] = Counter(_exponent(v, base) for v in vals if v >= 1)
+        if not vals:
+            return cls(base, 0, {})
+        return cls(base, sum(v < 1 for v in vals), dict(sorted(bins.items())), vals[0], vals[len(vals) // 2], vals[-1])
+
+    @property
+    def total(self) -> int:
+        return self.below_one + sum(self.bins.values())
+
+    def rows(self) -> list[tuple[str, int]]:
+        """(bin label, count) for every bin from the lowest to the highest filled one."""
+        out = [("< 1", self.below_one)] if self.below_one else []
+        if self.bins:
+            for e in range(min(self.bins), max(self.bins) + 1):
+                out.append((f"{_short(self.base**e)}–{_short(self.base ** (e + 1) - 1)}", self.bins.get(e, 0)))
+        return out
+
+    def bars(self, width: int = 40) -> list[str]:
+        """A text histogram, one line per bin."""
+        rows = self.rows()
+        if not rows:
+            return ["  (no rows)"]
+        label = max(len(r[0]) for r in rows)
+        top = max(n for _, n in rows) or 1
+        return [f"  {name:>{label}} │{'█' * round(width * n / top):<{width}} {n:,}" for name, n in rows]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "below_one": self.below_one,
+            "bins": {str(e): n for e, n in self.bins.items()},
+            "min": self.minimum,
+            "median": self.median,
+            "max": self.maximum,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
+        bins = {int(e): int(n) for e, n in data["bins"].items()}
+        return cls(int(data["base"]), int(data["below_one"]), dict(sorted(bins.items())), data["min"], data["median"], data["max"])
+
+
+def _exponent(value: float, base: int) -> int:
+    """floor(log_base(value)) for value >= 1, exact at powers of the base."""
+    e = 0
+    while base ** (e + 1) <= value:
+        e += 1
+    return e
+
+
+def _short(n: float) -> str:
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= size and n % size == 0:
+            return f"{int(n // size)}{unit}"
+    return f"{int(n):,}"
+
+
+def ir_line_count(text: str) -> int:
+    return text.count("\n") + (not text.endswith("\n")) if text else 0
 
 
 def collect(ds: Mapping[str, datasets.Dataset], failures: int = 0) -> BuildStats:
     stats = BuildStats(failures=failures)
+    lines: list[int] = []
+    flops: list[float] = []
+    example: tuple[tuple[bool, int, str], datasets.Dataset, int] | None = None
     for split, d in ds.items():
         stats.rows[split] = len(d)
         stats.categories[split] = Counter(d["category"])
         for ops in d["ops"]:
             stats.op_rows.update(ops)
         stats.jax_versions.update(set(d.unique("jax_version")) if len(d) else set())
+        columns = d.select_columns(["id", "stablehlo", "stablehlo_grad", "flops"])
+        for index, row in enumerate(columns):
+            n = ir_line_count(row["stablehlo"])
+            lines.append(n)
+            flops.append(row["flops"])
+            key = (row["stablehlo_grad"] is None, n, row["id"])
+            if example is None or (example[1] is d and key < example[0]):
+                example = (key, d, index)
+    stats.ir_lines = Histogram.of(lines, 2)
+    stats.flops = Histogram.of(flops, 10)
+    if example is not None:
+        stats.example = example[1][example[2]]
     return stats
