@@ -56,8 +56,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     out = Path(args.output_dir)
     if args.num_proc < 1:
         raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
-    builder = make_builder(args.config, args.cache_dir, **_overrides(args))  # checks every value: no work yet
     check_target(out, args.overwrite)
+    builder = make_builder(args.config, args.cache_dir, **_overrides(args))  # checks every value: no work yet
     builder.download_and_prepare(num_proc=args.num_proc if args.num_proc > 1 else None)
     ds = builder.as_dataset()
     failures = read_report(Path(builder.cache_dir)) or []

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
+
+from builder.cli import main
 
 
 def cli(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -27,3 +31,92 @@ def test_build_writes_a_dataset_dict_and_a_summary(hf_env, tmp_path):
     assert "distinct StableHLO/CHLO ops:" in proc.stdout
     assert "failed to lower (replaced): 0" in proc.stdout
     assert "stablehlo.dot_general" in proc.stdout
+
+
+# --- bad input and the output directory (in-process: `main` is what the command runs) -------
+
+TINY = ("--train-size", "3", "--validation-size", "1", "--test-size", "1", "--max-statements", "5")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["build", "matrx"], "unknown config 'matrx' (did you mean 'matrix'?). Known configs: "),
+        (["build", "matrix", "--categories", "matrx=1"], "unknown category 'matrx' (did you mean 'matrix'?)"),
+        (["build", "matrix", "--categories", "matrix=heavy"], "--categories: the weight of 'matrix' must be a number"),
+        (["build", "matrix", "--categories", "matrix=-1"], "the weight of category 'matrix' is negative"),
+        (["build", "matrix", "--categories", "matrix=0,reduction=0"], "all category weights are 0"),
+        (["build", "matrix", "--categories", "matrix,matrix"], "--categories names 'matrix' twice"),
+        (["build", "matrix", "--train-size", "-4"], "train_size must be between 0 and 10,000,000"),
+        (["build", "matrix", "--test-size", "99999999999"], "test_size must be between 0 and 10,000,000"),
+        (["build", "matrix", "--seed", "-1"], "seed must be between 0 and 9,223,372,036,854,775,807"),
+        (["build", "matrix", "--min-statements", "9", "--max-statements", "3"], "min_statements (9) is larger than max_statements (3)"),
+        (["build", "matrix", "--num-proc", "0"], "--num-proc must be at least 1, got 0"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args, fragment, tmp_path, capsys):
+    assert main([*args, "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and fragment in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()  # said so before any work
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--seed", "abc"), ("--train-size", "2.5")])
+def test_a_non_integer_flag_is_refused_by_the_parser(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", "matrix", flag, value, "--output-dir", "unused"])
+    assert exit_.value.code == 2
+    assert f"argument {flag}: invalid int value: '{value}'" in capsys.readouterr().err
+
+
+def build(out, cache, *extra: str) -> int:
+    return main(["build", "matrix", *TINY, "--output-dir", str(out), "--cache-dir", str(cache), *extra])
+
+
+def test_an_output_dir_with_another_build_is_replaced_only_when_asked_and_never_mixed(tmp_path, capsys, monkeypatch):
+    from datasets import DatasetDict, load_from_disk
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    assert build(out, cache, "--seed", "1") == 0
+    first = load_from_disk(str(out))
+    assert json.loads((out / "build.json").read_text())["values"]["seed"] == 1
+    assert (out / "failures.jsonl").read_text() == ""  # checked: nothing failed
+
+    assert build(out, cache, "--seed", "2") == 2
+    err = capsys.readouterr().err
+    assert "already holds a build of 'matrix' (seed 1; rows" in err and "pass --overwrite" in err
+
+    # a replacement with fewer splits leaves no split of the old build behind
+    assert main(["build", "matrix", "--seed", "2", "--train-size", "2", "--validation-size", "0", "--test-size", "1",
+                 "--max-statements", "5", "--output-dir", str(out), "--cache-dir", str(cache), "--overwrite"]) == 0
+    second = load_from_disk(str(out))
+    assert {s: len(d) for s, d in second.items()} == {"train": 2, "test": 1}
+    assert sorted(p.name for p in out.iterdir()) == ["build.json", "dataset_dict.json", "failures.jsonl", "test", "train"]
+    assert second["train"]["python"] != first["train"]["python"][:2]
+
+    # an overwrite interrupted while writing leaves the previous build untouched and no debris
+    real = DatasetDict.save_to_disk
+
+    def interrupted(self, path, **kwargs):
+        real(self, path, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DatasetDict, "save_to_disk", interrupted)
+    assert build(out, cache, "--seed", "3", "--overwrite") == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert load_from_disk(str(out))["train"]["python"] == second["train"]["python"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out.") and not p.name.endswith(".lock")) == []
+
+
+def test_an_output_dir_holding_other_files_is_never_replaced(tmp_path, capsys):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    assert build(out, tmp_path / "cache", "--overwrite") == 2
+    assert "holds files that are not a build (thesis.tex); refusing to replace them, even with --overwrite" in capsys.readouterr().err
+    assert (out / "thesis.tex").read_text() == "years of work"
+    assert not (tmp_path / "cache").exists()
+    (tmp_path / "file").write_text("x")
+    assert build(tmp_path / "file", tmp_path / "cache") == 2
+    assert "is a file" in capsys.readouterr().err
