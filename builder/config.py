@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 SPLITS = ("train", "validation", "test")
+SPLIT_MODES = ("random", "structural")
 MAX_SPLIT_SIZE = 10_000_000
 MAX_SEED = 2**63 - 1
 MAX_STATEMENTS = 200
@@ -48,6 +49,8 @@ class PairsConfig:
     max_args: int = 5
     hlo_optimized: bool = False
     shard_size: int = 100
+    split_mode: str = "random"  # "structural": no validation/test row shares a structure hash with train
+    portable_only: bool = False  # leave out programs whose StableHLO carries custom_calls or backend attributes
 
     def split_size(self, split: str) -> int:
         return {"train": self.train_size, "validation": self.validation_size, "test": self.test_size}[split]
@@ -126,6 +129,14 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
         raise ConfigError(f"hlo_optimized must be true or false, got {hlo!r}")
     out["hlo_optimized"] = hlo
     out["shard_size"] = _int("shard_size", v.get("shard_size", 100), 1, 100_000, "rows per work unit")
+    mode = v.get("split_mode", "random")
+    if mode not in SPLIT_MODES:
+        raise ConfigError(f"split_mode must be one of {', '.join(SPLIT_MODES)}, got {mode!r}")
+    out["split_mode"] = mode
+    portable = v.get("portable_only", False)
+    if not isinstance(portable, bool):
+        raise ConfigError(f"portable_only must be true or false, got {portable!r}")
+    out["portable_only"] = portable
     return PairsConfig(**out)
 
 

@@ -23,6 +23,12 @@ FEATURES = datasets.Features(
         "transcendentals": datasets.Value("float64"),
         "bytes_accessed": datasets.Value("float64"),
         "ops": [datasets.Value("string")],
+        # Identity of the IR (builder/irhash.py): content hash of the canonical `stablehlo` (names
+        # renumbered), unique within a build; hash of its op sequence and types (near-duplicates).
+        "canonical_hash": datasets.Value("string"),
+        "structure_hash": datasets.Value("string"),
+        # custom_call targets and backend attributes in `stablehlo` / `stablehlo_grad` ([] = portable).
+        "platform_specific": [datasets.Value("string")],
         "seed": datasets.Value("int64"),
         "jax_version": datasets.Value("string"),
     }

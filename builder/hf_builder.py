@@ -27,10 +27,12 @@ from .config import (
     unknown_config,
     unknown_keys,
 )
+from .dedup import dedup_prepared
 from .failures import PARTS_DIR, REPORT_NAME, merge_parts, write_part
 from .features import FEATURES
 from .fingerprint import code_fingerprint
-from .pipeline import Failure, generate_rows, shards
+from .pipeline import Failure, ShardPlan, generate_rows, shard_plan, shards
+from .plan import build_plan
 
 logger = logging.getLogger(__name__)
 VERSION = datasets.Version(__version__)
@@ -57,6 +59,8 @@ class PairsBuilderConfig(datasets.BuilderConfig):
     max_args: int = DEFAULTS.max_args
     hlo_optimized: bool = False
     shard_size: int = DEFAULTS.shard_size
+    split_mode: str = DEFAULTS.split_mode
+    portable_only: bool = DEFAULTS.portable_only
 
     def pairs_config(self) -> PairsConfig:
         """The checked config. datasets sets kwargs with setattr after __post_init__, so check here."""
@@ -132,8 +136,16 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
         config = self.pairs_config
+        # The global plan (every row's seed, repeats rejected) is drawn once, here, and each work unit gets its slice.
         return [
-            datasets.SplitGenerator(name=split, gen_kwargs={"split": split, "shards": shards(config, split)})
+            datasets.SplitGenerator(
+                name=split,
+                gen_kwargs={
+                    "split": split,
+                    "shards": shards(config, split),
+                    "plans": [shard_plan(config, split, start, stop) for start, stop in shards(config, split)],
+                },
+            )
             for split in SPLITS
             if config.split_size(split) > 0
         ]
@@ -154,6 +166,10 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
             self._failure_parts = None
         if not local:
             return
+        dedup_failures: list[Failure] = []
+        dedup_prepared(out, self.dataset_name, self.pairs_config, build_plan(self.pairs_config).dropped, dedup_failures)
+        if dedup_failures:
+            write_part(out / PARTS_DIR, "dedup", 0, dedup_failures)
         failures = merge_parts(out)
         if failures:
             logger.warning(
@@ -163,10 +179,10 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
                 out.with_name(out.name.removesuffix(".incomplete")) / REPORT_NAME,
             )
 
-    def _generate_examples(self, split: str, shards: list[tuple[int, int]]):  # type: ignore[override]
+    def _generate_examples(self, split: str, shards: list[tuple[int, int]], plans: list[ShardPlan]):  # type: ignore[override]
         config = self.pairs_config
-        for start, stop in shards:
+        for (start, stop), plan in zip(shards, plans, strict=True):
             failures: list[Failure] = []
-            yield from generate_rows(config, split, start, stop, failures)
+            yield from generate_rows(config, split, start, stop, failures, plan)
             if self._failure_parts is not None:
                 write_part(Path(self._failure_parts), split, start, failures)

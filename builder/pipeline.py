@@ -18,6 +18,7 @@ from typing import Any
 from .config import SPLITS, PairsConfig
 from .extractor import extract, jax_version
 from .generator import SizeLimits, generate
+from .irhash import canonical_hash, portability, structure_hash
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
@@ -93,23 +94,64 @@ def make_row(config: PairsConfig, split: str, index: int, category: str, seed: i
         "transcendentals": ir.transcendentals,
         "bytes_accessed": ir.bytes_accessed,
         "ops": ir.ops,
+        "canonical_hash": canonical_hash(ir.stablehlo),
+        "structure_hash": structure_hash(ir.stablehlo),
+        "platform_specific": platform_specific(ir.stablehlo, ir.stablehlo_grad),
         "seed": seed,
         "jax_version": jax_version(),
     }
 
 
+def platform_specific(*texts: str | None) -> list[str]:
+    """The platform-specific pieces (custom_call targets, backend attributes) of the given IR texts."""
+    return sorted({piece for text in texts if text for piece in portability(text).pieces})
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """What the global plan (`plan.build_plan`) hands one work unit: a seed per index, and the
+    programs that failed to draw on the way to them (reported with this unit's failures)."""
+
+    seeds: tuple[int, ...]
+    failures: tuple[Failure, ...] = ()
+
+
+def shard_plan(config: PairsConfig, split: str, start: int, stop: int) -> ShardPlan:
+    from .plan import build_plan  # plan draws programs with this module's seeds: import it late
+
+    plan = build_plan(config)
+    failures = tuple(f for f in plan.failures if f.split == split and start <= f.index < stop)
+    return ShardPlan(plan.seeds[split][start:stop], failures)
+
+
+def candidate_seeds(config: PairsConfig, split: str, index: int, planned: int) -> Iterator[int]:
+    """The planned seed, then spares for when it fails to lower or is left out; the pass
+    after the map (`dedup`) replaces a spare that repeats an earlier row."""
+    yield planned
+    for spare in range(MAX_ATTEMPTS - 1):
+        yield derive_seed(config.seed, split, index, "spare", spare)
+
+
 def generate_rows(
-    config: PairsConfig, split: str, start: int, stop: int, failures: list[Failure] | None = None
+    config: PairsConfig,
+    split: str,
+    start: int,
+    stop: int,
+    failures: list[Failure] | None = None,
+    plan: ShardPlan | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Rows `start..stop` of `split`, keyed by id. A program that fails to lower is
-    recorded in `failures` and replaced by the next seed, so counts stay exact."""
+    """Rows `start..stop` of `split`, keyed by id, from the planned seeds (`plan`, else the
+    config's global plan). A program that fails to lower is recorded in `failures` and
+    replaced by a spare seed, so counts stay exact."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    plan = category_plan(config, split)
-    for index in range(start, stop):
-        category = plan[index]
-        for attempt in range(MAX_ATTEMPTS):
-            seed = example_seed(config.seed, split, index, attempt)
+    categories = category_plan(config, split)
+    plan = plan or shard_plan(config, split, start, stop)
+    if failures is not None:
+        failures.extend(plan.failures)
+    for index, planned in zip(range(start, stop), plan.seeds, strict=True):
+        category = categories[index]
+        for seed in candidate_seeds(config, split, index, planned):
             try:
                 row = make_row(config, split, index, category, seed)
             except Exception as err:  # a generator bug: report it, keep the build going
@@ -118,6 +160,8 @@ def generate_rows(
                 if failures is not None:
                     failures.append(failure)
                 continue
+            if config.portable_only and row["platform_specific"]:
+                continue  # asked for portable IR only: draw a spare
             yield row["id"], row
             break
         else:

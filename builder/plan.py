@@ -1,0 +1,147 @@
+"""The global plan of a build: which seed every (split, index) gets, drawn before any lowering.
+
+Drawing and rendering a program costs ~2 ms; lowering it costs tens. So the one step that
+must see every row runs here, before the parallel map: the plan walks the splits in order
+(train, validation, test) and, for each index, draws seeds until one gives a program nobody
+drew before. "Before" means its Python, with every name renumbered (so a renamed copy is
+the same program), differs from every earlier row of every split. In `structural` split
+mode a validation or test program is also rejected when its *program structure* (the op
+sequence and the specs, attributes and names dropped) occurs in train.
+
+The plan depends on the config alone, so every work unit of every process gets the same
+one, whatever `num_proc`. What only the lowered IR can tell (two different programs that
+lower to the same canonical StableHLO) is settled by `dedup` after the map.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .config import SPLITS, PairsConfig
+from .generator import generate
+from .pipeline import Failure, category_plan, example_seed, limits_of
+from .program import Program
+
+MAX_PLAN_ATTEMPTS = 64
+DUPLICATE_PYTHON = "same python as an earlier row"
+RENAMED_PYTHON = "an earlier row renamed"
+SEEN_STRUCTURE = "program structure seen in train"
+_KEPT_NAMES = frozenset(dir(builtins))
+
+
+@dataclass
+class Plan:
+    """The seed of every row, and what the plan rejected on the way, per split."""
+
+    seeds: dict[str, tuple[int, ...]]
+    dropped: dict[str, Counter[str]] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)  # programs that failed to draw (generator bugs)
+
+    def seed(self, split: str, index: int) -> int:
+        return self.seeds[split][index]
+
+
+class _Renamer(ast.NodeTransformer):
+    """Renumber every name a program chose (functions, parameters, variables, pytree keys) in order of first use."""
+
+    def __init__(self, imported: set[str]) -> None:
+        self.kept = _KEPT_NAMES | imported
+        self.names: dict[str, str] = {}
+        self.keys: dict[str, str] = {}
+
+    def _name(self, name: str) -> str:
+        return name if name in self.kept else self.names.setdefault(name, f"n{len(self.names)}")
+
+    def _key(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            return ast.Constant(self.keys.setdefault(node.value, f"k{len(self.keys)}"))
+        return self.visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        return ast.Name(self._name(node.id), node.ctx)
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        return ast.arg(self._name(node.arg))
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        node.name = self._name(node.name)
+        return self.generic_visit(node)
+
+    def visit_Dict(self, node: ast.Dict) -> ast.Dict:
+        keys = [self._key(k) if k is not None else None for k in node.keys]
+        return ast.Dict(keys, [self.visit(v) for v in node.values])
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.Subscript:
+        return ast.Subscript(self.visit(node.value), self._key(node.slice), node.ctx)
+
+
+def python_key(source: str) -> str:
+    """A hash of `source` with every chosen name renumbered: equal for copies that differ only in names."""
+    tree = ast.parse(source)
+    imported = {
+        (alias.asname or alias.name).split(".")[0]
+        for node in tree.body
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    normal = _Renamer(imported).visit(tree)
+    return hashlib.blake2b(ast.dump(normal).encode(), digest_size=16).hexdigest()
+
+
+def program_structure_key(program: Program) -> str:
+    """The op sequence and specs of a program, names, constants and attributes dropped."""
+    parts = [tuple(str(leaf.spec) for leaf in program.leaves)]
+    parts += [(n.op.name, tuple(str(v.spec) for v in n.inputs), tuple(str(v.spec) for v in n.outputs)) for n in program.nodes]
+    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+
+
+@lru_cache(maxsize=8)
+def build_plan(config: PairsConfig) -> Plan:
+    """Draw every split's programs in order and keep, for each index, the first seed whose program is new."""
+    limits = limits_of(config)
+    structural = config.split_mode == "structural"
+    seen: set[str] = set()
+    seen_exact: set[str] = set()
+    train_structures: set[str] = set()
+    plan = Plan(seeds={})
+    for split in SPLITS:
+        dropped: Counter[str] = Counter()
+        seeds: list[int] = []
+        for index, category in enumerate(category_plan(config, split)):
+            for attempt in range(MAX_PLAN_ATTEMPTS):
+                seed = example_seed(config.seed, split, index, attempt)
+                try:
+                    program = generate(category, seed, limits)
+                    source = program.render()
+                except Exception as err:  # a generator bug: reported with the build's failures
+                    plan.failures.append(Failure(split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
+                    continue
+                exact = hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
+                key = python_key(source)
+                if exact in seen_exact or key in seen:
+                    dropped[DUPLICATE_PYTHON if exact in seen_exact else RENAMED_PYTHON] += 1
+                    continue
+                if structural:
+                    structure = program_structure_key(program)
+                    if split != "train" and structure in train_structures:
+                        dropped[SEEN_STRUCTURE] += 1
+                        continue
+                    if split == "train":
+                        train_structures.add(structure)
+                break
+            else:
+                raise RuntimeError(
+                    f"{split}[{index}] ({category}): no new program in {MAX_PLAN_ATTEMPTS} draws; "
+                    "the size limits leave too few distinct programs: raise max_statements or shrink the split"
+                )
+            seen.add(key)
+            seen_exact.add(exact)
+            seeds.append(seed)
+        plan.seeds[split] = tuple(seeds)
+        plan.dropped[split] = dropped
+    return plan
