@@ -53,7 +53,7 @@ class ConfigRecord:
     config: dict[str, Any]  # the PairsConfig fields that decide the rows
     stats: BuildStats
     generator: str  # package version and code fingerprint
-    named_categories: bool = True  # False when categories were overridden (not expressible as CLI flags)
+    named_categories: bool = True  # False when categories were overridden (the command then names them)
     figure: str | None = None  # path of the figure in the repo, if one was drawn
 
     @classmethod
@@ -90,10 +90,8 @@ class ConfigRecord:
         return "; ".join(sorted(self.stats.jax_versions)) or "unknown"
 
     @property
-    def build_command(self) -> str | None:
-        """The shell command that regenerates these rows, or None when categories were overridden."""
-        if not self.named_categories:
-            return None
+    def build_command(self) -> str:
+        """The shell command that regenerates these rows."""
         c = self.config
         flags = [
             f"--seed {c['seed']}",
@@ -102,6 +100,8 @@ class ConfigRecord:
             f"--max-statements {c['max_statements']}",
             f"--max-args {c['max_args']}",
         ]
+        if not self.named_categories:
+            flags.append("--categories " + ",".join(f"{k}={float(w):g}" for k, w in sorted(c["categories"].items())))
         if c["hlo_optimized"]:
             flags.append("--hlo-optimized")
         return f"jax-stablehlo-pairs build {self.name} {' '.join(flags)} --output-dir {self.name}"

@@ -40,6 +40,7 @@ from huggingface_hub.errors import (
 from . import figures
 from .card import DEFAULT_CONFIG, FIGURES_DIR, STATS_DIR, ConfigRecord, can_set_default, render
 from .config import SPLITS, ConfigError, PairsConfig, check, known_categories, load_all
+from .failures import read_report
 from .fingerprint import code_fingerprint
 from .stats import collect
 
@@ -77,12 +78,14 @@ def resolve_config(name: str, overrides: Mapping[str, Any] | None = None) -> Pai
 
 
 def build(config: str, overrides: Mapping[str, Any] | None = None, cache_dir: str | None = None, num_proc: int | None = None):
-    """Build a config, or reuse the finished build in the datasets cache (same config and overrides)."""
+    """Build a config, or reuse the finished build in the datasets cache (same config and overrides).
+    Returns the DatasetDict, its config and how many drawn programs failed to lower."""
     from .cli import make_builder
 
     builder = make_builder(config, cache_dir, **dict(overrides or {}))
     builder.download_and_prepare(num_proc=num_proc if num_proc and num_proc > 1 else None)
-    return builder.as_dataset(), builder.pairs_config
+    failures = read_report(Path(builder.cache_dir)) or []
+    return builder.as_dataset(), builder.pairs_config, len(failures)
 
 
 def saved_config(path: str | Path, name: str, overrides: Mapping[str, Any] | None = None) -> PairsConfig:
@@ -284,15 +287,17 @@ def publish_dataset(
     token: str | None = None,
     overrides: Mapping[str, Any] | None = None,
     checked: bool = False,
+    failures: int = 0,
 ) -> Published:
     """Push one built config and refresh the card. `config` (a name plus `overrides`, or a
-    `PairsConfig`) must be what built `ds`: unless `checked`, that is verified first."""
+    `PairsConfig`) must be what built `ds`: unless `checked`, that is verified first.
+    `failures` (programs that failed to lower and were redrawn) is reported on the card."""
     config = config if isinstance(config, PairsConfig) else resolve_config(config, overrides)
     if not checked:
         verify(ds, config, "the dataset")
     api = HfApi(endpoint=endpoint(), token=token)
     name = config.name
-    record = ConfigRecord.of(config, collect(ds), code_fingerprint(), load_all().get(name))
+    record = ConfigRecord.of(config, collect(ds, failures=failures), code_fingerprint(), load_all().get(name))
     untouched = (
         f"push_to_hub writes a config in one commit, so {repo_id} holds all of config {name!r} or none of it; "
         "the local build is untouched: re-run the same command to retry (a finished build is reused)."
@@ -348,7 +353,12 @@ def publish(
     for name in names:
         if name in from_disk:
             ds = load_saved(from_disk[name], resolved[name])
+            failures = len(read_report(Path(from_disk[name])) or [])
         else:
-            ds, _ = build(name, overrides, cache_dir, num_proc)
-        out.append(publish_dataset(ds, resolved[name], repo_id, private=private, revision=revision, token=token, checked=True))
+            ds, _, failures = build(name, overrides, cache_dir, num_proc)
+        out.append(
+            publish_dataset(
+                ds, resolved[name], repo_id, private=private, revision=revision, token=token, checked=True, failures=failures
+            )
+        )
     return out

@@ -69,11 +69,12 @@ class Repo:
 
 @dataclass
 class Fault:
-    """Answer the next request to `route` (e.g. "commit", "preupload") with `status`, or drop
-    the connection without an answer when `status` is None."""
+    """Answer a request to `route` (e.g. "commit", "preupload") with `status`, or drop the
+    connection without an answer when `status` is None; `skip` requests pass first."""
 
     route: str
     status: int | None = HTTPStatus.INTERNAL_SERVER_ERROR
+    skip: int = 0
 
 
 class HubError(Exception):
@@ -129,6 +130,9 @@ class HubState:
     def take_fault(self, route: str) -> Fault | None:
         for fault in self.faults:
             if fault.route == route:
+                if fault.skip:
+                    fault.skip -= 1
+                    return None
                 self.faults.remove(fault)
                 return fault
         return None
@@ -160,6 +164,16 @@ class HubServer:
 
     def card(self, repo_id: str, revision: str = "main") -> str:
         return self.files(repo_id, revision)["README.md"].decode()
+
+    def history(self, repo_id: str, revision: str = "main") -> list[Commit]:
+        """The commits of `revision`, oldest first."""
+        with self.state.lock:
+            repo = self.state.repos[repo_id]
+            out, oid = [], repo.branches.get(revision)
+            while oid is not None:
+                out.append(repo.commits[oid])
+                oid = repo.commits[oid].parent
+            return out[::-1]
 
 
 # ---- HTTP -------------------------------------------------------------------------------

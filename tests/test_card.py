@@ -1,0 +1,109 @@
+"""The dataset card, offline: header merging, the default-config rule, rendering from the template."""
+
+from __future__ import annotations
+
+import re
+
+import datasets
+import pytest
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from builder.card import ConfigRecord, can_set_default, merge_header, render, size_category, template_path
+from builder.config import PairsConfig, load_all
+from builder.hub import plan_shards, resolve_config
+from builder.stats import collect
+
+
+def fake_build(rows: int = 4, category: str = "reduction") -> datasets.DatasetDict:
+    """The columns `collect` reads, with made-up values: enough for the card, no JAX needed."""
+    split = {
+        "id": [f"train-{i:07d}" for i in range(rows)],
+        "category": [category] * rows,
+        "python": [f"def fn(x):\n    return x + {i}\n" for i in range(rows)],
+        "stablehlo": ["module {\n" + "  %0 = stablehlo.add\n" * (i + 1) + "}\n" for i in range(rows)],
+        "stablehlo_grad": [None if i % 2 else "module {}\n" for i in range(rows)],
+        "flops": [float(10**i) for i in range(rows)],
+        "ops": [["stablehlo.add", "func.return"]] * rows,
+        "jax_version": ["jax 0.0; jaxlib 0.0; platform cpu"] * rows,
+    }
+    return datasets.DatasetDict({"train": datasets.Dataset.from_dict(split)})
+
+
+def record(name: str, **overrides) -> ConfigRecord:
+    config = resolve_config(name, overrides)
+    stats = collect(fake_build(category=name if name != "balanced" else "matrix"))
+    return ConfigRecord.of(config, stats, "f" * 16, load_all()[name])
+
+
+def pushed(*names: str, default: str | None = None) -> DatasetCardData:
+    """A header as push_to_hub writes it."""
+    configs = [{"config_name": n, "data_files": [{"split": "train", "path": f"{n}/train-*"}]} for n in names]
+    for c in configs:
+        if c["config_name"] == default:
+            c["default"] = True
+    return DatasetCardData(configs=configs, language=["en"], dataset_info=[{"config_name": n} for n in names])
+
+
+@pytest.mark.parametrize(
+    ("names", "default", "ok"),
+    [
+        ((), None, True),  # a new repo
+        (("reduction",), None, False),  # 3.6: KeyError: 'default'
+        (("reduction", "matrix"), None, False),  # 3.6: KeyError: None
+        (("balanced", "reduction"), "balanced", True),
+        (("default", "reduction"), None, False),  # a config named 'default': 3.6 raises ValueError
+    ],
+)
+def test_can_set_default_matches_datasets_36(names, default, ok):
+    assert can_set_default(pushed(*names, default=default).to_dict()) is ok
+
+
+def test_merge_header_keeps_every_config_and_marks_balanced_default():
+    data = merge_header(pushed("balanced", "reduction", default="reduction"), [record("reduction")]).to_dict()
+    assert [c["config_name"] for c in data["configs"]] == ["balanced", "reduction"]
+    assert [c["config_name"] for c in data["configs"] if c.get("default")] == ["balanced"]
+    assert data["license"] == "apache-2.0" and data["pretty_name"] and data["size_categories"] == ["n<1K"]
+    assert data["language"] == ["en"]  # what else was in the header stays
+    assert [i["config_name"] for i in data["dataset_info"]] == ["balanced", "reduction"]
+    # without balanced published, no config is forced to be the default
+    alone = merge_header(pushed("reduction"), [record("reduction")]).to_dict()
+    assert "default" not in alone["configs"][0]
+
+
+def test_size_category_buckets():
+    assert [size_category(n) for n in (0, 999, 1000, 12_000, 2_000_000)] == ["n<1K", "n<1K", "1K<n<10K", "10K<n<100K", "1M<n<10M"]
+
+
+def test_render_fills_the_template_for_every_config():
+    records = [record("reduction", seed=3, train_size=4), record("balanced", train_size=4)]
+    card = render("org/pairs", pushed("balanced", "reduction"), records)
+    text = str(card)
+    assert DatasetCard(text).data.to_dict()["configs"][0]["default"] is True
+    assert text.index("### Config `balanced`") < text.index("### Config `reduction`")
+    assert 'load_dataset("org/pairs", "balanced")' in text
+    assert "jax-stablehlo-pairs build reduction --seed 3 --train-size 4 --validation-size 200 --test-size 200" in text
+    assert "| `reduction` | 4 |" in text  # rows per split and category
+    assert "**1 distinct StableHLO/CHLO ops**" in text
+    # histograms: IR lines 3, 4, 5, 6 in power-of-2 bins; FLOPs 1, 10, 100, 1000 in power-of-10 bins
+    assert re.search(r"  2–3 │█+ +1\n  4–7 │█{40} 3\n", text)
+    assert re.search(r"1–9 │█{40} 1\n +10–99 │█{40} 1\n", text)
+    assert "Row `train-0000000` of config `balanced`" in text
+    assert "{{" not in text and "{%" not in text
+    assert template_path().name == "dataset_card.md"
+
+
+def test_record_round_trips_through_json_and_names_overridden_categories():
+    rec = record("balanced", categories={"matrix": 1.0, "reduction": 2.5})
+    assert rec.build_command.endswith("--max-args 5 --categories matrix=1,reduction=2.5 --output-dir balanced")
+    assert "categories={'matrix': 1.0, 'reduction': 2.5}" in rec.load_call
+    assert "--categories" not in record("balanced").build_command and "categories=" not in record("balanced").load_call
+    again = ConfigRecord.from_json(rec.to_json())
+    assert again.to_json() == rec.to_json() and again.stats.flops == rec.stats.flops
+    assert isinstance(resolve_config("balanced"), PairsConfig)
+
+
+def test_plan_shards_keeps_a_push_in_one_commit():
+    ds = datasets.DatasetDict({s: datasets.Dataset.from_dict({"x": ["a" * 1000] * 60}) for s in ("train", "test")})
+    assert plan_shards(ds, max_files=49) == {"train": 1, "test": 1}
+    plan = plan_shards(ds, max_files=10, max_shard_bytes=1000)  # 60 KB a split would want 60 shards each
+    assert sum(plan.values()) <= 10 and all(1 <= n <= 60 for n in plan.values())
