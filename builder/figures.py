@@ -28,7 +28,8 @@ def figure_png(record: ConfigRecord) -> bytes | None:
         return None
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
-    fig = Figure(figsize=(12, 3.4), dpi=90, layout="constrained")
+    fig = Figure(figsize=(12, 3.4), dpi=90)
+    fig.subplots_adjust(left=0.1, right=0.99, bottom=0.3, top=0.84, wspace=0.3)  # fixed: a layout engine costs 0.5 s
     ax_cat, ax_lines, ax_flops = fig.subplots(1, 3)
 
     cats = sorted({c for counts in record.stats.categories.values() for c in counts})
@@ -42,7 +43,7 @@ def figure_png(record: ConfigRecord) -> bytes | None:
     ax_cat.legend(fontsize="small", frameon=False)
 
     _histogram(ax_lines, record.stats.ir_lines, "StableHLO lines per program")
-    _histogram(ax_flops, record.stats.flops, "FLOPs per program (XLA cost analysis)")
+    _histogram(ax_flops, record.stats.flops, "FLOPs per program (XLA)")
     fig.suptitle(f"config {record.name}")
 
     buffer = io.BytesIO()
