@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
+from pathlib import Path
 
 import datasets
 import pytest
+from conftest import ROOT
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from builder.card import ConfigRecord, can_set_default, merge_header, render, size_category, template_path
@@ -89,7 +92,13 @@ def test_render_fills_the_template_for_every_config():
     assert re.search(r"1–9 │█{40} 1\n +10–99 │█{40} 1\n", text)
     assert "Row `train-0000000` of config `balanced`" in text
     assert "{{" not in text and "{%" not in text
-    assert template_path().name == "dataset_card.md"
+
+
+def test_the_template_ships_inside_the_package():
+    """builder/dataset_card.md links to the root template, so a wheel install can publish too."""
+    shipped = Path(str(resources.files("builder"))) / "dataset_card.md"
+    assert shipped.read_text() == (ROOT / "dataset_card.md").read_text()
+    assert template_path().read_text() == shipped.read_text()
 
 
 def test_record_round_trips_through_json_and_names_overridden_categories():
