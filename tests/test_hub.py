@@ -15,9 +15,13 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 import pytest
+import requests
 from conftest import ROOT, run_python
 from hub_server import Fault, HubServer
 from huggingface_hub import DatasetCard
+from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError
+
+from builder.hub import PublishError, hub_errors
 
 REPO = "org/pairs"
 SIZES = {"balanced": (3, 1, 1), "reduction": (2, 1, 1)}
@@ -244,7 +248,12 @@ def test_failed_pushes_leave_the_repo_unchanged_or_complete(saved, hub, tmp_path
 
 CREDENTIALS = """
 import os, sys
-from builder.hub import PublishError, publish
+from huggingface_hub import HfApi, constants
+from builder.hub import PublishError, endpoint, preflight, publish
+with open(constants.HF_TOKEN_PATH, "w") as f:  # a saved `huggingface-cli login`
+    f.write("hf_test_write")
+print("LOGIN", preflight(HfApi(endpoint=endpoint()), "org/pairs"))
+os.remove(constants.HF_TOKEN_PATH)
 for token, repo in {cases!r}:
     os.environ.pop("HF_TOKEN", None)
     if token:
@@ -259,8 +268,10 @@ for token, repo in {cases!r}:
 
 def test_bad_credentials_fail_before_any_build_with_clear_errors(hub, tmp_path):
     cases = [("hf_not_a_token", REPO), ("hf_test_read", REPO), (None, REPO), ("hf_test_write", "other/pairs")]
+    (tmp_path / "pub").mkdir()
     proc = run_python(CREDENTIALS.format(cases=cases), hub_env(hub.endpoint, tmp_path / "pub", token=None))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "LOGIN alice" in proc.stdout  # the token of a saved login is found like HF_TOKEN
     errors = [line.removeprefix("CASE ") for line in proc.stdout.splitlines() if line.startswith("CASE")]
     assert len(errors) == 4
     assert "rejected the token (401 Unauthorized" in errors[0] and "HF_TOKEN" in errors[0]
@@ -296,3 +307,29 @@ def test_a_build_from_other_settings_is_refused(saved, hub, tmp_path):
     assert "no such directory" in results[2]["stderr"]
     assert "'not-a-repo-id' is not a repo id" in results[3]["stderr"]
     assert hub.state.repos == {}
+
+
+def _http_error(kind: type[Exception], status: int, message: str = "") -> Exception:
+    response = requests.Response()
+    response.status_code = status
+    response.headers["X-Error-Message"] = message
+    response.url = "http://127.0.0.1/api/datasets/org/pairs/commit/main"
+    return kind(message or f"{status}", response=response)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (_http_error(RepositoryNotFoundError, 404, "Repository not found"), "dataset repo org/pairs was not found"),
+        (_http_error(RevisionNotFoundError, 404, "Invalid rev id: v9"), "org/pairs has no such revision"),
+        (_http_error(HfHubHTTPError, 412, "A commit has happened since"), "changed on the Hub while publishing"),
+        (_http_error(HfHubHTTPError, 500, "boom"), "answered 500 for org/pairs: boom"),
+        (OfflineModeIsEnabled("offline"), "HF_HUB_OFFLINE is set: unset it to publish"),
+        (requests.ConnectionError("refused"), "cannot reach the Hub"),
+    ],
+    ids=["repo-missing", "revision-missing", "concurrent-commit", "server-error", "offline", "refused"],
+)
+def test_hub_errors_name_the_cause_and_the_state(error, expected):
+    with pytest.raises(PublishError) as caught, hub_errors("org/pairs", "The repo is as it was."):
+        raise error
+    assert expected in str(caught.value) and str(caught.value).endswith("The repo is as it was.")
