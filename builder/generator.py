@@ -24,6 +24,8 @@ PRIMARY_SHARE = 0.7
 ENTRY_POINTS = ("f", "forward", "compute", "apply", "transform", "step", "kernel", "fn", "model", "run")
 MAX_DRAW_TRIES = 12
 MAX_RETURNS = 3
+MAX_REGION_DEPTH = 2  # regions inside regions: a cond in a scan body, no deeper
+NESTS = "nests"  # tag: a region op of the program's own category that may be drawn inside a region
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,12 @@ class _ArgGroups:
 class _Builder:
     """The mutable state of one draw; implements the ops' `Draw` protocol."""
 
-    def __init__(self, rng: random.Random, limits: SizeLimits, style: dict[str, bool]) -> None:
+    def __init__(
+        self, rng: random.Random, limits: SizeLimits, style: dict[str, bool], nestable: Sequence[OpDecl] = ()
+    ) -> None:
         self.rng = rng
+        self.nestable = tuple(nestable)  # category ops tagged NESTS, offered to regions besides REGION
+        self.depth = 0
         self.limits = limits
         self.style = style
         self.args = _ArgGroups()
@@ -125,16 +131,19 @@ class _Builder:
         self._bind_node(node)
         return node.outputs[0]
 
-    def body(self, specs: Sequence[TensorSpec], hint: str = "v") -> Region:
+    def body(self, specs: Sequence[TensorSpec], hint: str = "v", differentiable: bool = False) -> Region:
         """A nested region (a cond branch, a loop or scan body): fresh parameters of `specs`
-        and a short chain of spec-preserving ops that ends in a value of `specs[0]`."""
+        and a short chain of spec-preserving ops that ends in a value of `specs[0]`; with
+        `differentiable`, only ops JAX can reverse-differentiate."""
         params = [Value(self.fresh(hint), s) for s in specs]
         target = specs[0]
         saved = (self.pool, self.nodes, self.allow_new_args, set(self.used))
         self.pool, self.nodes, self.allow_new_args = list(params), [], False
         current = params[0]
+        self.depth += 1
         try:
-            candidates = [o for o in REGION if o.operands[0].fits(target)]
+            offered = REGION + (self.nestable if self.depth < MAX_REGION_DEPTH else ())
+            candidates = [o for o in offered if o.operands[0].fits(target) and (o.differentiable or not differentiable)]
             for _ in range(self.rng.randint(1, 3)):
                 drawn = self._try_draw(candidates, anchor=current) if candidates else None
                 if drawn is None or drawn[1].outputs[0] != target:
@@ -144,6 +153,7 @@ class _Builder:
             nodes = list(self.nodes)
         finally:
             self.pool, self.nodes, self.allow_new_args, self.used = saved
+            self.depth -= 1
         return Region(tuple(params), tuple(lines), current, all(n.op.differentiable for n in nodes))
 
     # --- internals ---------------------------------------------------------
@@ -206,7 +216,7 @@ def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Pro
     if not primary:
         raise ValueError(f"no ops are declared for category {category!r}")
     style = {"dict_params": rng.random() < 0.2, "tuple_pair": rng.random() < 0.1}
-    b = _Builder(rng, limits, style)
+    b = _Builder(rng, limits, style, nestable=[o for o in primary if NESTS in o.tags])
     target = rng.randint(limits.min_statements, limits.max_statements)
     statements = 0
     while statements < target:

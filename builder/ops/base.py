@@ -51,8 +51,9 @@ class Draw(Protocol):
     def random_spec(self, operand: Operand) -> TensorSpec:
         """A fresh spec that fits `operand`."""
 
-    def body(self, specs: Sequence[TensorSpec], hint: str = "v") -> Region:
-        """A nested region: fresh parameters of `specs`, statements, and a result of `specs[0]`."""
+    def body(self, specs: Sequence[TensorSpec], hint: str = "v", differentiable: bool = False) -> Region:
+        """A nested region: fresh parameters of `specs`, statements, and a result of `specs[0]`
+        (only reverse-differentiable statements when `differentiable`)."""
 
     def fresh(self, hint: str) -> str:
         """A new variable name."""

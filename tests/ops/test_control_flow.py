@@ -1,0 +1,59 @@
+"""control_flow: every op lowers with the specs it declares, regions nest, and the category
+reaches the StableHLO region ops (while, case, optimization_barrier, composite)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from op_checks import check_op, check_seeds, lower, single_op_program
+
+from builder.generator import SizeLimits, generate
+from builder.ops import catalogue_for
+from builder.ops.control_flow import OPS
+
+CATEGORY = "control_flow"
+REACHES = {
+    "lax.while_loop": "stablehlo.while",
+    "lax.fori_loop_traced": "stablehlo.while",
+    "lax.scan": "stablehlo.while",
+    "lax.switch": "stablehlo.case",
+    "lax.cond_branches": "stablehlo.case",
+    "lax.optimization_barrier": "stablehlo.optimization_barrier",
+    "lax.composite": "stablehlo.composite",
+}
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
+def test_every_op_lowers_with_the_specs_it_declares(op):
+    check_op(op, range(2))
+
+
+@pytest.mark.parametrize(("name", "hlo_op"), sorted(REACHES.items()))
+def test_ops_reach_their_stablehlo_region_op(name, hlo_op):
+    op = next(o for o in OPS if o.name == name)
+    assert hlo_op in lower(single_op_program(op, 0)).ops
+
+
+def test_the_category_draws_only_its_own_ops_and_glue():
+    assert {o.name for o in catalogue_for(CATEGORY)} == {o.name for o in OPS}
+
+
+def test_regions_nest():
+    """Some program puts a region op inside another's body: a def inside a def inside the entry point."""
+    nested = [s for s in range(40) if re.search(r"^ {8}def ", generate(CATEGORY, s, SizeLimits(3, 20, 5)).render(), re.M)]
+    assert nested, "no nested region in 40 programs"
+    check_seeds(CATEGORY, range(nested[0], nested[0] + 1), SizeLimits(3, 20, 5))
+
+
+def test_loops_with_traced_trip_counts_are_not_differentiated():
+    op = next(o for o in OPS if o.name == "lax.while_loop")
+    program = single_op_program(op, 0)
+    assert not program.differentiable
+    assert lower(program).stablehlo_grad is None
+
+
+@pytest.mark.slow
+def test_a_thousand_programs_lower():
+    drawn = check_seeds(CATEGORY, range(1000))
+    assert set(drawn) == {o.name for o in OPS}
