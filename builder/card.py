@@ -82,6 +82,10 @@ class ConfigRecord:
         return sum(self.stats.rows.values())
 
     @property
+    def split_names(self) -> str:
+        return " / ".join(s for s in SPLITS if s in self.stats.rows)
+
+    @property
     def sizes(self) -> str:
         return " / ".join(f"{self.stats.rows.get(s, 0):,}" for s in SPLITS)
 

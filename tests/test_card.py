@@ -116,3 +116,16 @@ def test_plan_shards_keeps_a_push_in_one_commit():
     assert plan_shards(ds, max_files=49) == {"train": 1, "test": 1}
     plan = plan_shards(ds, max_files=10, max_shard_bytes=1000)  # 60 KB a split would want 60 shards each
     assert sum(plan.values()) <= 10 and all(1 <= n <= 60 for n in plan.values())
+
+
+def _columns_table(path: Path) -> list[str]:
+    text = path.read_text()
+    section = text[text.index("## Columns") :]
+    section = section[: section.index("\n\n", section.index("|"))]
+    return [line for line in section.splitlines() if line.startswith("|")]
+
+
+def test_the_card_documents_the_same_columns_as_the_readme():
+    card, readme = _columns_table(ROOT / "dataset_card.md"), _columns_table(ROOT / "README.md")
+    assert len(card) > 10
+    assert card == readme, "the Columns tables of README.md and dataset_card.md differ: a column change updates both"
