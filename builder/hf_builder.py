@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import datasets
+import multiprocess
 
 from . import __version__
 from .config import (
@@ -36,6 +39,24 @@ from .plan import build_plan
 
 logger = logging.getLogger(__name__)
 VERSION = datasets.Version(__version__)
+
+
+@contextmanager
+def _spawn_if_jax_started(num_proc: int | None) -> Iterator[None]:
+    """Make datasets' worker pool spawn rather than fork while JAX's backend is live in this process."""
+    from jax._src import xla_bridge
+
+    if not num_proc or num_proc < 2 or not xla_bridge.backends_are_initialized():
+        yield
+        return
+    before = multiprocess.get_start_method(allow_none=True)
+    multiprocess.set_start_method("spawn", force=True)
+    try:
+        yield
+    finally:
+        multiprocess.set_start_method(before, force=True)
+
+
 # A broken YAML file must not sink the other configs: it is left out, and asking for it raises its error.
 NAMED, BROKEN = load_named()
 for _error in BROKEN.values():
@@ -178,6 +199,13 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
                 len(failures),
                 out.with_name(out.name.removesuffix(".incomplete")) / REPORT_NAME,
             )
+
+    def _prepare_split(
+        self, split_generator: datasets.SplitGenerator, *args: Any, num_proc: int | None = None, **kwargs: Any
+    ) -> None:
+        # Forking a process whose JAX runtime has started deadlocks its XLA threads: spawn then.
+        with _spawn_if_jax_started(num_proc):
+            super()._prepare_split(split_generator, *args, num_proc=num_proc, **kwargs)
 
     def _generate_examples(self, split: str, shards: list[tuple[int, int]], plans: list[ShardPlan]):  # type: ignore[override]
         config = self.pairs_config

@@ -61,3 +61,29 @@ def test_streaming_yields_rows(hf_env):
     proc = run_python(code, hf_env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "module @jit" in proc.stdout
+
+
+NUM_PROC = """
+import json, sys
+from builder.cli import make_builder
+rows = {{}}
+for n in (1, 2):
+    b = make_builder("balanced", cache_dir=sys.argv[1] + f"/np{{n}}", seed=11, train_size=12, validation_size=4,
+                     test_size=4, shard_size=3, max_statements=10)
+    b.download_and_prepare(num_proc=n if n > 1 else None)
+    ds = b.as_dataset()
+    rows[n] = {{s: d.to_list() for s, d in ds.items()}}
+print("SAME", rows[1] == rows[2], sum(len(v) for v in rows[2].values()))
+"""
+
+
+def test_num_proc_two_gives_the_same_rows_as_one(hf_env, tmp_path):
+    import subprocess
+    import sys
+
+    code = "if __name__ == '__main__':\n" + "\n".join("    " + line for line in NUM_PROC.format().splitlines())
+    script = tmp_path / "np.py"
+    script.write_text(code)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], env=hf_env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "SAME True 20" in proc.stdout
