@@ -59,12 +59,25 @@ def hub():
         yield server
 
 
+LOCALHOST_ONLY = Path(__file__).parent / "localhost_only"  # its sitecustomize refuses other hosts
+
+
+@pytest.fixture(autouse=True)
+def only_localhost_was_reached(tmp_path):
+    """Every child interpreter logs any attempt to reach another host: there must be none."""
+    yield
+    log = tmp_path / "external-connections.log"
+    assert not log.exists(), f"a test tried to reach hosts other than localhost: {log.read_text()}"
+
+
 def hub_env(endpoint: str, home: Path, token: str | None = "hf_test_write") -> dict[str, str]:
     """Online, but only to `endpoint` on localhost; a fresh HF_HOME; no Xet (the test Hub has none)."""
     env = dict(os.environ)
     for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         env.pop(key, None)
     env.update(HF_ENDPOINT=endpoint, HF_HOME=str(home), HF_HUB_DISABLE_XET="1", NO_PROXY="127.0.0.1,localhost")
+    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(LOCALHOST_ONLY), env.get("PYTHONPATH")])))
+    env.update(HUB_TEST_EXTERNAL_LOG=str(home.parent / "external-connections.log"))
     env.update(HF_HUB_DISABLE_TELEMETRY="1", HF_DATASETS_TRUST_REMOTE_CODE="0")
     if token is not None:
         env["HF_TOKEN"] = token
