@@ -42,6 +42,7 @@ from .card import DEFAULT_CONFIG, FIGURES_DIR, STATS_DIR, ConfigRecord, can_set_
 from .config import SPLITS, ConfigError, PairsConfig, check, known_categories, load_all
 from .failures import read_report
 from .fingerprint import code_fingerprint
+from .output import MANIFEST
 from .stats import collect
 
 logger = logging.getLogger(__name__)
@@ -88,18 +89,23 @@ def build(config: str, overrides: Mapping[str, Any] | None = None, cache_dir: st
     return builder.as_dataset(), builder.pairs_config, len(failures)
 
 
+def manifest(path: str | Path) -> dict[str, Any]:
+    """The build.json `jax-stablehlo-pairs build` writes next to a saved build ({} when absent)."""
+    file = Path(path) / MANIFEST
+    return json.loads(file.read_text()) if file.is_file() else {}
+
+
 def saved_config(path: str | Path, name: str, overrides: Mapping[str, Any] | None = None) -> PairsConfig:
     """The config a `build --output-dir` directory was made with: from its build.json manifest
     when there is one (overrides must then agree with it), else the named config plus `overrides`."""
-    manifest = Path(path) / "build.json"
-    data = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    data = manifest(path)
     values = data.get("values")
     if not values:
         return resolve_config(name, overrides)
     if data.get("config", name) != name:
         raise ConfigError(f"{path} holds a build of config {data['config']!r}, not {name!r}: pass --from-disk {data['config']}={path}")
     values = {**values, "categories": dict(values.get("categories") or {}), "name": name}
-    config = check(values, known_categories(), source=str(manifest))
+    config = check(values, known_categories(), source=str(Path(path) / MANIFEST))
     clashes = {k: v for k, v in (overrides or {}).items() if v is not None and values.get(k) != v}
     if clashes:
         built = ", ".join(f"{k}={values.get(k)!r}" for k in clashes)
@@ -288,16 +294,18 @@ def publish_dataset(
     overrides: Mapping[str, Any] | None = None,
     checked: bool = False,
     failures: int = 0,
+    fingerprint: str | None = None,
 ) -> Published:
     """Push one built config and refresh the card. `config` (a name plus `overrides`, or a
     `PairsConfig`) must be what built `ds`: unless `checked`, that is verified first.
-    `failures` (programs that failed to lower and were redrawn) is reported on the card."""
+    `failures` (programs that failed to lower and were redrawn) and `fingerprint` (of the code
+    that built `ds`; default: this code) are reported on the card."""
     config = config if isinstance(config, PairsConfig) else resolve_config(config, overrides)
     if not checked:
         verify(ds, config, "the dataset")
     api = HfApi(endpoint=endpoint(), token=token)
     name = config.name
-    record = ConfigRecord.of(config, collect(ds, failures=failures), code_fingerprint(), load_all().get(name))
+    record = ConfigRecord.of(config, collect(ds, failures=failures), fingerprint or code_fingerprint(), load_all().get(name))
     untouched = (
         f"push_to_hub writes a config in one commit, so {repo_id} holds all of config {name!r} or none of it; "
         "the local build is untouched: re-run the same command to retry (a finished build is reused)."
@@ -351,14 +359,24 @@ def publish(
     preflight(HfApi(endpoint=endpoint(), token=token), repo_id)
     out = []
     for name in names:
+        fingerprint = None
         if name in from_disk:
             ds = load_saved(from_disk[name], resolved[name])
             failures = len(read_report(Path(from_disk[name])) or [])
+            fingerprint = manifest(from_disk[name]).get("code_fingerprint")  # the code that built it
         else:
             ds, _, failures = build(name, overrides, cache_dir, num_proc)
         out.append(
             publish_dataset(
-                ds, resolved[name], repo_id, private=private, revision=revision, token=token, checked=True, failures=failures
+                ds,
+                resolved[name],
+                repo_id,
+                private=private,
+                revision=revision,
+                token=token,
+                checked=True,
+                failures=failures,
+                fingerprint=fingerprint,
             )
         )
     return out

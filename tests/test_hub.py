@@ -174,7 +174,9 @@ def test_publish_two_configs_and_load_them_back_by_repo_id(saved, hub, tmp_path)
     example = json.loads(files["stats/balanced.json"])["stats"]["example"]
     assert example["python"].strip() in card and example["stablehlo"].strip() in card
     assert f"Row `{example['id']}` of config `balanced`" in card
-    assert "jax " in card and "jax-stablehlo-pairs 0.1" in card
+    built_by = json.loads((saved["balanced"] / "build.json").read_text())["code_fingerprint"]
+    assert f"jax-stablehlo-pairs 0.1.0 (code fingerprint {built_by})" in card  # the code that built it
+    assert "IR produced by: jax 0." in card
 
 
 def test_publishing_later_adds_configs_and_keeps_the_default(saved, hub, tmp_path):
