@@ -31,6 +31,7 @@ HEADER = {
 }
 STATS_DIR = "stats"  # stats/<config>.json in the repo: what the card says about each config
 FIGURES_DIR = "figures"  # figures/<config>.png
+ALWAYS_SHOWN = ("seed", "train_size", "validation_size", "test_size", "min_statements", "max_statements", "max_args")
 EXAMPLE_CODE_COLUMNS = ("python", "stablehlo", "jaxpr", "stablehlo_grad", "hlo_optimized")
 
 
@@ -53,20 +54,25 @@ class ConfigRecord:
     config: dict[str, Any]  # the PairsConfig fields that decide the rows
     stats: BuildStats
     generator: str  # package version and code fingerprint
-    named_categories: bool = True  # False when categories were overridden (the command then names them)
+    named: dict[str, Any] | None = None  # the named config's values: what differs from them goes into the command
     figure: str | None = None  # path of the figure in the repo, if one was drawn
 
     @classmethod
     def of(cls, config: PairsConfig, stats: BuildStats, fingerprint: str, named: PairsConfig | None = None) -> ConfigRecord:
-        values = {f.name: getattr(config, f.name) for f in fields(PairsConfig) if f.name not in ("name", "shard_size")}
-        values["categories"] = dict(config.categories)
         return cls(
             name=config.name,
-            config=values,
+            config=_values(config),
             stats=stats,
             generator=f"jax-stablehlo-pairs {__version__} (code fingerprint {fingerprint})",
-            named_categories=named is None or named.categories == config.categories,
+            named=_values(named) if named is not None else None,
         )
+
+    @property
+    def overridden(self) -> dict[str, Any]:
+        """Values beyond ALWAYS_SHOWN that differ from the named config (all of them when it is unknown)."""
+        named = self.named or {}
+        skip = {*ALWAYS_SHOWN, "description"}
+        return {k: v for k, v in self.config.items() if k not in skip and (k not in named or named[k] != v)}
 
     # ---- what the card shows ------------------------------------------------------------
     @property
@@ -95,31 +101,23 @@ class ConfigRecord:
 
     @property
     def build_command(self) -> str:
-        """The shell command that regenerates these rows."""
-        c = self.config
-        flags = [
-            f"--seed {c['seed']}",
-            *(f"--{s}-size {c[f'{s}_size']}" for s in SPLITS),
-            f"--min-statements {c['min_statements']}",
-            f"--max-statements {c['max_statements']}",
-            f"--max-args {c['max_args']}",
-        ]
-        if not self.named_categories:
-            flags.append("--categories " + ",".join(f"{k}={float(w):g}" for k, w in sorted(c["categories"].items())))
-        if c["hlo_optimized"]:
-            flags.append("--hlo-optimized")
+        """The shell command that regenerates these rows: CLI flags are the config keys, dashed."""
+        flags = [f"--{k.replace('_', '-')} {self.config[k]}" for k in ALWAYS_SHOWN]
+        for key, value in self.overridden.items():
+            flag = f"--{key.replace('_', '-')}"
+            if key == "categories":
+                flags.append(f"{flag} " + ",".join(f"{k}={float(w):g}" for k, w in sorted(value.items())))
+            elif value is True:
+                flags.append(flag)
+            elif value is not False:
+                flags.append(f"{flag} {value}")
         return f"jax-stablehlo-pairs build {self.name} {' '.join(flags)} --output-dir {self.name}"
 
     @property
     def load_call(self) -> str:
         """The `load_dataset` call on the loading script that regenerates these rows."""
-        c = self.config
-        keys = ["seed", *(f"{s}_size" for s in SPLITS), "min_statements", "max_statements", "max_args"]
-        kwargs = [f"{k}={c[k]!r}" for k in keys]
-        if c["hlo_optimized"]:
-            kwargs.append("hlo_optimized=True")
-        if not self.named_categories:
-            kwargs.append(f"categories={c['categories']!r}")
+        kwargs = [f"{k}={v!r}" for k, v in ((k, self.config[k]) for k in ALWAYS_SHOWN)]
+        kwargs += [f"{k}={v!r}" for k, v in self.overridden.items()]
         return f'load_dataset("./jax_stablehlo_pairs.py", "{self.name}", {", ".join(kwargs)}, trust_remote_code=True)'
 
     @property
@@ -161,6 +159,13 @@ class ConfigRecord:
         data["stats"] = BuildStats.from_dict(data["stats"])
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _values(config: PairsConfig) -> dict[str, Any]:
+    """The fields that decide the rows (shard_size only groups work), JSON-ready."""
+    values = {f.name: getattr(config, f.name) for f in fields(PairsConfig) if f.name not in ("name", "shard_size")}
+    values["categories"] = dict(config.categories)
+    return values
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

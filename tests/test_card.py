@@ -106,6 +106,9 @@ def test_record_round_trips_through_json_and_names_overridden_categories():
     assert rec.build_command.endswith("--max-args 5 --categories matrix=1,reduction=2.5 --output-dir balanced")
     assert "categories={'matrix': 1.0, 'reduction': 2.5}" in rec.load_call
     assert "--categories" not in record("balanced").build_command and "categories=" not in record("balanced").load_call
+    hlo = record("matrix", hlo_optimized=True, seed=4)
+    assert hlo.build_command.startswith("jax-stablehlo-pairs build matrix --seed 4 --train-size 2000")
+    assert hlo.build_command.endswith("--max-args 5 --hlo-optimized --output-dir matrix") and "hlo_optimized=True" in hlo.load_call
     again = ConfigRecord.from_json(rec.to_json())
     assert again.to_json() == rec.to_json() and again.stats.flops == rec.stats.flops
     assert isinstance(resolve_config("balanced"), PairsConfig)
