@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     publish = sub.add_parser("publish", help="build configs (or reuse builds) and push them to the Hub with a dataset card")
     publish.add_argument("repo_id", help="the dataset repo, e.g. my-org/jax-stablehlo-pairs (created if missing)")
-    publish.add_argument("--config", dest="configs", action="append", default=[], help="a config to publish (repeat for more)")
+    publish.add_argument(
+        "--config", dest="configs", action="append", default=[], metavar="NAME", help="a config to publish (repeat for more)"
+    )
     publish.add_argument(
         "--from-disk", action="append", default=[], metavar="CONFIG=DIR", help="publish a `build --output-dir` directory as CONFIG"
     )
