@@ -14,7 +14,6 @@ import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +64,13 @@ REQUIRED = ("description", "seed", "train_size", "validation_size", "test_size",
 
 
 def configs_dir() -> Path:
-    """`configs/` as shipped in the wheel (package data) or beside the package in a checkout."""
-    try:
-        shipped = Path(str(resources.files("builder.configs")))
-        if any(shipped.glob("*.yaml")):
-            return shipped
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parent.parent / "configs"
+    """`configs/` as shipped in the wheel (`builder/configs/`, package data) or beside the package in a checkout.
+
+    Found by path, not through `importlib.resources`: `builder.configs` has no `__init__.py`,
+    and for such a namespace package `resources.files` gives a `MultiplexedPath` (no `glob`)."""
+    here = Path(__file__).resolve().parent
+    shipped = here / "configs"
+    return shipped if shipped.is_dir() else here.parent / "configs"
 
 
 def _closest(key: str, known: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import ROOT, SCRIPT, run_python
+from conftest import ROOT, SCRIPT, package_copy, run_python
 
 from builder.config import ConfigError, check, configs_dir, known_categories, load_all, load_named, load_yaml
 
@@ -36,21 +36,19 @@ def test_configs_ship_in_the_wheel(tmp_path):
     assert shipped == {p.name for p in configs_dir().glob("*.yaml")}
 
 
-def test_a_new_yaml_file_is_a_new_named_config(hf_env):
-    path = configs_dir() / "zz_test_seed5.yaml"
-    path.write_text(
+def test_a_new_yaml_file_is_a_new_named_config(hf_env, tmp_path):
+    root, env = package_copy(tmp_path / "pkg", hf_env)  # never write into the shared checkout's configs/
+    (root / "builder" / "configs" / "zz_test_seed5.yaml").write_text(
         "description: a config added by a test\nseed: 5\ntrain_size: 3\nvalidation_size: 1\ntest_size: 1\n"
         "categories:\n  matrix: 1.0\n"
     )
-    try:
-        proc = run_python(
-            "from datasets import load_dataset\n"
-            f"ds = load_dataset({str(SCRIPT)!r}, 'zz_test_seed5', trust_remote_code=True)\n"
-            "print('ROWS', len(ds['train']), set(ds['train']['category']), ds['train'][0]['seed'])\n",
-            hf_env,
-        )
-    finally:
-        path.unlink()
+    proc = run_python(
+        "from datasets import load_dataset\n"
+        f"ds = load_dataset({str(root / SCRIPT.name)!r}, 'zz_test_seed5', trust_remote_code=True)\n"
+        "print('ROWS', len(ds['train']), set(ds['train']['category']), ds['train'][0]['seed'])\n",
+        env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "ROWS 3 {'matrix'}" in proc.stdout
 

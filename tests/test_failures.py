@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
-from conftest import ROOT, run_python
+from conftest import ROOT
 
 from builder import pipeline
 from builder.config import PairsConfig
 from builder.failures import REPORT_NAME, merge_parts, read_report, write_part
-from builder.pipeline import Failure, example_seed, generate_rows
+from builder.pipeline import Failure, generate_rows
 
 CONFIG = PairsConfig(
     name="t", seed=5, train_size=6, validation_size=0, test_size=0,
@@ -19,42 +21,39 @@ CONFIG = PairsConfig(
 )
 
 
-def bad_seeds(config: PairsConfig) -> dict[int, tuple[int, int]]:
-    """Index 1 fails once; index 4 fails on its first two draws."""
-    attempts = [(1, 0), (4, 0), (4, 1)]
-    return {example_seed(config.seed, "train", i, a): (i, a) for i, a in attempts}
+FAIL_FIRST = {1: 1, 4: 2}  # index -> how many of its draws fail: index 1 once, index 4 twice
 
 
-@pytest.fixture
-def flaky(monkeypatch):
-    """make_row that raises for the seeds of `bad_seeds`, like a generator bug would."""
-    real = pipeline.make_row
-    bad = bad_seeds(CONFIG)
+def failing_make_row(real, fail_first: dict[int, int]):
+    """make_row that raises for the first draws of some indices, like a generator bug would."""
+    calls: dict[tuple[str, int], int] = {}
 
     def make_row(config, split, index, category, seed):
-        if seed in bad:
-            raise TypeError(f"injected lowering bug at {bad[seed]}")
+        n = calls[split, index] = calls.get((split, index), 0) + 1
+        if n <= fail_first.get(index, 0):
+            raise TypeError(f"injected lowering bug at {split}[{index}] draw {n}")
         return real(config, split, index, category, seed)
 
-    monkeypatch.setattr(pipeline, "make_row", make_row)
-    return bad
+    return make_row
 
 
-def test_failures_are_replaced_counted_and_do_not_shift_other_rows(flaky, monkeypatch):
-    failures: list[Failure] = []
-    rows = [row for _, row in generate_rows(CONFIG, "train", 0, 6, failures)]
-    assert [r["id"] for r in rows] == [f"train-{i:07d}" for i in range(6)]
-    assert [(f.index, f.seed) for f in failures] == [(i, s) for s, (i, _) in flaky.items()]
-    assert all(f.error.startswith("TypeError: injected lowering bug") for f in failures)
-    assert [f.category for f in failures] == [rows[1]["category"], rows[4]["category"], rows[4]["category"]]
-    # the replacement is the next attempt's seed; every other row is the one a clean run gives
-    assert rows[1]["seed"] == example_seed(CONFIG.seed, "train", 1, 1)
-    assert rows[4]["seed"] == example_seed(CONFIG.seed, "train", 4, 2)
-    monkeypatch.undo()
+def test_failures_are_replaced_counted_and_do_not_shift_other_rows(monkeypatch):
     clean_failures: list[Failure] = []
     clean = [row for _, row in generate_rows(CONFIG, "train", 0, 6, clean_failures)]
     assert clean_failures == []
-    assert all(rows[i] == clean[i] for i in (0, 2, 3, 5))
+
+    monkeypatch.setattr(pipeline, "make_row", failing_make_row(pipeline.make_row, FAIL_FIRST))
+    failures: list[Failure] = []
+    rows = [row for _, row in generate_rows(CONFIG, "train", 0, 6, failures)]
+    assert [r["id"] for r in rows] == [f"train-{i:07d}" for i in range(6)]  # counts stay exact
+    assert [f.index for f in failures] == [1, 4, 4]
+    assert all(f.error.startswith("TypeError: injected lowering bug") for f in failures)
+    assert [f.category for f in failures] == [clean[1]["category"], clean[4]["category"], clean[4]["category"]]
+    # what failed first is the seed a clean run uses; the replacement is another seed, of the same category
+    assert [failures[0].seed, failures[1].seed] == [clean[1]["seed"], clean[4]["seed"]]
+    assert len({f.seed for f in failures} | {rows[1]["seed"], rows[4]["seed"]}) == 5
+    assert [r["category"] for r in rows] == [r["category"] for r in clean]
+    assert all(rows[i] == clean[i] for i in (0, 2, 3, 5))  # no other row moved
 
 
 def test_too_many_failures_in_a_row_stop_with_a_clear_error(monkeypatch):
@@ -84,15 +83,15 @@ INJECTED_BUILD = """
 import sys
 from builder import pipeline
 from builder.cli import main
-from builder.pipeline import example_seed
 
-BAD = {{example_seed(5, "train", i, a) for i, a in [(1, 0), (4, 0), (4, 1)]}} | {{example_seed(5, "test", 0, 0)}}
+calls = {{}}
 real = pipeline.make_row
-def make_row(config, split, index, category, seed):
-    if seed in BAD:
+def make_row(config, split, index, category, seed):  # each index is drawn in one worker: a local count will do
+    n = calls[split, index] = calls.get((split, index), 0) + 1
+    if (split, index) in {{("train", 1): 1, ("train", 4): 2, ("test", 0): 1}} and n <= {{1: 1, 4: 2, 0: 1}}[index]:
         raise TypeError("injected lowering bug")
     return real(config, split, index, category, seed)
-pipeline.make_row = make_row  # forked workers inherit it
+pipeline.make_row = make_row  # workers inherit it (forked) or re-run this module (spawned)
 
 if __name__ == "__main__":
     sys.exit(main(["build", "matrix", "--seed", "5", "--train-size", "6", "--validation-size", "2", "--test-size", "2",
@@ -107,7 +106,7 @@ def test_a_build_with_failing_programs_reports_them_next_to_the_output(hf_env, t
     out, cache = tmp_path / "out", tmp_path / "cache"
     script = tmp_path / "inject.py"
     script.write_text(INJECTED_BUILD.format(cache=str(cache), out=str(out)))
-    proc = run_python(f"import runpy; runpy.run_path({str(script)!r}, run_name='__main__')", hf_env, cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(script)], env=hf_env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "programs that failed to lower (replaced): 4" in proc.stdout
     assert "failed: train[1] category matrix seed" in proc.stdout and "TypeError: injected lowering bug" in proc.stdout
