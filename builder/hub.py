@@ -253,7 +253,10 @@ def remote_records(api: HfApi, repo_id: str, revision: str, names: Sequence[str]
         except EntryNotFoundError:
             logger.info("config %s has no %s/%s.json (not published by this tool): the card lists it without figures", name, STATS_DIR, name)
             continue
-        records.append(ConfigRecord.from_json(Path(path).read_text()))
+        try:
+            records.append(ConfigRecord.from_json(Path(path).read_text()))
+        except (KeyError, TypeError, ValueError) as err:  # written by another version: list the config without figures
+            logger.warning("cannot read %s/%s.json (%s): the card lists config %s without figures", STATS_DIR, name, err, name)
     return records
 
 
