@@ -249,6 +249,7 @@ def render(
         repo_id=repo_id,
         default_config=default if default in names else (names[0] if names else default),
         configs=ordered,
+        unrecorded=[n for n in names if n not in {r.name for r in ordered}],  # pushed by other means
         example=example_section(shown),
         generator_version=__version__,
     )

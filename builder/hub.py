@@ -251,12 +251,12 @@ def remote_records(api: HfApi, repo_id: str, revision: str, names: Sequence[str]
         try:
             path = api.hf_hub_download(repo_id, f"{STATS_DIR}/{name}.json", repo_type="dataset", revision=revision)
         except EntryNotFoundError:
-            logger.info("config %s has no %s/%s.json (not published by this tool): the card lists it without figures", name, STATS_DIR, name)
+            logger.info("config %s has no %s/%s.json (not published by this tool): the card lists it without statistics", name, STATS_DIR, name)
             continue
         try:
             records.append(ConfigRecord.from_json(Path(path).read_text()))
-        except (KeyError, TypeError, ValueError) as err:  # written by another version: list the config without figures
-            logger.warning("cannot read %s/%s.json (%s): the card lists config %s without figures", STATS_DIR, name, err, name)
+        except (KeyError, TypeError, ValueError) as err:  # written by another version: list the config without statistics
+            logger.warning("cannot read %s/%s.json (%s): the card lists config %s without statistics", STATS_DIR, name, err, name)
     return records
 
 

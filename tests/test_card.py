@@ -92,6 +92,10 @@ def test_render_fills_the_template_for_every_config():
     assert re.search(r"1–9 │█{40} 1\n +10–99 │█{40} 1\n", text)
     assert "Row `train-0000000` of config `balanced`" in text
     assert "{{" not in text and "{%" not in text
+    # a config pushed by other means (no statistics) is still listed
+    other = str(render("org/pairs", pushed("balanced", "reduction", "extra"), records))
+    assert "| `extra` | see `dataset_info` above | | (published without statistics) |" in other
+    assert "| [`reduction`](#config-reduction) | 4 / 0 / 0 | 3 | 1 |\n| `extra` |" in other
 
 
 def test_the_template_ships_inside_the_package():
