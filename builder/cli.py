@@ -47,16 +47,19 @@ def make_builder(config: str, cache_dir: str | None = None, **overrides: Any):
 def cmd_build(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    import datasets
+
     from .extractor import jax_version
     from .failures import REPORT_NAME, describe, read_report
     from .fingerprint import code_fingerprint
-    from .output import check_target, staged, write_manifest
+    from .output import check_separate, check_target, staged, write_manifest
     from .stats import collect
 
     out = Path(args.output_dir)
     if args.num_proc < 1:
         raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
     check_target(out, args.overwrite)
+    check_separate(out, Path(args.cache_dir or datasets.config.HF_DATASETS_CACHE))
     builder = make_builder(args.config, args.cache_dir, **_overrides(args))  # checks every value: no work yet
     builder.download_and_prepare(num_proc=args.num_proc if args.num_proc > 1 else None)
     ds = builder.as_dataset()
@@ -169,9 +172,26 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        if not _interrupted(err):
+            raise
+        print("interrupted (an unfinished build never replaces its --output-dir)", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("interrupted (an unfinished build never replaces its --output-dir)", file=sys.stderr)
         return 130
+
+
+def _interrupted(err: BaseException | None) -> bool:
+    """Ctrl-C during a num_proc build surfaces as the worker pool's TimeoutError raised while
+    handling the KeyboardInterrupt: look for it down the exception chain."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
 
 
 if __name__ == "__main__":

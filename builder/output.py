@@ -65,6 +65,17 @@ def check_target(out: Path, overwrite: bool) -> None:
         )
 
 
+def check_separate(out: Path, cache_dir: Path) -> None:
+    """The datasets cache must not be (inside) the output directory: it would look like foreign
+    files there, and replacing the output would take the cache with it."""
+    out, cache_dir = out.resolve(), cache_dir.resolve()
+    if out == cache_dir or out in cache_dir.parents:
+        raise ConfigError(
+            f"the datasets cache {cache_dir} is inside --output-dir {out}; pick separate directories "
+            "(--cache-dir sets the cache)"
+        )
+
+
 @contextmanager
 def staged(out: Path, overwrite: bool) -> Iterator[Path]:
     """Yield an empty directory to write the build into; on normal exit it replaces `out`.

@@ -120,3 +120,26 @@ def test_an_output_dir_holding_other_files_is_never_replaced(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     assert build(tmp_path / "file", tmp_path / "cache") == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_a_cache_inside_the_output_dir_is_refused_before_any_work(tmp_path, capsys):
+    assert build(tmp_path / "out", tmp_path / "out" / "cache") == 2
+    assert "the datasets cache" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_during_a_parallel_build_is_reported_as_an_interrupt(tmp_path, capsys, monkeypatch):
+    """With num_proc, Ctrl-C reaches the CLI as the pool's TimeoutError raised while handling
+    the KeyboardInterrupt; it must read as an interrupt, not as a traceback."""
+    from builder.hf_builder import PairsBuilder
+
+    def interrupted(self, *args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise TimeoutError from None  # what multiprocess' pool raises: context kept, cause hidden
+
+    monkeypatch.setattr(PairsBuilder, "download_and_prepare", interrupted)
+    assert build(tmp_path / "out", tmp_path / "cache", "--num-proc", "2") == 130
+    assert capsys.readouterr().err.startswith("interrupted")
+    assert not (tmp_path / "out").exists()
