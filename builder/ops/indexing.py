@@ -15,7 +15,7 @@ from math import ceil
 from ..program import Value
 from ..specs import ALL, FLOAT, INT, MAX_ELEMENTS, REAL, TensorSpec
 from .base import Draw, OpDecl, Operand
-from .templated import Build, templated_op, tup
+from .templated import Build, partner, templated_op, tup
 
 CAT = ("indexing",)
 ANY = Operand(ALL, 1, 4)
@@ -336,7 +336,7 @@ def _concatenate(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[Ten
 
 def _stack(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[TensorSpec, ...]]:
     n = ctx.rng.choice([2, 2, 3])
-    others = tuple(ctx.need(x.spec) for _ in range(n - 1))
+    others = tuple(partner(ctx, x) for _ in range(n - 1))
     axis = ctx.rng.randint(0, x.spec.rank)
     shape = list(x.spec.shape)
     shape.insert(axis, n)

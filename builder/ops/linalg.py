@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from ..program import Value
 from ..specs import FLOAT, TensorSpec
 from .base import Draw, OpDecl, Operand
-from .templated import Build, Built, templated_op, tup
+from .templated import Build, Built, partner, templated_op, tup
 
 CAT = ("linalg",)
 LAPACK = ("float32", "complex64")
@@ -314,7 +314,7 @@ def _expm(ctx: Draw, x: Value) -> Built | None:
 def _cross(ctx: Draw, x: Value) -> Built:
     """Cross products of 3-vectors: the first three components when the last axis is longer."""
     spec = x.spec.with_shape((*x.spec.shape[:-1], 3))
-    y = ctx.need(spec)
+    y = partner(ctx, x, spec)
     return Built("jnp.cross({0}, {1})" if x.spec.shape[-1] == 3 else "jnp.cross({0}[..., :3], {1})", (y,), (spec,))
 
 

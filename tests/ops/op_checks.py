@@ -14,7 +14,7 @@ from builder.ops import catalogue_for
 from builder.ops.base import OpDecl
 from builder.program import Program
 
-SMALL = SizeLimits(2, 6, 5)
+SMALL = SizeLimits(1, 3, 5)
 
 
 def returning_everything(program: Program) -> Program:

@@ -16,7 +16,7 @@ CATEGORY = "convolution"
 
 @pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
 def test_every_op_lowers_with_the_specs_it_declares(op):
-    check_op(op, range(2))
+    check_op(op, range(1))
 
 
 @pytest.mark.parametrize(("name", "hlo_op"), [("lax.conv_general_dilated", "stablehlo.convolution"), ("lax.reduce_window", "stablehlo.reduce_window")])

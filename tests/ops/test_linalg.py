@@ -14,7 +14,7 @@ LAPACK_OPS = ("jnp.linalg.cholesky", "jnp.linalg.qr", "jnp.linalg.eigh", "jnp.li
 
 @pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
 def test_every_op_lowers_with_the_specs_it_declares(op):
-    check_op(op, range(2))
+    check_op(op, range(1))
 
 
 @pytest.mark.parametrize("name", LAPACK_OPS)
