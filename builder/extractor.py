@@ -54,8 +54,9 @@ def load_function(source: str, entry_point: str) -> Callable[..., Any]:
 
 
 def abstract_args(leaves: Sequence[TensorSpec], args_tree: str) -> tuple[Any, ...]:
-    """`ShapeDtypeStruct`s arranged as the function's positional arguments."""
-    structs = [jax.ShapeDtypeStruct(s.shape, jnp.dtype(s.dtype)) for s in leaves]
+    """`ShapeDtypeStruct`s arranged as the function's positional arguments (a Python scalar
+    argument as a weakly typed scalar: the same trace as passing a Python float or int)."""
+    structs = [jax.ShapeDtypeStruct(s.shape, jnp.dtype(s.dtype), weak_type=s.weak_type) for s in leaves]
     return _fill(ast.literal_eval(args_tree), structs)
 
 

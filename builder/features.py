@@ -12,7 +12,7 @@ FEATURES = datasets.Features(
         "category": datasets.Value("string"),
         "python": datasets.Value("string"),
         "entry_point": datasets.Value("string"),
-        "args": [{"name": datasets.Value("string"), **TENSOR}],
+        "args": [{"name": datasets.Value("string"), **TENSOR, "weak_type": datasets.Value("bool")}],
         "args_tree": datasets.Value("string"),
         "outputs": [dict(TENSOR)],
         "jaxpr": datasets.Value("string"),

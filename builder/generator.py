@@ -8,14 +8,17 @@ single op. Everything it does is a function of `(category, seed, limits)`.
 
 from __future__ import annotations
 
+import ast
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .ops import GLUE, REGION, catalogue_for
-from .ops.base import Drawn, OpDecl, Operand, Region
+from .ops.base import BLOCK, Drawn, OpDecl, Operand, Region, SpecTree
 from .ops.creation import constant_node, fold_node
-from .program import Node, Param, Program, Returns, Value
+from .program import Named, Node, Param, Program, Returns, Tree, Value, flatten_tree
 from .specs import MAX_ELEMENTS, TensorSpec
 
 DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 8, 12, 16, 16, 24, 32, 64)
@@ -24,6 +27,8 @@ PRIMARY_SHARE = 0.7
 ENTRY_POINTS = ("f", "forward", "compute", "apply", "transform", "step", "kernel", "fn", "model", "run")
 MAX_DRAW_TRIES = 12
 MAX_RETURNS = 3
+OPAQUE = "key<"  # typed PRNG keys (`key<fry>`) live inside a program and are never returned
+MAX_LEAVES = 24  # array leaves over all arguments, pytrees of weights and state included
 MAX_REGION_DEPTH = 2  # regions inside regions: a cond in a scan body, no deeper
 NESTS = "nests"  # tag: a region op of the program's own category that may be drawn inside a region
 
@@ -38,27 +43,38 @@ class SizeLimits:
 
 
 class _ArgGroups:
-    """Arguments as they are created, grouped into positional params (arrays, one tuple, one dict)."""
+    """Arguments as they are created, grouped into positional params: arrays and Python scalars,
+    one tuple `pair`, one dict `params` (loose leaves and named modules of weights), and named
+    pytrees (`grads`, `opt_state`)."""
 
     def __init__(self) -> None:
         self.order: list[str] = []
         self.arrays: dict[str, Value] = {}
-        self.dict_leaves: dict[str, Value] = {}
+        self.dict_leaves: dict[str, Tree] = {}
+        self.modules: set[str] = set()  # keys of `dict_leaves` that hold a module's weights
         self.tuple_leaves: list[Value] = []
+        self.trees: dict[str, Tree] = {}
 
     def count(self) -> int:
-        return len(self.arrays) + len(self.dict_leaves) + len(self.tuple_leaves)
+        """Argument slots taken: one per array outside a pytree of weights or state, one per such pytree."""
+        loose = len(self.dict_leaves) - len(self.modules)
+        held = 1 if self.modules and not loose else 0
+        return len(self.arrays) + loose + held + len(self.tuple_leaves) + len(self.trees)
+
+    def leaf_count(self) -> int:
+        return sum(len(p.leaves) for p in self.params())
 
     def params(self) -> list[Param]:
         out = []
         for name in self.order:
             if name == "params":
-                keys = tuple(sorted(self.dict_leaves))
-                out.append(Param(name, "dict", tuple(self.dict_leaves[k] for k in keys), keys))
+                out.append(Param(name, dict(self.dict_leaves)))
             elif name == "pair":
-                out.append(Param(name, "tuple", tuple(self.tuple_leaves)))
+                out.append(Param(name, tuple(self.tuple_leaves)))
+            elif name in self.trees:
+                out.append(Param(name, self.trees[name]))
             else:
-                out.append(Param(name, "array", (self.arrays[name],)))
+                out.append(Param(name, self.arrays[name]))
         return out
 
 
@@ -80,6 +96,7 @@ class _Builder:
         self.names: dict[str, int] = {}
         self.allow_new_args = True
         self.anchor: Value | None = None
+        self.helpers: list[str] = []
         for reserved in ("jax", "jnp", "lax", "params", "pair"):
             self.names[reserved] = 1
 
@@ -156,6 +173,47 @@ class _Builder:
             self.depth -= 1
         return Region(tuple(params), tuple(lines), current, all(n.op.differentiable for n in nodes))
 
+    def argument(self, spec: TensorSpec, hint: str) -> Value | None:
+        if not self._may_add_arg() or self.args.leaf_count() >= MAX_LEAVES:
+            return None
+        name = self.fresh(hint)
+        value = Value(name, spec)
+        self.args.order.append(name)
+        self.args.arrays[name] = value
+        self.pool.append(value)
+        return value
+
+    def argument_tree(self, hint: str, specs: SpecTree) -> Tree | None:
+        if not self._may_add_arg() or self.args.leaf_count() + len(_spec_leaves(specs)) > MAX_LEAVES:
+            return None
+        name = self.fresh(hint)
+        tree = _values_at(name, specs)
+        self.args.order.append(name)
+        self.args.trees[name] = tree  # its leaves are the asking op's alone: not offered to other ops
+        return tree
+
+    def weights(self, module: str, specs: SpecTree) -> tuple[str, Tree] | None:
+        args = self.args
+        if not self.allow_new_args or args.leaf_count() + len(_spec_leaves(specs)) > MAX_LEAVES:
+            return None
+        if "params" not in args.order and args.count() >= self.limits.max_args:
+            return None
+        key = next(k for k in (module, *(f"{module}{i}" for i in range(2, 100))) if k not in args.dict_leaves)
+        prefix = f"params[{key!r}]"
+        tree = _values_at(prefix, specs)
+        if "params" not in args.order:
+            args.order.append("params")
+        args.dict_leaves[key] = tree
+        args.modules.add(key)  # a module's weights are its own: not offered to other ops
+        return prefix, tree
+
+    def values_of(self, spec: TensorSpec) -> list[Value]:
+        return [v for v in self.pool if v.spec == spec]
+
+    def helper(self, source: str) -> None:
+        if source not in self.helpers:
+            self.helpers.append(source)
+
     # --- internals ---------------------------------------------------------
     def _may_add_arg(self) -> bool:
         return self.allow_new_args and self.args.count() < self.limits.max_args
@@ -196,9 +254,10 @@ class _Builder:
         return None
 
     def _bind(self, op: OpDecl, drawn: Drawn) -> Node:
-        outs = tuple(
-            Value(self.fresh(op.out_names[min(i, len(op.out_names) - 1)]), spec) for i, spec in enumerate(drawn.outputs)
+        names = drawn.names or tuple(
+            self.fresh(op.out_names[min(i, len(op.out_names) - 1)]) for i in range(len(drawn.outputs))
         )
+        outs = tuple(Value(name, spec) for name, spec in zip(names, drawn.outputs, strict=True))
         node = Node(op, drawn.inputs, drawn.attrs, outs)
         self._bind_node(node)
         return node
@@ -206,7 +265,8 @@ class _Builder:
     def _bind_node(self, node: Node) -> None:
         self.used.update(v.name for v in node.inputs)
         self.nodes.append(node)
-        self.pool.extend(node.outputs)
+        # A pytree an op binds (`new_params['w']`) is a result to return whole, not an operand.
+        self.pool.extend(v for v in node.outputs if v.name.isidentifier())
 
 
 def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Program:
@@ -226,8 +286,8 @@ def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Pro
             drawn = b._try_draw(primary)
         if drawn is None:
             raise RuntimeError(f"category {category!r} seed {seed}: no op could be drawn")
-        b._bind(*drawn)
-        statements += 1
+        node = b._bind(*drawn)
+        statements += len(node.render()) if BLOCK in node.op.tags else 1
     if not b.args.count():
         raise RuntimeError(f"category {category!r} seed {seed}: program has no arguments")
     returns = _returns(rng, b)
@@ -237,26 +297,99 @@ def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Pro
         params=b.args.params(),
         nodes=b.nodes,
         returns=returns,
+        helpers=b.helpers,
     )
 
 
 def _returns(rng: random.Random, b: _Builder) -> Returns:
     """Return every value nobody consumed, so each statement shows in the IR; past
-    `MAX_RETURNS`, the oldest are folded into one auxiliary scalar, as a loss adds terms."""
-    produced = [v for n in b.nodes for v in n.outputs]
+    `MAX_RETURNS`, the oldest are folded into one auxiliary scalar, as a loss adds terms.
+    A pytree an op bound to one variable (`new_params`) is returned whole when nothing used it."""
+    produced = [v for n in b.nodes for v in n.outputs if not v.spec.dtype.startswith(OPAQUE)]
     sinks = [v for v in produced if v.name not in b.used]
     if not sinks:
         sinks = [produced[-1]]
-    if len(sinks) > MAX_RETURNS:
-        folded = sinks[: len(sinks) - MAX_RETURNS + 1]
-        node = fold_node(b, folded)
+    items: list[Value | Named] = []
+    for node in b.nodes:
+        groups: dict[str, list[Value]] = {}  # pytrees the node bound, by variable
+        for v in node.outputs:
+            groups.setdefault(_root(v.name), []).append(v)
+        for v in node.outputs:
+            group = groups[_root(v.name)]
+            whole = v.name != _root(v.name) and all(g in sinks for g in group)
+            if whole and v is group[0]:
+                items.append(_named_tree(group))
+            elif v in sinks and not whole:
+                items.append(v)
+    if len(items) > MAX_RETURNS:
+        # fold the oldest plain values first: a pytree such as new params is a result kept whole
+        order = sorted(range(len(items)), key=lambda i: (isinstance(items[i], Named), i))
+        folded = sorted(order[: len(items) - MAX_RETURNS + 1])
+        node = fold_node(b, [v for i in folded for v in flatten_tree(items[i])])
         b._bind_node(node)
-        sinks = [*sinks[len(folded):], node.outputs[0]]
-    if len(sinks) == 1:
-        return sinks[0]
+        items = [item for i, item in enumerate(items) if i not in folded] + [node.outputs[0]]
+    if len(items) == 1:
+        return items[0]
     roll = rng.random()
     if roll < 0.6:
-        return tuple(sinks)
+        return tuple(items)
     if roll < 0.85:
-        return {v.name: v for v in sinks}
-    return (sinks[0], tuple(sinks[1:]))
+        return {_return_key(v.name): v for v in items}
+    return (items[0], tuple(items[1:]))
+
+
+def _return_key(name: str) -> str:
+    return name if name.isidentifier() else re.sub(r"\W+", "_", name).strip("_")
+
+
+def _path(name: str) -> tuple[str, tuple[Any, ...]]:
+    """`root[k1][k2]` -> ("root", (k1, k2)); any other name is its own root with no keys."""
+    try:
+        expr = ast.parse(name, mode="eval").body
+    except SyntaxError:
+        return name, ()
+    keys: list[Any] = []
+    while isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant):
+        keys.insert(0, expr.slice.value)
+        expr = expr.value
+    return (expr.id, tuple(keys)) if keys and isinstance(expr, ast.Name) else (name, ())
+
+
+def _root(name: str) -> str:
+    return _path(name)[0]
+
+
+def _named_tree(values: Sequence[Value]) -> Named:
+    """Values named `root[k1][k2]...` regrouped as the pytree `root` they are the leaves of."""
+    nested: dict[Any, Any] = {}
+    for v in values:
+        keys = _path(v.name)[1]
+        level = nested
+        for k in keys[:-1]:
+            level = level.setdefault(k, {})
+        level[keys[-1]] = v
+    return Named(_root(values[0].name), _as_tree(nested))
+
+
+def _as_tree(level: Any) -> Tree:
+    if isinstance(level, Value):
+        return level
+    if all(isinstance(k, int) for k in level) and sorted(level) == list(range(len(level))):
+        return tuple(_as_tree(level[i]) for i in range(len(level)))
+    return {k: _as_tree(v) for k, v in level.items()}
+
+
+def _spec_leaves(specs: SpecTree) -> list[TensorSpec]:
+    if isinstance(specs, TensorSpec):
+        return [specs]
+    items = specs if isinstance(specs, tuple) else [specs[k] for k in sorted(specs)]
+    return [leaf for item in items for leaf in _spec_leaves(item)]
+
+
+def _values_at(prefix: str, specs: SpecTree) -> Tree:
+    """Values named by their path under `prefix` (`grads['dense']['w']`), shaped like `specs`."""
+    if isinstance(specs, TensorSpec):
+        return Value(prefix, specs)
+    if isinstance(specs, tuple):
+        return tuple(_values_at(f"{prefix}[{i}]", s) for i, s in enumerate(specs))
+    return {k: _values_at(f"{prefix}[{k!r}]", s) for k, s in specs.items()}

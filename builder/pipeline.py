@@ -77,13 +77,17 @@ def make_row(config: PairsConfig, split: str, index: int, category: str, seed: i
     source = program.render()
     leaves = [leaf.spec for leaf in program.leaves]
     args_tree = program.args_tree()
-    ir = extract(source, program.entry_point, leaves, args_tree, program.differentiable, config.hlo_optimized)
+    optimized = config.hlo_optimized and program.compilable  # an abstract-mesh program cannot compile here
+    ir = extract(source, program.entry_point, leaves, args_tree, program.differentiable, optimized)
     return {
         "id": f"{split}-{index:07d}",
         "category": category,
         "python": source,
         "entry_point": program.entry_point,
-        "args": [{"name": leaf.name, "shape": list(leaf.spec.shape), "dtype": leaf.spec.dtype} for leaf in program.leaves],
+        "args": [
+            {"name": leaf.name, "shape": list(leaf.spec.shape), "dtype": leaf.spec.dtype, "weak_type": leaf.spec.weak_type}
+            for leaf in program.leaves
+        ],
         "args_tree": args_tree,
         "outputs": [{"shape": list(o.shape), "dtype": o.dtype} for o in ir.outputs],
         "jaxpr": ir.jaxpr,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
@@ -11,6 +11,7 @@ from .specs import TensorSpec
 if TYPE_CHECKING:
     from .ops.base import OpDecl
 
+NEEDS_DEVICES = "needs_devices"  # op tag: lowered for an abstract mesh, so XLA cannot compile it here
 HEADER = "import jax\nimport jax.numpy as jnp\nfrom jax import lax\n"
 
 
@@ -22,14 +23,29 @@ class Value:
     spec: TensorSpec
 
 
+# A pytree of values: a value, or a tuple / dict nesting of them.
+Tree = Union[Value, tuple["Tree", ...], dict[str, "Tree"]]  # noqa: UP007 (a runtime alias on 3.10)
+
+
 @dataclass(frozen=True)
 class Param:
-    """A positional parameter of the entry point: one array, or a tuple or dict of arrays (a pytree)."""
+    """A positional parameter of the entry point: one array (or Python scalar), or a pytree of them."""
 
     name: str
-    kind: str  # "array" | "tuple" | "dict"
-    leaves: tuple[Value, ...]
-    keys: tuple[str, ...] = ()  # dict keys, in the order of `leaves` (sorted, as jax.tree_util orders them)
+    tree: Tree
+
+    @property
+    def kind(self) -> str:
+        return "array" if isinstance(self.tree, Value) else "tuple" if isinstance(self.tree, tuple) else "dict"
+
+    @property
+    def leaves(self) -> tuple[Value, ...]:
+        """Leaves in `jax.tree_util` order (dict keys sorted)."""
+        return tuple(flatten_tree(self.tree))
+
+    def skeleton(self, start: int) -> str:
+        """The parameter as a Python literal with leaf indices (from `start`) in place of arrays."""
+        return _skeleton(self.tree, iter(range(start, start + len(self.leaves))))
 
 
 @dataclass(frozen=True)
@@ -45,8 +61,16 @@ class Node:
         return self.op.render([v.name for v in self.inputs], [v.name for v in self.outputs], self.attrs)
 
 
+@dataclass(frozen=True)
+class Named:
+    """A pytree an op bound to one variable (`new_params = jax.tree_util.tree_map(...)`), returned whole."""
+
+    name: str
+    tree: Tree
+
+
 # What the entry point returns: a value, or a tuple / dict nesting of them.
-Returns = Union[Value, tuple["Returns", ...], dict[str, "Returns"]]  # noqa: UP007 (a runtime alias on 3.10)
+Returns = Union[Value, Named, tuple["Returns", ...], dict[str, "Returns"]]  # noqa: UP007 (a runtime alias on 3.10)
 
 
 @dataclass
@@ -69,6 +93,11 @@ class Program:
     def differentiable(self) -> bool:
         return all(n.op.differentiable for n in self.nodes)
 
+    @property
+    def compilable(self) -> bool:
+        """False when a statement needs devices this host lacks (a shard_map over an abstract mesh)."""
+        return not any(NEEDS_DEVICES in n.op.tags for n in self.nodes)
+
     def leaf_names(self) -> list[str]:
         return [leaf.name for leaf in self.leaves]
 
@@ -77,14 +106,8 @@ class Program:
         index = 0
         parts: list[str] = []
         for p in self.params:
-            n = len(p.leaves)
-            if p.kind == "array":
-                parts.append(str(index))
-            elif p.kind == "tuple":
-                parts.append(_tuple_literal([str(index + i) for i in range(n)]))
-            else:
-                parts.append("{" + ", ".join(f"{k!r}: {index + i}" for i, k in enumerate(p.keys)) + "}")
-            index += n
+            parts.append(p.skeleton(index))
+            index += len(p.leaves)
         return _tuple_literal(parts)
 
     def render(self) -> str:
@@ -100,12 +123,31 @@ class Program:
         return "\n".join(lines) + "\n"
 
 
+def flatten_tree(tree: Tree) -> list[Value]:
+    """The values of a pytree in `jax.tree_util` order (dict keys sorted)."""
+    if isinstance(tree, Value):
+        return [tree]
+    if isinstance(tree, Named):
+        return flatten_tree(tree.tree)
+    if isinstance(tree, tuple):
+        return [v for x in tree for v in flatten_tree(x)]
+    return [v for k in sorted(tree) for v in flatten_tree(tree[k])]
+
+
+def _skeleton(tree: Tree, indices: Iterator[int]) -> str:
+    if isinstance(tree, Value):
+        return str(next(indices))
+    if isinstance(tree, tuple):
+        return _tuple_literal([_skeleton(x, indices) for x in tree])
+    return "{" + ", ".join(f"{k!r}: {_skeleton(tree[k], indices)}" for k in sorted(tree)) + "}"
+
+
 def _tuple_literal(items: list[str]) -> str:
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 def _render_returns(r: Returns, top: bool = False) -> str:
-    if isinstance(r, Value):
+    if isinstance(r, (Value, Named)):
         return r.name
     if isinstance(r, tuple):
         inner = ", ".join(_render_returns(x) for x in r)
@@ -117,8 +159,4 @@ def _render_returns(r: Returns, top: bool = False) -> str:
 
 def flatten_returns(r: Returns) -> list[Value]:
     """Returned values in `jax.tree_util` order (dict keys sorted)."""
-    if isinstance(r, Value):
-        return [r]
-    if isinstance(r, tuple):
-        return [v for x in r for v in flatten_returns(x)]
-    return [v for k in sorted(r) for v in flatten_returns(r[k])]
+    return flatten_tree(r)

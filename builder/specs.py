@@ -22,10 +22,14 @@ MAX_ELEMENTS = 4096
 
 @dataclass(frozen=True, order=True)
 class TensorSpec:
-    """A static shape and a dtype name (a `jnp.dtype` name, so it round-trips through text)."""
+    """A static shape and a dtype name (a `jnp.dtype` name, so it round-trips through text).
+
+    `weak_type` marks a Python scalar argument (`lr`, `temperature`, `step`): JAX traces it as a
+    weakly typed scalar, which takes the dtype of the arrays it meets instead of promoting them."""
 
     shape: tuple[int, ...]
     dtype: str
+    weak_type: bool = False
 
     @property
     def rank(self) -> int:
@@ -50,13 +54,18 @@ class TensorSpec:
         return TensorSpec(self.shape, dtype)
 
     def __str__(self) -> str:
-        return f"{self.dtype}[{','.join(map(str, self.shape))}]"
+        return f"{self.dtype}[{','.join(map(str, self.shape))}]" + ("{weak}" if self.weak_type else "")
 
 
 def scalar(dtype: str) -> TensorSpec:
     return TensorSpec((), dtype)
 
 
+def python_scalar(dtype: str) -> TensorSpec:
+    """The spec of a Python float / int argument: a weakly typed scalar."""
+    return TensorSpec((), dtype, weak_type=True)
+
+
 def spec_of(entry: dict) -> TensorSpec:
     """The spec of an `args` / `outputs` entry of a row."""
-    return TensorSpec(tuple(entry["shape"]), entry["dtype"])
+    return TensorSpec(tuple(entry["shape"]), entry["dtype"], bool(entry.get("weak_type", False)))

@@ -14,10 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..program import Value
+from ..program import Tree, Value
 from ..specs import TensorSpec
 
 Attrs = dict[str, Any]
+SpecTree = Any  # a TensorSpec, or a tuple / dict nesting of them
+BLOCK = "block"  # op tag: a multi-line block that counts toward program size by the lines it renders
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ class Operand:
 
     def fits(self, spec: TensorSpec) -> bool:
         return (
-            spec.dtype in self.dtypes
+            not spec.weak_type  # Python scalars are hyper-parameters: only ops that ask for one get one
+            and spec.dtype in self.dtypes
             and self.min_rank <= spec.rank <= self.max_rank
             and all(d >= self.min_size for d in spec.shape)
         )
@@ -41,6 +44,7 @@ class Draw(Protocol):
     """What the generator offers an op while it is being drawn."""
 
     rng: random.Random
+    helpers: list[str]  # module-level definitions so far (read-only for ops: add with `helper`)
 
     def pick(self, operand: Operand) -> Value | None:
         """An existing value (or a new argument) that fits `operand`, or None."""
@@ -57,6 +61,24 @@ class Draw(Protocol):
 
     def fresh(self, hint: str) -> str:
         """A new variable name."""
+
+    # Arguments of a chosen shape, for ops that model real code (keys, labels, hyper-parameters,
+    # weights, optimizer state). Each returns None when the signature has no room left.
+    def argument(self, spec: TensorSpec, hint: str) -> Value | None:
+        """A new positional argument named after `hint`; a weakly typed `spec` is a Python scalar (`lr`)."""
+
+    def argument_tree(self, hint: str, specs: SpecTree) -> Tree | None:
+        """A new positional pytree argument (`grads`, `opt_state`) whose leaves have `specs`."""
+
+    def weights(self, module: str, specs: SpecTree) -> tuple[str, Tree] | None:
+        """A module's weights in the `params` dict argument: the expression naming the
+        module (`params['dense']`) and its leaves."""
+
+    def values_of(self, spec: TensorSpec) -> list[Value]:
+        """The values in scope whose spec is exactly `spec`, oldest first."""
+
+    def helper(self, source: str) -> None:
+        """A module-level definition (a `custom_vjp` function, a mesh) rendered before the entry point, once."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,7 @@ class Drawn:
     inputs: tuple[Value, ...]
     attrs: Attrs
     outputs: tuple[TensorSpec, ...]
+    names: tuple[str, ...] = ()  # exact output names (e.g. `new_params['w']`), when the op binds them itself
 
 
 Renderer = Callable[[Sequence[str], Sequence[str], Mapping[str, Any]], list[str]]
