@@ -5,8 +5,20 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from ..specs import FLOAT, INT, REAL, SIGNED_INT, TensorSpec
-from .base import Attrs, Operand, broadcast, broadcast_partner, constant_literal, op, same
+from ..specs import FLOAT, INT, REAL, SIGNED_INT, TensorSpec, python_scalar
+from .base import (
+    Attrs,
+    Draw,
+    Drawn,
+    OpDecl,
+    Operand,
+    broadcast,
+    broadcast_partner,
+    constant_literal,
+    expression,
+    op,
+    same,
+)
 
 CAT = ("arithmetic",)
 PRESERVES = ("preserves",)
@@ -31,7 +43,31 @@ def with_literal(name: str, template: str, operand: Operand, weight: float = 1.0
     return op(name, CAT, (operand,), template, same, attrs=_literal, weight=weight, tags=PRESERVES)
 
 
+HYPERS = ("alpha", "scale", "beta", "gamma", "temperature", "eps", "lam")
+
+
+def _by_python_scalar(ctx: Draw) -> Drawn | None:
+    """`x * alpha` with `alpha` a Python float argument: weakly typed, so `x` keeps its dtype."""
+    x = ctx.pick(FLOATS)
+    if x is None:
+        return None
+    arg = ctx.argument(python_scalar("float32"), ctx.rng.choice(HYPERS))
+    if arg is None:
+        return None
+    return Drawn((x, arg), {"form": ctx.rng.choice(("{0} * {1}", "{0} / {1}", "{1} * {0}", "{0} + {1}", "{0} - {1}"))}, (x.spec,))
+
+
+BY_PYTHON_SCALAR = OpDecl(
+    name="python_scalar_argument",
+    categories=CAT,
+    operands=(FLOATS,),
+    draw=_by_python_scalar,
+    render=lambda ins, outs, attrs: expression(attrs["form"])(ins, outs, attrs),
+    weight=0.6,
+)
+
 OPS = (
+    BY_PYTHON_SCALAR,
     binary("add", "{0} + {1}", ANY_REAL, weight=2.0),
     binary("subtract", "{0} - {1}", ANY_REAL, weight=1.5),
     binary("multiply", "{0} * {1}", ANY_REAL, weight=2.0),

@@ -376,6 +376,21 @@ def _stop_gradient(ctx: Draw) -> Piece | None:
     return Piece((x,), (f"$0 = lax.stop_gradient({x.name})",), (x.spec,), ("target",))
 
 
+def _complex(ctx: Draw) -> Piece | None:
+    """Complex differentiation: `grad(..., holomorphic=True)` of an analytic function, or a JVP."""
+    z = ctx.pick(Operand(("complex64",), 1, 2))
+    if z is None:
+        return None
+    rng = ctx.rng
+    f, w = ctx.fresh("f"), ctx.fresh("z")
+    expr = rng.choice([f"jnp.sin({w}) * {w}", f"{w} ** 2 + 1j * {w}", f"jnp.exp({w}) / (1.0 + {w} ** 2)", f"jnp.log1p({w} * {w})"])
+    if rng.random() < 0.6:
+        lines = (f"def {f}({w}):", f"    return jnp.sum({expr})", f"$0 = jax.grad({f}, holomorphic=True)({z.name})")
+        return Piece((z,), lines, (z.spec,), ("dz",))
+    lines = (f"def {f}({w}):", f"    return {expr}", f"$0, $1 = jax.jvp({f}, ({z.name},), (jnp.ones_like({z.name}),))")
+    return Piece((z,), lines, (z.spec, z.spec), ("y", "y_dot"))
+
+
 OPS = (
     block("jax.grad", CAT, _grad, weight=2.0),
     block("jax.value_and_grad", CAT, _value_and_grad, weight=1.5),
@@ -388,4 +403,5 @@ OPS = (
     block("autodiff.param_grads", CAT, _param_grads, weight=0.8),
     block("jax.custom_jvp_vjp", CAT, _custom_rule, weight=0.8),
     block("lax.stop_gradient", CAT, _stop_gradient, weight=0.5),
+    block("jax.grad_holomorphic", CAT, _complex, weight=0.4),
 )

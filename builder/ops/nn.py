@@ -13,7 +13,7 @@ import random
 from collections.abc import Sequence
 from itertools import pairwise
 
-from ..program import Value
+from ..program import Tree, Value, flatten_tree
 from ..specs import MAX_ELEMENTS, TensorSpec, python_scalar
 from .base import Draw, Operand
 from .block import Piece, block, shape_text
@@ -55,6 +55,11 @@ def _act(ctx: Draw, min_rank: int = 2, max_rank: int = 3, dtypes: Sequence[str] 
 def _lead(spec: TensorSpec) -> int:
     """Elements per feature: the product of all but the last dim."""
     return spec.size // spec.shape[-1]
+
+
+def _tree_name(tree: Tree) -> str:
+    """The argument a pytree of values belongs to: `opt_state` for `opt_state['mu']['w']`."""
+    return flatten_tree(tree)[0].name.split("[", 1)[0]
 
 
 def _other(ctx: Draw, x: Value) -> Value:
@@ -545,7 +550,7 @@ def _sgd_step(ctx: Draw) -> Piece | None:
         if velocity is not None:
             momentum = rng.choice(("0.9", "0.99"))
             new_v = ctx.fresh("new_velocity")
-            lines.append(f"{new_v} = jax.tree_util.tree_map(lambda v, g: {momentum} * v + g, velocity, {grads})")
+            lines.append(f"{new_v} = jax.tree_util.tree_map(lambda v, g: {momentum} * v + g, {_tree_name(velocity)}, {grads})")
             lines.append(f"{root} = jax.tree_util.tree_map(lambda w, v: w - {lr} * v, {p}, {new_v})")
             inputs.extend(velocity.values())
             specs += [tree[k].spec for k in keys]
@@ -569,9 +574,13 @@ def _adam_step(ctx: Draw) -> Piece | None:
     rng = ctx.rng
     keys = sorted(tree)
     shapes = {k: tree[k].spec for k in keys}
-    state = ctx.argument_tree("opt_state", {"mu": dict(shapes), "nu": dict(shapes)})
+    as_tuple = rng.random() < 0.5  # optax keeps state in (named) tuples; hand-written code often in dicts
+    state = ctx.argument_tree("opt_state", (dict(shapes), dict(shapes)) if as_tuple else {"mu": dict(shapes), "nu": dict(shapes)})
     if state is None:
         return None
+    state_name = _tree_name(state)
+    mu_in, nu_in = (f"{state_name}[0]", f"{state_name}[1]") if as_tuple else (f"{state_name}['mu']", f"{state_name}['nu']")
+    slots = ("[0]", "[1]") if as_tuple else ("['mu']", "['nu']")
     step, step_arg = _hyper(ctx, "step", ("1",), dtype="int32", share=1.0)
     if step_arg is None:
         step_arg = ctx.argument(TensorSpec((), "int32"), "count")
@@ -584,17 +593,17 @@ def _adam_step(ctx: Draw) -> Piece | None:
         f"def {loss_fn}(p):",
         f"    return {loss}",
         f"$0, {grads} = jax.value_and_grad({loss_fn})({p})",
-        f"{mu} = jax.tree_util.tree_map(lambda m, g: {b1} * m + (1 - {b1}) * g, opt_state['mu'], {grads})",
-        f"{nu} = jax.tree_util.tree_map(lambda v, g: {b2} * v + (1 - {b2}) * jnp.square(g), opt_state['nu'], {grads})",
+        f"{mu} = jax.tree_util.tree_map(lambda m, g: {b1} * m + (1 - {b1}) * g, {mu_in}, {grads})",
+        f"{nu} = jax.tree_util.tree_map(lambda v, g: {b2} * v + (1 - {b2}) * jnp.square(g), {nu_in}, {grads})",
         f"{mu_hat} = jax.tree_util.tree_map(lambda m: m / (1 - {b1} ** {step}), {mu})",
         f"{nu_hat} = jax.tree_util.tree_map(lambda v: v / (1 - {b2} ** {step}), {nu})",
         f"{root} = jax.tree_util.tree_map(lambda w, m, v: w - {lr} * m / (jnp.sqrt(v) + {eps}), {p}, {mu_hat}, {nu_hat})",
-        f"{state_out} = {{'mu': {mu}, 'nu': {nu}}}",
+        f"{state_out} = ({mu}, {nu})" if as_tuple else f"{state_out} = {{'mu': {mu}, 'nu': {nu}}}",
     ]
     specs = [TensorSpec((), "float32"), *[shapes[k] for k in keys] * 3]
-    names = [ctx.fresh("loss"), *(f"{root}[{k!r}]" for k in keys), *(f"{state_out}['mu'][{k!r}]" for k in keys),
-             *(f"{state_out}['nu'][{k!r}]" for k in keys)]
-    leaves = [x, y, *tree.values(), *(v for s in state.values() for v in s.values())]
+    names = [ctx.fresh("loss"), *(f"{root}[{k!r}]" for k in keys), *(f"{state_out}{slots[0]}[{k!r}]" for k in keys),
+             *(f"{state_out}{slots[1]}[{k!r}]" for k in keys)]
+    leaves = [x, y, *tree.values(), *flatten_tree(state)]
     return _piece([*leaves, step_arg, lr_arg], lines, specs, (), names)
 
 
