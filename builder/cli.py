@@ -182,16 +182,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _interrupted(err: BaseException | None) -> bool:
-    """Ctrl-C during a num_proc build surfaces as the worker pool's TimeoutError raised while
-    handling the KeyboardInterrupt: look for it down the exception chain."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, KeyboardInterrupt):
-            return True
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return False
+def _interrupted(err: BaseException) -> bool:
+    """Ctrl-C during a num_proc build can surface as the worker pool's TimeoutError raised while
+    handling the KeyboardInterrupt (the builder turns it back into one; this catches the rest)."""
+    from .hf_builder import caused_by_interrupt
+
+    return caused_by_interrupt(err)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,17 @@ def builder_config(config: PairsConfig) -> PairsBuilderConfig:
     return PairsBuilderConfig(name=config.name, version=VERSION, description=config.description, **values)
 
 
+def caused_by_interrupt(err: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is down the exception chain of `err`."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, KeyboardInterrupt):
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
+
+
 class PairsBuilder(datasets.GeneratorBasedBuilder):
     """Synthesized JAX programs paired with their StableHLO, jaxpr, gradient IR and costs."""
 
@@ -183,6 +194,10 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
             self._failure_parts = str(out / PARTS_DIR)
         try:
             super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
+        except Exception as err:
+            if caused_by_interrupt(err):  # Ctrl-C with num_proc surfaces as the pool's TimeoutError
+                raise KeyboardInterrupt from err
+            raise
         finally:
             self._failure_parts = None
         if not local:

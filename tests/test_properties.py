@@ -4,6 +4,7 @@ same every time and in any sharding, and each row's Python lowers to its IR."""
 
 from __future__ import annotations
 
+import ast
 import math
 from collections import Counter
 
@@ -65,7 +66,7 @@ def test_any_config_gives_exact_rows_of_the_asked_categories_reproducibly(config
         assert set(counts) <= {c for c, w in weights.items() if w > 0}  # zero weight: never drawn
         for category, w in weights.items():  # exact quotas: each within one of its share
             assert math.floor(n * w / total) <= counts.get(category, 0) <= math.ceil(n * w / total)
-        assert all(len(r["args"]) <= config.max_args for r in rows[split])
+        assert all(len(ast.literal_eval(r["args_tree"])) <= config.max_args for r in rows[split])  # positional
 
     # any one row, rebuilt alone (another shard boundary, another call), is the same row
     flat = [(s, i) for s in SPLITS for i in range(config.split_size(s))]
