@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .config import SPLITS, PairsConfig
+from .config import SPLITS, ConfigError, PairsConfig
 from .generator import generate
 from .pipeline import Failure, category_plan, example_seed, limits_of
 from .program import Program
@@ -134,8 +134,8 @@ def build_plan(config: PairsConfig) -> Plan:
                     if split == "train":
                         train_structures.add(structure)
                 break
-            else:
-                raise RuntimeError(
+            else:  # options that conflict: more rows than the size limits allow distinct programs
+                raise ConfigError(
                     f"{split}[{index}] ({category}): no new program in {MAX_PLAN_ATTEMPTS} draws; "
                     "the size limits leave too few distinct programs: raise max_statements or shrink the split"
                 )

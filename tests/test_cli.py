@@ -144,3 +144,14 @@ def test_ctrl_c_during_a_parallel_build_is_reported_as_an_interrupt(tmp_path, ca
     assert build(tmp_path / "out", tmp_path / "cache", "--num-proc", "2") == 130
     assert capsys.readouterr().err.startswith("interrupted")
     assert not (tmp_path / "out").exists()
+
+
+def test_size_limits_too_tight_for_the_split_size_are_a_config_error(tmp_path, capsys):
+    """Options that conflict: one-statement, one-argument programs cannot fill 2,000 distinct rows."""
+    code = main(["build", "elementwise", "--train-size", "2000", "--validation-size", "0", "--test-size", "0",
+                 "--min-statements", "1", "--max-statements", "1", "--max-args", "1",
+                 "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no new program in" in err and "raise max_statements or shrink the split" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
