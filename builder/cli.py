@@ -17,6 +17,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         out["hlo_optimized"] = True
     if args.categories is not None:
         out["categories"] = parse_categories(args.categories)
+    if getattr(args, "split_mode", None) is not None:
+        out["split_mode"] = args.split_mode
+    if getattr(args, "portable_only", False):
+        out["portable_only"] = True
     return out
 
 
@@ -49,6 +53,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
     import datasets
 
+    from .dedup import REPORT_NAME as DEDUP_REPORT
+    from .dedup import DedupReport
     from .extractor import jax_version
     from .failures import REPORT_NAME, describe, read_report
     from .fingerprint import code_fingerprint
@@ -64,10 +70,12 @@ def cmd_build(args: argparse.Namespace) -> int:
     builder.download_and_prepare(num_proc=args.num_proc if args.num_proc > 1 else None)
     ds = builder.as_dataset()
     failures = read_report(Path(builder.cache_dir)) or []
-    stats = collect(ds, failures=len(failures))
+    duplicates = DedupReport.read(Path(builder.cache_dir)) or DedupReport()
+    stats = collect(ds, failures=len(failures), duplicates=duplicates.per_split())
     with staged(out, args.overwrite) as tmp:  # `out` changes only once the whole build is written
         ds.save_to_disk(str(tmp))
         (tmp / REPORT_NAME).write_text((Path(builder.cache_dir) / REPORT_NAME).read_text() if failures else "")
+        (tmp / DEDUP_REPORT).write_text(duplicates.to_json())
         write_manifest(tmp, {
             "config": args.config,
             "values": asdict(builder.pairs_config),
@@ -115,6 +123,28 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .sandbox import Limits
+    from .validate import Options, load_target, run
+
+    if args.sample is not None and args.sample < 1:
+        raise ConfigError(f"--sample must be at least 1, got {args.sample}")
+    splits, config = load_target(args.target, args.config, _overrides(args), args.cache_dir)
+    options = Options(
+        trust_code=args.trust_code,
+        interpreter=not args.no_interpreter,
+        interpreter_timeout=args.interpreter_timeout,
+        sandbox=Limits(args.time_limit, int(args.memory_limit * 2**30)),
+        input_seed=args.input_seed,
+    )
+    summary = run(splits, config, options, args.sample)
+    print(f"\nvalidated {len(summary.reports)} rows of {args.target} (input seed {args.input_seed})")
+    if config is None:
+        print("note: no build config, so no row could be regenerated; their Python ran only with --trust-code")
+    print(summary.format())
+    return 0 if summary.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jax-stablehlo-pairs", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -137,7 +167,27 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--overwrite", action="store_true", help="replace an earlier build in --output-dir (once the new one is complete)"
     )
+    build.add_argument("--split-mode", choices=("random", "structural"), help="structural: no validation/test row shares a structure hash with train")
+    build.add_argument("--portable-only", action="store_true", help="leave out programs whose IR has custom calls or backend attributes")
     build.set_defaults(func=cmd_build)
+
+    validate = sub.add_parser("validate", help="prove a build's rows: parse the IR back, run it with XLA and the reference interpreter, compare with the Python")
+    validate.add_argument("target", help="a directory written by `build`, or a config name to build first (with the size flags)")
+    validate.add_argument("--config", help="for a directory without build.json: the config that made it (regenerates rows)")
+    validate.add_argument("--sample", type=int, help="check a seeded sample of this many rows")
+    validate.add_argument("--input-seed", type=int, default=0, help="seed of the sample and of the random inputs")
+    validate.add_argument("--trust-code", action="store_true", help="run Python that our generator did not write (in a limited child process)")
+    validate.add_argument("--no-interpreter", action="store_true", help="skip the StableHLO reference interpreter")
+    validate.add_argument("--interpreter-timeout", type=float, default=20.0, help="seconds per module in the interpreter")
+    validate.add_argument("--time-limit", type=float, default=60.0, help="--trust-code: seconds per row of foreign Python")
+    validate.add_argument("--memory-limit", type=float, default=4.0, help="--trust-code: GiB of address space per row of foreign Python")
+    for flag in ("--seed", "--train-size", "--validation-size", "--test-size", "--min-statements", "--max-statements", "--max-args"):
+        validate.add_argument(flag, type=int)
+    validate.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
+    validate.add_argument("--split-mode", choices=("random", "structural"))
+    validate.add_argument("--portable-only", action="store_true")
+    validate.add_argument("--cache-dir", help="datasets cache directory for a config built on the fly")
+    validate.set_defaults(func=cmd_validate, hlo_optimized=False, shard_size=None)
 
     publish = sub.add_parser("publish", help="build configs (or reuse builds) and push them to the Hub with a dataset card")
     publish.add_argument("repo_id", help="the dataset repo, e.g. my-org/jax-stablehlo-pairs (created if missing)")

@@ -105,7 +105,9 @@ def extract(
 ) -> Extracted:
     fn = load_function(source, entry_point)
     args = abstract_args(leaves, args_tree)
-    traced = jax.jit(fn).trace(*args)
+    # keep_unused: the IR takes every argument leaf, so its signature is the row's `args` (jit would
+    # otherwise drop a leaf the program never reads, and a consumer could not tell which one).
+    traced = jax.jit(fn, keep_unused=True).trace(*args)
     lowered = traced.lower()
     stablehlo = lowered.as_text()
     cost = lowered.cost_analysis() or {}
@@ -116,7 +118,7 @@ def extract(
     if differentiable and float_leaves and any(o.dtype in FLOAT or o.dtype == "complex64" for o in outputs):
         flat, treedef = jax.tree_util.tree_flatten(args)
         grad = jax.grad(scalar_loss(fn, treedef), argnums=tuple(float_leaves))
-        grad_text = jax.jit(grad).lower(*flat).as_text()
+        grad_text = jax.jit(grad, keep_unused=True).lower(*flat).as_text()
 
     hlo = lowered.compile().as_text() if optimized_hlo else None
     return Extracted(

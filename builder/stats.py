@@ -23,6 +23,15 @@ class BuildStats:
     ir_lines: Histogram = field(default_factory=lambda: Histogram.of([], 2))  # lines of `stablehlo`
     flops: Histogram = field(default_factory=lambda: Histogram.of([], 10))
     example: dict[str, Any] | None = None  # one real row: the shortest differentiable program of the first split
+    duplicates: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> why -> programs dropped as repeats
+    platform_rows: int = 0  # rows whose IR carries platform-specific pieces
+    platform_pieces: Counter[str] = field(default_factory=Counter)  # piece (custom_call:<target>, ...) -> rows
+
+    @property
+    def platform_share(self) -> float:
+        """The share of rows whose StableHLO is not portable (custom calls, backend attributes)."""
+        total = sum(self.rows.values())
+        return self.platform_rows / total if total else 0.0
 
     @property
     def distinct_ops(self) -> int:
@@ -41,6 +50,13 @@ class BuildStats:
         lines.append(f"distinct StableHLO/CHLO ops: {self.distinct_ops}")
         lines.append("rows per op: " + ", ".join(f"{op} {n}" for op, n in sorted(self.op_rows.items(), key=lambda kv: (-kv[1], kv[0]))))
         lines.append(f"programs that failed to lower (replaced): {self.failures}")
+        dropped = {s: sum(d.values()) for s, d in self.duplicates.items()}
+        lines.append(
+            "programs dropped as duplicates (replaced): "
+            + ("; ".join(f"{s} {dropped[s]} ({', '.join(f'{why}: {n}' for why, n in d.items())})" for s, d in self.duplicates.items()) or "0")
+        )
+        pieces = ", ".join(f"{p} {n}" for p, n in self.platform_pieces.most_common())
+        lines.append(f"rows with platform-specific IR: {self.platform_rows} ({self.platform_share:.1%})" + (f": {pieces}" if pieces else ""))
         if self.jax_versions:
             lines.append("produced by: " + "; ".join(sorted(self.jax_versions)))
         lines += ["", "StableHLO lines per program:", *self.ir_lines.bars()]
@@ -58,6 +74,9 @@ class BuildStats:
             "ir_lines": self.ir_lines.to_dict(),
             "flops": self.flops.to_dict(),
             "example": self.example,
+            "duplicates": self.duplicates,
+            "platform_rows": self.platform_rows,
+            "platform_pieces": dict(sorted(self.platform_pieces.items())),
         }
 
     @classmethod
@@ -71,6 +90,9 @@ class BuildStats:
             ir_lines=Histogram.from_dict(data["ir_lines"]),
             flops=Histogram.from_dict(data["flops"]),
             example=data.get("example"),
+            duplicates={s: dict(d) for s, d in data.get("duplicates", {}).items()},
+            platform_rows=int(data.get("platform_rows", 0)),
+            platform_pieces=Counter(data.get("platform_pieces", {})),
         )
 
 
@@ -150,8 +172,10 @@ def ir_line_count(text: str) -> int:
     return text.count("\n") + (not text.endswith("\n")) if text else 0
 
 
-def collect(ds: Mapping[str, datasets.Dataset], failures: int = 0) -> BuildStats:
-    stats = BuildStats(failures=failures)
+def collect(
+    ds: Mapping[str, datasets.Dataset], failures: int = 0, duplicates: Mapping[str, Mapping[str, int]] | None = None
+) -> BuildStats:
+    stats = BuildStats(failures=failures, duplicates={s: dict(d) for s, d in (duplicates or {}).items()})
     lines: list[int] = []
     flops: list[float] = []
     example: tuple[tuple[bool, int, str], datasets.Dataset, int] | None = None
@@ -161,6 +185,9 @@ def collect(ds: Mapping[str, datasets.Dataset], failures: int = 0) -> BuildStats
         for ops in d["ops"]:
             stats.op_rows.update(ops)
         stats.jax_versions.update(set(d.unique("jax_version")) if len(d) else set())
+        for pieces in d["platform_specific"] if "platform_specific" in d.column_names else ():
+            stats.platform_rows += bool(pieces)
+            stats.platform_pieces.update(pieces)
         columns = d.select_columns(["id", "stablehlo", "stablehlo_grad", "flops"])
         for index, row in enumerate(columns):
             n = ir_line_count(row["stablehlo"])

@@ -1,0 +1,132 @@
+"""Output comparison with dtype-aware tolerances: what "the IR computes what the Python computes" means.
+
+Two executors agree on an array when the shapes and dtypes are equal, NaN, +Inf and -Inf sit
+in the same places, and every finite pair is within `atol * scale + rtol * |want|` (`scale`
+is the largest finite magnitude of the reference, at least 1: a chain of ops that cancels
+large terms is judged against the size of what it computed). Integers and booleans must be
+equal. The tolerance depends on how independent the executors are: XLA running the IR text
+and XLA running the traced Python compile the same ops, so they must agree almost to the
+bit; the reference interpreter implements every op (exp, tanh, ...) on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+# (same compiler, independent executor), per floating dtype.
+SAME_COMPILER = {
+    "float32": Tolerance(1e-5, 1e-6),
+    "complex64": Tolerance(1e-5, 1e-6),
+    "float16": Tolerance(1e-3, 1e-3),
+    "bfloat16": Tolerance(1e-2, 1e-2),
+}
+INDEPENDENT = {
+    "float32": Tolerance(2e-3, 2e-4),
+    "complex64": Tolerance(2e-3, 2e-4),
+    "float16": Tolerance(2e-2, 1e-2),
+    "bfloat16": Tolerance(8e-2, 5e-2),
+}
+
+
+PRECISION = ("bfloat16", "float16", "float32")  # least precise first
+
+
+def lowest_precision(text: str) -> str:
+    """The least precise float type a module computes in (its intermediates set its accuracy)."""
+    if re.search(r"[x<]bf16>", text):
+        return "bfloat16"
+    if re.search(r"[x<]f16>", text):
+        return "float16"
+    return "float32"
+
+
+def widened(tolerances: dict[str, Tolerance], lowest: str) -> dict[str, Tolerance]:
+    """`tolerances` loosened so no float output is held to more precision than the module computed in."""
+    floor = tolerances[lowest]
+    return {k: Tolerance(max(t.rtol, floor.rtol), max(t.atol, floor.atol)) for k, t in tolerances.items()}
+
+
+def _float_view(a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind == "c":
+        return a.astype(np.complex128)
+    return a.astype(np.float64)
+
+
+def compare_array(
+    got: np.ndarray, want: np.ndarray, tolerances: dict[str, Tolerance], independent: bool = False, low_precision: bool = False
+) -> str | None:
+    """None when `got` agrees with `want` (the reference); else a one-line description of the difference.
+
+    Between independent executors (`independent`), IEEE overflow is order-dependent: once the
+    reference itself holds Inf or NaN, which later values turn NaN, Inf or stay finite depends
+    on how each executor arranged the arithmetic (XLA's simplifier reorders it), so only the
+    elements finite on both sides are compared. With `low_precision` intermediates (f16, bf16)
+    an executor that rounds after every op overflows where one that keeps f32 inside a fusion
+    does not, so NaN and +-Inf may stand for each other (they must still be non-finite)."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape:
+        return f"shape {got.shape} vs {want.shape}"
+    if got.dtype != want.dtype:
+        return f"dtype {got.dtype} vs {want.dtype}"
+    if want.dtype.name not in tolerances:
+        bad = got != want
+        if not bad.any():
+            return None
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        return f"{int(bad.sum())} of {want.size} elements differ; first at {list(where)}: {got[where]} vs {want[where]}"
+    g, w = _float_view(got), _float_view(want)
+    overflowed = independent and not np.isfinite(w).all()
+    kinds = (("NaN", np.isnan), ("+Inf", lambda x: np.isinf(x) & (x.real > 0)), ("-Inf", lambda x: np.isinf(x) & (x.real < 0)))
+    if low_precision:
+        kinds = (("non-finite", lambda x: ~np.isfinite(x)),)
+    for name, test in () if overflowed else kinds:
+        if (test(g) != test(w)).any():
+            where = tuple(int(i) for i in np.argwhere(test(g) != test(w))[0])
+            return f"{name} in different places: {int((test(g) != test(w)).sum())} elements; first at {list(where)}: {got[where]} vs {want[where]}"
+    finite = np.isfinite(g) & np.isfinite(w)
+    if not finite.any():
+        return None
+    tol = tolerances[want.dtype.name]
+    scale = max(1.0, float(np.abs(w[finite]).max()))
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.where(finite, np.abs(g - w), 0.0)
+    allowed = tol.atol * scale + tol.rtol * np.abs(w)
+    bad = err > allowed
+    if not bad.any():
+        return None
+    where = tuple(int(i) for i in np.unravel_index(np.argmax(np.where(bad, err, -1.0)), err.shape))
+    return (
+        f"{int(bad.sum())} of {want.size} elements beyond rtol {tol.rtol:g} / atol {tol.atol:g}x{scale:.3g}; "
+        f"worst at {list(where)}: {got[where]} vs {want[where]} (|diff| {float(err[where]):.3g})"
+    )
+
+
+def compare_outputs(
+    got: Sequence[np.ndarray],
+    want: Sequence[np.ndarray],
+    tolerances: dict[str, Tolerance],
+    labels: Sequence[str] = (),
+    independent: bool = False,
+    low_precision: bool = False,
+) -> list[str]:
+    """Every disagreement between two flat output lists, labelled by output."""
+    if len(got) != len(want):
+        return [f"{len(got)} outputs vs {len(want)}"]
+    problems = []
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        problem = compare_array(g, w, tolerances, independent, low_precision)
+        if problem:
+            label = labels[i] if i < len(labels) and labels[i] else f"output {i}"
+            problems.append(f"{label}: {problem}")
+    return problems

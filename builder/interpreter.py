@@ -1,0 +1,282 @@
+"""The StableHLO reference interpreter (`stablehlo.eval_module`, shipped in jaxlib) as a second
+executor that shares no code with XLA's compiler.
+
+It runs in a child process: on an op it does not implement it aborts the whole process
+(`LLVM ERROR: Unsupported op`), and on a big loop it can run for minutes. A crash or a
+timeout costs one row a "skipped" with the reason, never the validation run. CHLO ops are
+first rewritten to StableHLO by the StableHLO project's own `chlo-legalize-to-stablehlo`
+pass, and the entry point is wrapped so that bf16 and complex results cross the boundary
+as plain bits (the Python bindings convert neither).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ENTRY = "main"
+WRAPPED = "__validated_main"
+_CUSTOM_CALL = re.compile(r"stablehlo\.custom_call @([\w$.\-]+)|call_target_name = \"([^\"]+)\"")
+_COLLECTIVES = re.compile(r"stablehlo\.(all_reduce|all_gather|all_to_all|collective_permute|collective_broadcast|reduce_scatter)\b")
+
+
+class Unsupported(Exception):
+    """The interpreter cannot run this module; the message says why."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the interpreter made of one module: outputs, or why it did not run."""
+
+    outputs: list[np.ndarray] | None
+    skipped: str | None = None
+    error: str | None = None
+
+
+# --- in the child process ------------------------------------------------------------
+
+
+def make_context() -> Any:
+    """An MLIR context with every dialect a JAX module uses (func, stablehlo, chlo, sdy)."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+    from jaxlib.mlir.dialects import chlo, sdy, stablehlo
+
+    registry = ir.DialectRegistry()
+    _jax_mlir_ext.register_dialects(registry)
+    ctx = ir.Context()
+    ctx.append_dialect_registry(registry)
+    ctx.load_all_available_dialects()
+    stablehlo.register_dialect(ctx)
+    chlo.register_dialect(ctx)
+    sdy.register_dialect(ctx)
+    stablehlo.register_stablehlo_passes()
+    return ctx
+
+
+def _wrap(module: Any) -> tuple[str, list[str]]:
+    """The module with its entry point renamed and a new `main` that returns bf16 / f16 results
+    as integer bits and complex results as (real, imag); and how to undo that per result."""
+    from jaxlib.mlir import ir
+
+    main = next(op for op in module.body.operations if ir.StringAttr(op.attributes["sym_name"]).value == ENTRY)
+    ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
+    ins = [str(t) for t in ftype.inputs]
+    outs = [str(t) for t in ftype.results]
+    text = str(module).replace(f"func.func public @{ENTRY}(", f"func.func private @{WRAPPED}(", 1)
+    args = ", ".join(f"%a{i}: {t}" for i, t in enumerate(ins))
+    call = ", ".join(f"%a{i}" for i in range(len(ins)))
+    n = len(outs)
+    result = "%r" if n == 1 else f"%r:{n}"
+    lines = [f"  {result} = func.call @{WRAPPED}({call}) : ({', '.join(ins)}) -> ({', '.join(outs)})"]
+    values, types, kinds = [], [], []
+    for i, t in enumerate(outs):
+        ref = "%r" if n == 1 else f"%r#{i}"
+        if t.endswith(("xbf16>", "<bf16>", "xf16>", "<f16>")):
+            bits = re.sub(r"b?f16>$", "i16>", t)
+            lines.append(f"  %o{i} = stablehlo.bitcast_convert {ref} : ({t}) -> {bits}")
+            values.append(f"%o{i}")
+            types.append(bits)
+            kinds.append("bf16" if "bf16" in t else "f16")
+        elif "complex<f32>" in t:
+            real = t.replace("complex<f32>", "f32")
+            lines.append(f"  %re{i} = stablehlo.real {ref} : ({t}) -> {real}")
+            lines.append(f"  %im{i} = stablehlo.imag {ref} : ({t}) -> {real}")
+            values += [f"%re{i}", f"%im{i}"]
+            types += [real, real]
+            kinds.append("complex64")
+        else:
+            values.append(ref)
+            types.append(t)
+            kinds.append("")
+    lines.append(f"  return {', '.join(values)} : {', '.join(types)}")
+    wrapper = f"func.func public @{ENTRY}({args}) -> ({', '.join(types)}) {{\n" + "\n".join(lines) + "\n}\n"
+    at = text.rstrip().rfind("}")
+    return text[:at] + wrapper + text[at:], kinds
+
+
+def _copy_scatter_operands(module: Any) -> None:
+    """Give every `stablehlo.scatter` a fresh copy of its operands.
+
+    The interpreter shipped in jaxlib 0.10 writes a scatter's updates into the storage of its
+    operand, so a later use of the operand sees the scattered values (XLA, JAX and the spec do
+    not): `x.at[i].max(v)` then has the gradient of a tie. A same-type reshape is a copy."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import stablehlo
+
+    scatters: list[Any] = []
+
+    def visit(op: Any) -> Any:
+        if op.name == "stablehlo.scatter":
+            scatters.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    for op in scatters:
+        for i in range((len(op.operands) - 1) // 2):  # operands: inputs..., indices, updates...
+            value = op.operands[i]
+            with ir.InsertionPoint(op):
+                op.operands[i] = stablehlo.ReshapeOp(value.type, value).result
+
+
+def _to_attr(array: np.ndarray, tensor_type: Any) -> Any:
+    """An input array as the DenseElementsAttr the interpreter takes (bf16 and complex by their bits)."""
+    from jaxlib.mlir import ir
+
+    array = np.ascontiguousarray(array)
+    if array.dtype.name == "bfloat16":
+        array = array.view(np.uint16)
+    elif array.dtype == np.complex64:
+        array = array.view(np.uint64)
+    return ir.DenseElementsAttr.get(array, type=tensor_type)
+
+
+def evaluate(ctx: Any, text: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Run `text` on `inputs` with the reference interpreter (in this process)."""
+    import ml_dtypes
+    from jaxlib.mlir import ir, passmanager
+    from jaxlib.mlir.dialects import stablehlo
+
+    targets = sorted({a or b for a, b in _CUSTOM_CALL.findall(text)})
+    if targets:
+        raise Unsupported(f"custom_call {', '.join(targets)}")
+    if _COLLECTIVES.search(text):
+        raise Unsupported("collective ops need several devices")
+    with ctx, ir.Location.unknown():
+        module = ir.Module.parse(text)
+        passmanager.PassManager.parse("builtin.module(func.func(chlo-legalize-to-stablehlo))").run(module.operation)
+        _copy_scatter_operands(module)
+        wrapped, kinds = _wrap(module)
+        module = ir.Module.parse(wrapped)
+        main = next(op for op in module.body.operations if ir.StringAttr(op.attributes["sym_name"]).value == ENTRY)
+        in_types = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value).inputs
+        if len(in_types) != len(inputs):
+            raise Unsupported(f"the module takes {len(in_types)} arguments, {len(inputs)} were given")
+        results = stablehlo.eval_module(module, [_to_attr(x, t) for x, t in zip(inputs, in_types, strict=True)])
+        arrays = [np.array(r) for r in results]
+    out, it = [], iter(arrays)
+    for kind in kinds:
+        a = next(it)
+        if kind == "bf16":
+            out.append(a.view(ml_dtypes.bfloat16))
+        elif kind == "f16":
+            out.append(a.view(np.float16))
+        elif kind == "complex64":
+            out.append((a + 1j * next(it)).astype(np.complex64))
+        else:
+            out.append(a)
+    return out
+
+
+def _serve(inbox: Connection, outbox: Connection) -> None:
+    """The child: evaluate modules from `inbox` until it closes or sends None."""
+    ctx = make_context()
+    while True:
+        try:
+            message = inbox.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        text, inputs = message
+        try:
+            outbox.send(("ok", evaluate(ctx, text, inputs)))
+        except Unsupported as err:
+            outbox.send(("skip", str(err)))
+        except Exception as err:
+            outbox.send(("error", f"{type(err).__name__}: {err}"[:500]))
+
+
+# --- in the parent -------------------------------------------------------------------
+
+
+class Interpreter:
+    """A long-lived interpreter child (`python -m builder.interpreter`), restarted after a crash or a timeout.
+
+    A plain subprocess rather than multiprocessing: nothing of the caller's `__main__` is re-imported."""
+
+    def __init__(self, timeout: float = 20.0) -> None:
+        self.timeout = timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._inbox: Connection | None = None  # the child's results
+        self._outbox: Connection | None = None  # modules for the child
+        self._stderr = tempfile.NamedTemporaryFile(prefix="stablehlo-interpreter-", suffix=".log", delete=False)  # noqa: SIM115 (lives with the object)
+
+    def _start(self) -> tuple[Connection, Connection]:
+        if self._process is None or self._process.poll() is not None:
+            self._stop()
+            to_child_r, to_child_w = os.pipe()
+            from_child_r, from_child_w = os.pipe()
+            self._stderr.seek(0)
+            self._stderr.truncate()
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(to_child_r), str(from_child_w)],
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._stderr,  # LLVM's "Unsupported op" goes to fd 2: kept as the reason of a crash
+            )
+            os.close(to_child_r)
+            os.close(from_child_w)
+            self._outbox, self._inbox = Connection(to_child_w, readable=False), Connection(from_child_r, writable=False)
+        assert self._inbox is not None and self._outbox is not None
+        return self._inbox, self._outbox
+
+    def run(self, text: str, inputs: list[np.ndarray]) -> Outcome:
+        inbox, outbox = self._start()
+        try:
+            outbox.send((text, inputs))
+            if not inbox.poll(self.timeout):
+                self._stop()
+                return Outcome(None, skipped=f"over the {self.timeout:g} s time limit")
+            status, value = inbox.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            self._stop()
+            return Outcome(None, skipped=f"interpreter aborted: {self._last_error()}")
+        if status == "ok":
+            return Outcome(value)
+        if status == "skip":
+            return Outcome(None, skipped=value)
+        return Outcome(None, error=value)
+
+    def _last_error(self) -> str:
+        try:
+            lines = [line.strip() for line in Path(self._stderr.name).read_text(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            lines = []
+        message = next((line for line in reversed(lines) if "ERROR" in line or "rror:" in line), lines[-1] if lines else "")
+        return message[:300] or "no message"
+
+    def _stop(self) -> None:
+        for conn in (self._inbox, self._outbox):
+            if conn is not None:
+                conn.close()
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.kill()
+            self._process.wait(10)
+        self._process, self._inbox, self._outbox = None, None, None
+
+    def close(self) -> None:
+        self._stop()
+        self._stderr.close()
+        Path(self._stderr.name).unlink(missing_ok=True)
+
+    def __enter__(self) -> Interpreter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))

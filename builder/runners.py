@@ -1,0 +1,215 @@
+"""The executors validation compares: the IR text parsed back with MLIR and compiled by XLA,
+and the row's Python traced and run by JAX; plus the seeded inputs they all get.
+
+Nothing here uses the extractor's IR: the IR is the row's text, read by jaxlib's MLIR
+bindings and compiled by the XLA client (`compile_and_load` of the text), and the Python
+side rebuilds the call from the row's `args` / `args_tree` as the README tells consumers to.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+# MLIR element types -> numpy dtype names (the row's `dtype` vocabulary).
+ELEMENT_TYPES = {
+    "f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64",
+    "i1": "bool", "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64",
+    "ui8": "uint8", "ui16": "uint16", "ui32": "uint32", "ui64": "uint64",
+    "complex<f32>": "complex64", "complex<f64>": "complex128",
+}  # fmt: skip
+# Ops whose inputs must stay inside a domain (log of a positive number, ...): such programs get positive inputs.
+DOMAIN_OPS = re.compile(
+    r"stablehlo\.(log|log_plus_one|sqrt|rsqrt|power)\b|chlo\.(acos|asin|acosh|atanh|lgamma|digamma|erf_inv|polygamma|zeta)\b"
+)
+DIVISION = re.compile(r"stablehlo\.(divide|remainder|atan2)\b")
+MAX_INPUT_ELEMENTS = 1 << 20
+# XLA's LLVM backend dominates validation time; both XLA executors (the IR text and the jitted
+# Python) compile with the same cheaper settings, which halve compile time without touching
+# the HLO-level semantics either side computes.
+COMPILER_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+# Custom-call targets XLA's CPU client is known to implement without Python callbacks.
+SAFE_CUSTOM_CALLS = re.compile(r"^(lapack_|ducc_|Sharding$|SPMD|annotate_device_placement$|xla\.sdy\.)")
+_CUSTOM_CALL = re.compile(r"stablehlo\.custom_call @([\w$.\-]+)|call_target_name = \"([^\"]+)\"")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The entry point of a parsed module: argument and result types, and result labels (pytree paths)."""
+
+    inputs: list[tuple[tuple[int, ...], str]]
+    outputs: list[tuple[tuple[int, ...], str]]
+    result_info: list[str]
+
+
+@cache
+def mlir_context() -> Any:
+    from .interpreter import make_context
+
+    return make_context()
+
+
+def _tensor(t: Any) -> tuple[tuple[int, ...], str]:
+    from jaxlib.mlir import ir
+
+    ranked = ir.RankedTensorType(t)
+    element = str(ranked.element_type)
+    return tuple(int(d) for d in ranked.shape), ELEMENT_TYPES.get(element, element)
+
+
+def parse(text: str) -> Signature:
+    """Parse and verify a module; raise ValueError naming what is wrong."""
+    from jaxlib.mlir import ir
+
+    with mlir_context(), ir.Location.unknown():
+        try:
+            module = ir.Module.parse(text)
+            module.operation.verify()
+        except Exception as err:  # MLIRError: the diagnostics say where
+            raise ValueError(" ".join(str(err).split())[:400]) from None
+        mains = [op for op in module.body.operations if "sym_name" in op.attributes and ir.StringAttr(op.attributes["sym_name"]).value == "main"]
+        if len(mains) != 1:
+            raise ValueError(f"expected one @main function, found {len(mains)}")
+        main = mains[0]
+        ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
+        labels: list[str] = []
+        if "res_attrs" in main.attributes:
+            for attrs in ir.ArrayAttr(main.attributes["res_attrs"]):
+                d = ir.DictAttr(attrs)
+                labels.append(ir.StringAttr(d["jax.result_info"]).value if "jax.result_info" in d else "")
+        return Signature([_tensor(t) for t in ftype.inputs], [_tensor(t) for t in ftype.results], labels)
+
+
+def custom_call_targets(text: str) -> list[str]:
+    return sorted({a or b for a, b in _CUSTOM_CALL.findall(text)})
+
+
+# --- inputs ----------------------------------------------------------------------------
+
+
+def make_inputs(args: Sequence[dict[str, Any]], seed: int, text: str) -> list[np.ndarray]:
+    """Seeded inputs for the row's argument leaves, in ranges the program is defined on."""
+    import ml_dtypes
+
+    rng = np.random.default_rng(seed)
+    positive = bool(DOMAIN_OPS.search(text))
+    nonzero = bool(DIVISION.search(text))
+    out = []
+    for a in args:
+        shape, dtype = tuple(a["shape"]), a["dtype"]
+        if int(np.prod(shape, dtype=np.int64)) > MAX_INPUT_ELEMENTS:
+            raise ValueError(f"argument {a['name']} has {np.prod(shape):,} elements (over {MAX_INPUT_ELEMENTS:,})")
+        if dtype in ("float32", "float16", "bfloat16", "float64"):
+            if positive or nonzero:  # away from 0: a log's domain; a divisor that does not blow up
+                x = rng.uniform(0.5, 2.0, shape) * (1 if positive else rng.choice([-1.0, 1.0], shape))
+            else:
+                x = rng.uniform(-2.0, 2.0, shape)
+            out.append(x.astype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype))
+        elif dtype in ("complex64", "complex128"):
+            out.append((rng.uniform(-1, 1, shape) + 1j * rng.uniform(-1, 1, shape)).astype(dtype))
+        elif dtype == "bool":
+            out.append(rng.random(shape) < 0.5)
+        elif dtype in ("uint32", "uint64"):  # PRNG key data and RNG states: any bits
+            out.append(rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True))
+        elif dtype.startswith(("int", "uint")):
+            lo = 1 if (dtype.startswith("uint") or nonzero) else -8
+            x = rng.integers(lo, 9, shape)
+            if nonzero and not dtype.startswith("uint"):
+                x = x * rng.choice([-1, 1], shape)
+            out.append(x.astype(dtype))
+        else:
+            raise ValueError(f"argument {a['name']} has dtype {dtype!r}, which validation cannot make inputs for")
+    return out
+
+
+def python_values(args: Sequence[dict[str, Any]], inputs: Sequence[np.ndarray]) -> list[Any]:
+    """The leaves as the Python call takes them: a Python scalar for a weakly typed (Python scalar) argument."""
+    return [x.item() if a.get("weak_type") else x for a, x in zip(args, inputs, strict=True)]
+
+
+def fill(skeleton: Any, leaves: Sequence[Any]) -> Any:
+    """Rebuild positional arguments from an `args_tree` literal (leaf indices in place of arrays)."""
+    if isinstance(skeleton, int):
+        return leaves[skeleton]
+    if isinstance(skeleton, tuple):
+        return tuple(fill(s, leaves) for s in skeleton)
+    if isinstance(skeleton, dict):
+        return {k: fill(v, leaves) for k, v in skeleton.items()}
+    raise ValueError(f"args_tree holds a {type(skeleton).__name__}; expected int, tuple or dict")
+
+
+# --- XLA on the IR text ----------------------------------------------------------------
+
+
+def run_xla(text: str, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Compile the StableHLO text with XLA's CPU client and run it on `inputs`."""
+    import jax
+    import jax.extend.backend as jeb
+
+    backend = jeb.get_backend("cpu")
+    device = backend.devices()[0]
+    if any(t.startswith("lapack_") for t in custom_call_targets(text)):
+        # jaxlib binds its LAPACK kernels (scipy's) on first use by JAX's own lowering; a module
+        # compiled from text gets there first, and an unbound kernel is a null pointer.
+        from jaxlib import lapack
+
+        lapack._lapack.initialize()
+    options = jeb.get_compile_options(1, 1, env_options_overrides=COMPILER_OPTIONS)
+    executable = backend.compile_and_load(text, executable_devices=[device], compile_options=options)
+    results = executable.execute([jax.device_put(np.asarray(x), device) for x in inputs])
+    return [np.asarray(r) for r in results]
+
+
+# --- the Python side -------------------------------------------------------------------
+
+
+@dataclass
+class PythonSide:
+    """What JAX makes of the row's Python on the inputs: outputs with their pytree paths, the
+    gradient, and the IR texts lowered again. Plain data, so it crosses a process boundary."""
+
+    outputs: list[np.ndarray] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    grads: list[np.ndarray] | None = None
+    stablehlo: str | None = None
+    stablehlo_grad: str | None = None
+    jaxpr: str | None = None
+    error: str | None = None
+
+
+def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool) -> PythonSide:
+    """Run the row's Python through `jax.jit` (and `jax.grad` of the documented scalar loss) on `inputs`."""
+    import jax
+
+    from .extractor import extract, load_function, scalar_loss
+    from .specs import FLOAT, spec_of
+
+    side = PythonSide()
+    try:
+        fn = load_function(row["python"], row["entry_point"])
+        leaves = python_values(row["args"], inputs)
+        skeleton = ast.literal_eval(row["args_tree"])
+        call = fill(skeleton, leaves)
+        out = jax.jit(fn).lower(*call).compile(COMPILER_OPTIONS)(*call)
+        flat = jax.tree_util.tree_flatten_with_path(out)[0]
+        side.outputs = [np.asarray(v) for _, v in flat]
+        side.paths = ["result" + jax.tree_util.keystr(p) for p, _ in flat]
+        if row.get("stablehlo_grad") is not None:
+            _, treedef = jax.tree_util.tree_flatten(fill(skeleton, list(range(len(leaves)))))
+            floats = tuple(i for i, a in enumerate(row["args"]) if a["dtype"] in FLOAT)
+            grad = jax.jit(jax.grad(scalar_loss(fn, treedef), argnums=floats))
+            grads = grad.lower(*leaves).compile(COMPILER_OPTIONS)(*leaves)
+            side.grads = [np.asarray(g) for g in grads]
+        if relower:
+            specs = [spec_of(a) for a in row["args"]]
+            ir = extract(row["python"], row["entry_point"], specs, row["args_tree"], row.get("stablehlo_grad") is not None)
+            side.stablehlo, side.stablehlo_grad, side.jaxpr = ir.stablehlo, ir.stablehlo_grad, ir.jaxpr
+    except Exception as err:
+        side.error = f"{type(err).__name__}: {err}"[:500]
+    return side

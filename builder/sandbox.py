@@ -1,0 +1,105 @@
+"""Running a row's Python that our generator did not write (`validate --trust-code`).
+
+The code runs in a child interpreter with a CPU-time limit and an address-space limit
+(`resource.setrlimit`), a wall-clock timeout, no stdin, and a scratch working directory.
+That bounds what a runaway or hostile program costs this machine in time and memory; it is
+not a security boundary against code written to escape (the child has the user's file and
+network access), which is why `--trust-code` is explicit.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .runners import PythonSide, python_side
+
+# JAX needs ~1.5 GiB of address space just to start its CPU client.
+DEFAULT_MEMORY = 4 << 30
+DEFAULT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = DEFAULT_SECONDS
+    memory_bytes: int = DEFAULT_MEMORY
+
+
+def _limit(seconds: float, memory_bytes: int) -> None:
+    """Runs first thing in the child, before the foreign code is even read."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    cpu = int(seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+
+def run_untrusted(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool, limits: Limits) -> PythonSide:
+    """`runners.python_side` in a limited child process; a crash, a limit or a timeout becomes `error`."""
+    keys = ("python", "entry_point", "args", "args_tree", "stablehlo_grad")
+    payload = pickle.dumps(({k: row.get(k) for k in keys}, [np.asarray(x) for x in inputs], relower))
+    with tempfile.TemporaryDirectory(prefix="validate-sandbox-") as scratch:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", __name__, str(limits.seconds), str(limits.memory_bytes)],
+                input=payload,
+                capture_output=True,
+                timeout=limits.seconds,
+                cwd=scratch,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return PythonSide(error=f"killed: over the {limits.seconds:g} s time limit")
+        if done.returncode != 0:
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+            why = "memory limit" if "MemoryError" in tail[0] else f"exit status {done.returncode}"
+            if done.returncode in (-9, -24):  # SIGKILL / SIGXCPU: the CPU-time limit
+                why = f"over the {limits.seconds:g} s CPU-time limit"
+            return PythonSide(error=f"killed ({why}): {tail[0][:300]}")
+        try:
+            return _load(Path(scratch) / RESULT)
+        except (OSError, ValueError, KeyError) as err:
+            return PythonSide(error=f"the child left no readable result: {err}")
+
+
+# The child's answer is data (an .npz without pickles), never a pickle: unpickling what foreign
+# code wrote would hand it the parent.
+RESULT = "result.npz"
+_TEXTS = ("stablehlo", "stablehlo_grad", "jaxpr", "error")
+
+
+def _save(side: PythonSide, path: Path) -> None:
+    arrays = {f"out{i}": a for i, a in enumerate(side.outputs)}
+    arrays |= {f"grad{i}": g for i, g in enumerate(side.grads or [])}
+    meta = {k: getattr(side, k) for k in _TEXTS} | {"paths": side.paths, "grads": None if side.grads is None else len(side.grads)}
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def _load(path: Path) -> PythonSide:
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        outputs = [data[f"out{i}"] for i in range(len(meta["paths"]))]
+        grads = None if meta["grads"] is None else [data[f"grad{i}"] for i in range(meta["grads"])]
+    return PythonSide(outputs, list(meta["paths"]), grads, *(meta[k] for k in _TEXTS))
+
+
+def _main() -> None:
+    _limit(float(sys.argv[1]), int(sys.argv[2]))
+    row, inputs, relower = pickle.loads(sys.stdin.buffer.read())
+    side = python_side(row, inputs, relower)
+    if side.error and "MemoryError" in side.error:
+        sys.stderr.write(side.error + "\n")
+        sys.exit(3)
+    _save(side, Path(RESULT))
+
+
+if __name__ == "__main__":
+    _main()

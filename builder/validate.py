@@ -1,0 +1,422 @@
+"""Prove every row: the IR parses, computes what the Python computes, and is what JAX lowers it to.
+
+For each row, trusting nothing the extractor wrote:
+
+0. regenerate the program from the row's `seed`, `category` and the build's size limits and
+   compare it with the stored `python` (and entry point and args): a row that differs is
+   foreign code and its Python is run only with `trust_code`, in a limited child process;
+1. parse `stablehlo` and `stablehlo_grad` back with jaxlib's MLIR bindings and verify them;
+   their signatures must match `args` and `outputs`;
+2. compile the IR text with XLA and run it on seeded inputs that fit `args`;
+3. run it with the StableHLO reference interpreter too, where that can (no custom calls,
+   within a time limit): an executor that shares no code with XLA;
+4. run the Python through `jax.jit` on the same inputs and compare pytree paths, shapes,
+   dtypes and values (dtype-aware tolerances, NaN/Inf in the same places); the same for the
+   gradient IR against `jax.grad` of the documented scalar loss;
+5. lower the Python again and compare `stablehlo`, `stablehlo_grad` and `jaxpr` byte for byte
+   (when the row's JAX version is ours).
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import runners
+from .compare import INDEPENDENT, SAME_COMPILER, compare_outputs, lowest_precision, widened
+from .extractor import jax_version
+from .generator import SizeLimits, generate
+from .interpreter import Interpreter
+from .pipeline import derive_seed
+from .sandbox import Limits, run_untrusted
+
+OK, FAIL, SKIP = "ok", "fail", "skip"
+CHECKS = ("regenerate", "parse", "xla", "interpreter", "python", "grad", "relower", "identity")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    status: str
+    detail: str = ""
+
+
+@dataclass
+class RowReport:
+    id: str
+    category: str
+    seed: int
+    input_seed: int
+    findings: list[Finding] = field(default_factory=list)
+    seconds: Counter[str] = field(default_factory=Counter)  # time spent per check (charged when a finding is added)
+    _clock: float = field(default_factory=time.perf_counter, repr=False)
+
+    def add(self, check: str, status: str, detail: str = "") -> None:
+        self.findings.append(Finding(check, status, detail))
+        now = time.perf_counter()
+        self.seconds[check] += now - self._clock
+        self._clock = now
+
+    def status(self, check: str) -> str | None:
+        states = [f.status for f in self.findings if f.check == check]
+        return FAIL if FAIL in states else OK if OK in states else SKIP if states else None
+
+    @property
+    def failed(self) -> bool:
+        return any(f.status == FAIL for f in self.findings)
+
+    @property
+    def executed(self) -> bool:
+        return self.status("xla") == OK
+
+    @property
+    def compared(self) -> bool:
+        """At least one comparison between two executors ran."""
+        return any(self.status(c) in (OK, FAIL) for c in ("interpreter", "python", "grad"))
+
+    @property
+    def agreed(self) -> bool:
+        return self.executed and self.compared and not any(self.status(c) == FAIL for c in ("xla", "interpreter", "python", "grad"))
+
+
+@dataclass(frozen=True)
+class Options:
+    trust_code: bool = False
+    interpreter: bool = True
+    interpreter_timeout: float = 20.0
+    sandbox: Limits = field(default_factory=Limits)
+    input_seed: int = 0
+
+
+def short_diff(got: str, want: str, lines: int = 6) -> str:
+    """The first changed lines of a unified diff, stored (-) vs regenerated (+)."""
+    diff = [d for d in difflib.unified_diff(want.splitlines(), got.splitlines(), "stored", "regenerated", n=0, lineterm="")]
+    changed = [d for d in diff[2:] if not d.startswith("@@")]
+    more = f" (+{len(changed) - lines} more lines)" if len(changed) > lines else ""
+    return " | ".join(d[:160] for d in changed[:lines]) + more
+
+
+class Validator:
+    """Validates rows one by one; holds the interpreter child and the options."""
+
+    def __init__(self, limits: SizeLimits | None, options: Options = Options()) -> None:
+        self.limits = limits
+        self.options = options
+        self.interpreter = Interpreter(options.interpreter_timeout) if options.interpreter else None
+        self.ours = jax_version()
+
+    def close(self) -> None:
+        if self.interpreter is not None:
+            self.interpreter.close()
+
+    def __enter__(self) -> Validator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- step 0 --------------------------------------------------------------------
+    def _regenerate(self, row: dict[str, Any], report: RowReport) -> bool:
+        """True when the row's Python is what our generator draws for its seed."""
+        if self.limits is None:
+            report.add("regenerate", SKIP, "no build config to regenerate from (no build.json; pass --config)")
+            return False
+        try:
+            program = generate(row["category"], row["seed"], self.limits)
+        except Exception as err:
+            report.add("regenerate", FAIL, f"the generator cannot draw this row: {type(err).__name__}: {err}"[:300])
+            return False
+        source = program.render()
+        if source != row["python"]:
+            report.add("regenerate", FAIL, "python differs from the regenerated program (-stored +regenerated): " + short_diff(source, row["python"]))
+            return False
+        args = [{"name": leaf.name, "shape": list(leaf.spec.shape), "dtype": leaf.spec.dtype} for leaf in program.leaves]
+        stored = [{k: a[k] for k in ("name", "shape", "dtype")} for a in row["args"]]
+        if (program.entry_point, program.args_tree(), args) != (row["entry_point"], row["args_tree"], stored):
+            report.add("regenerate", FAIL, "entry_point, args_tree or args differ from the regenerated program")
+            return False
+        report.add("regenerate", OK)
+        return True
+
+    # --- steps 1-5 -----------------------------------------------------------------
+    def validate(self, row: dict[str, Any]) -> RowReport:
+        input_seed = derive_seed("inputs", self.options.input_seed, row["seed"])
+        report = RowReport(row["id"], row["category"], row["seed"], input_seed)
+        ours = self._regenerate(row, report)
+        trusted = ours or self.options.trust_code
+        texts = {"stablehlo": row["stablehlo"], "stablehlo_grad": row.get("stablehlo_grad")}
+        signatures: dict[str, runners.Signature] = {}
+        for name, text in texts.items():
+            if text is None:
+                continue
+            try:
+                signatures[name] = runners.parse(text)
+            except ValueError as err:
+                report.add("parse", FAIL, f"{name}: {err}")
+        if "stablehlo" not in signatures or (texts["stablehlo_grad"] is not None and "stablehlo_grad" not in signatures):
+            return report
+        report.add("parse", OK)
+        self._check_signature(row, signatures["stablehlo"], report)
+
+        try:
+            inputs = runners.make_inputs(row["args"], input_seed, row["stablehlo"])
+        except ValueError as err:
+            report.add("xla", SKIP, str(err))
+            return report
+        xla = self._run_xla("stablehlo", row["stablehlo"], inputs, report, trusted)
+        grad_inputs = inputs
+        xla_grad = self._run_xla("stablehlo_grad", texts["stablehlo_grad"], grad_inputs, report, trusted) if texts["stablehlo_grad"] else None
+
+        if self.interpreter is not None and xla is not None:
+            self._interpret("stablehlo", row["stablehlo"], inputs, xla, signatures["stablehlo"].result_info, report)
+            if texts["stablehlo_grad"] and xla_grad is not None:
+                self._interpret("stablehlo_grad", texts["stablehlo_grad"], grad_inputs, xla_grad, [], report)
+
+        if not trusted:
+            report.add("python", SKIP, "not our generator's code: pass --trust-code to run it (in a limited child process)")
+            return report
+        relower = row.get("jax_version") == self.ours
+        if ours:
+            side = runners.python_side(row, inputs, relower)
+        else:
+            side = run_untrusted(row, inputs, relower, self.options.sandbox)
+        if side.error:
+            report.add("python", FAIL, f"the Python did not run: {side.error}")
+            return report
+        self._compare_python(row, signatures["stablehlo"], xla, side, report)
+        if xla_grad is not None and side.grads is not None:
+            problems = compare_outputs(xla_grad, side.grads, SAME_COMPILER, [f"d/d leaf {i}" for i in range(len(side.grads))])
+            report.add("grad", FAIL if problems else OK, "; ".join(problems[:3]))
+        if not relower:
+            report.add("relower", SKIP, f"the row was lowered by {row.get('jax_version')!r}, this is {self.ours!r}")
+        else:
+            for name, text in (("stablehlo", side.stablehlo), ("stablehlo_grad", side.stablehlo_grad), ("jaxpr", side.jaxpr)):
+                if text != row.get(name):
+                    report.add("relower", FAIL, f"{name} differs from a fresh lowering: " + short_diff(text or "", row.get(name) or ""))
+            if report.status("relower") is None:
+                report.add("relower", OK)
+        return report
+
+    def _check_signature(self, row: dict[str, Any], sig: runners.Signature, report: RowReport) -> None:
+        declared_in = [(tuple(a["shape"]), a["dtype"]) for a in row["args"]]
+        declared_out = [(tuple(o["shape"]), o["dtype"]) for o in row["outputs"]]
+        if sig.inputs != declared_in:
+            report.add("parse", FAIL, f"@main takes {_types(sig.inputs)}, args say {_types(declared_in)}")
+        if sig.outputs != declared_out:
+            report.add("parse", FAIL, f"@main returns {_types(sig.outputs)}, outputs say {_types(declared_out)}")
+
+    def _run_xla(self, name: str, text: str, inputs: Sequence[np.ndarray], report: RowReport, trusted: bool) -> list[np.ndarray] | None:
+        unsafe = [t for t in runners.custom_call_targets(text) if not runners.SAFE_CUSTOM_CALLS.match(t)]
+        if unsafe and not trusted:
+            report.add("xla", SKIP, f"{name}: custom_call {', '.join(unsafe)} is not known to be safe; pass --trust-code")
+            return None
+        try:
+            outputs = runners.run_xla(text, inputs)
+        except Exception as err:
+            message = " ".join(str(err).split())
+            if "devices" in message or "mesh" in message.lower():
+                report.add("xla", SKIP, f"{name}: needs devices this host lacks: {message[:200]}")
+            else:
+                report.add("xla", FAIL, f"{name}: XLA could not run the IR: {type(err).__name__}: {message[:300]}")
+            return None
+        report.add("xla", OK)
+        return outputs
+
+    def _interpret(self, name: str, text: str, inputs: Sequence[np.ndarray], xla: list[np.ndarray], labels: list[str], report: RowReport) -> None:
+        assert self.interpreter is not None
+        outcome = self.interpreter.run(text, list(inputs))
+        if outcome.skipped:
+            report.add("interpreter", SKIP, f"{name}: {outcome.skipped}")
+        elif outcome.error:
+            report.add("interpreter", FAIL, f"{name}: the interpreter rejected the IR: {outcome.error}")
+        else:
+            assert outcome.outputs is not None
+            lowest = lowest_precision(text)
+            problems = compare_outputs(
+                outcome.outputs, xla, widened(INDEPENDENT, lowest), labels, independent=True, low_precision=lowest != "float32"
+            )
+            report.add("interpreter", FAIL if problems else OK, f"{name} (interpreter vs XLA): " + "; ".join(problems[:3]) if problems else "")
+
+    def _compare_python(self, row: dict[str, Any], sig: runners.Signature, xla: list[np.ndarray] | None, side: runners.PythonSide, report: RowReport) -> None:
+        problems = []
+        if sig.result_info and side.paths != sig.result_info:
+            problems.append(f"pytree paths {side.paths} vs the IR's {sig.result_info}")
+        shapes = [(tuple(o.shape), o.dtype.name) for o in side.outputs]
+        if shapes != sig.outputs:
+            problems.append(f"Python returns {_types(shapes)}, the IR {_types(sig.outputs)}")
+        if xla is not None and not problems:
+            problems += compare_outputs(xla, side.outputs, SAME_COMPILER, side.paths)
+        report.add("python", FAIL if problems else OK, "; ".join(problems[:3]))
+
+
+def _types(types: Iterable[tuple[tuple[int, ...], str]]) -> str:
+    return "(" + ", ".join(f"{d}[{','.join(map(str, s))}]" for s, d in types) + ")"
+
+
+# --- many rows -------------------------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """Counts per category and every failing row."""
+
+    reports: list[RowReport] = field(default_factory=list)
+
+    def table(self) -> str:
+        columns = ("checked", "regenerated", "parsed", "executed", "interpreted", "agreed", "relowered", "unique", "failed")
+        cats = sorted({r.category for r in self.reports})
+        rows = [[c, *self._counts([r for r in self.reports if r.category == c])] for c in cats]
+        rows.append(["total", *self._counts(self.reports)])
+        width = max([len(r[0]) for r in rows] + [8])
+        lines = [f"{'category':<{width}} " + " ".join(f"{c:>11}" for c in columns)]
+        lines += [f"{r[0]:<{width}} " + " ".join(f"{v:>11}" for v in r[1:]) for r in rows]
+        return "\n".join(lines)
+
+    @staticmethod
+    def _counts(reports: Sequence[RowReport]) -> list[int]:
+        return [
+            len(reports),
+            sum(r.status("regenerate") == OK for r in reports),
+            sum(r.status("parse") == OK for r in reports),
+            sum(r.executed for r in reports),
+            sum(r.status("interpreter") == OK for r in reports),
+            sum(r.agreed for r in reports),
+            sum(r.status("relower") == OK for r in reports),
+            sum(r.status("identity") == OK for r in reports),
+            sum(r.failed for r in reports),
+        ]
+
+    def skipped(self) -> Counter[str]:
+        """Why checks were skipped, by check and reason (numbers and names folded)."""
+        out: Counter[str] = Counter()
+        for r in self.reports:
+            for f in r.findings:
+                if f.status == SKIP:
+                    out[f"{f.check}: {_reason(f.detail)}"] += 1
+        return out
+
+    def failures(self) -> list[str]:
+        lines = []
+        for r in self.reports:
+            for f in r.findings:
+                if f.status == FAIL:
+                    lines.append(f"{r.id} [{r.category}] seed {r.seed} inputs {r.input_seed}: {f.check}: {f.detail}")
+        return lines
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.failed for r in self.reports)
+
+    def format(self) -> str:
+        parts = [self.table()]
+        seconds: Counter[str] = sum((r.seconds for r in self.reports), Counter())
+        parts.append("seconds per check: " + ", ".join(f"{c} {seconds[c]:.0f}" for c in CHECKS if c in seconds))
+        skipped = self.skipped()
+        if skipped:
+            parts.append("skipped checks:\n" + "\n".join(f"  {n:>6}  {why}" for why, n in skipped.most_common()))
+        failures = self.failures()
+        parts.append(f"disagreements and failures ({len(failures)}):" + ("".join(f"\n  {line}" for line in failures) or " none"))
+        return "\n\n".join(parts)
+
+
+def _reason(detail: str) -> str:
+    """A skip reason without the row-specific parts, so equal reasons count together."""
+    import re
+
+    detail = re.sub(r"\d+(\.\d+)?", "N", detail)
+    return detail.split(": ", 2)[-1][:120] if detail.startswith(("stablehlo: ", "stablehlo_grad: ")) else detail[:120]
+
+
+def sample_rows(sizes: dict[str, int], sample: int | None, seed: int) -> list[tuple[str, int]]:
+    """(split, position) of the rows to check: all, or a seeded sample of `sample`, in split order."""
+    everything = [(s, i) for s, n in sizes.items() for i in range(n)]
+    if sample is None or sample >= len(everything):
+        return everything
+    order = {s: k for k, s in enumerate(sizes)}
+    return sorted(random.Random(seed).sample(everything, sample), key=lambda p: (order[p[0]], p[1]))
+
+
+# --- the command ---------------------------------------------------------------------
+
+
+def load_target(target: str, config_name: str | None, overrides: dict[str, Any], cache_dir: str | None) -> tuple[dict[str, Any], Any]:
+    """The rows to check and the config that made them (None when unknown).
+
+    `target` is a directory written by `build` (or any `save_to_disk` output), or a config
+    name, which is built first (with `overrides`, e.g. smaller sizes)."""
+    from pathlib import Path
+
+    import datasets
+
+    from .cli import make_builder
+    from .config import ConfigError, check, known_categories
+    from .output import read_manifest
+
+    path = Path(target)
+    if path.is_dir():
+        try:
+            loaded = datasets.load_from_disk(str(path))
+        except FileNotFoundError as err:
+            raise ConfigError(f"{path} holds no saved dataset ({err}); give a directory written by `build`") from None
+        splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"rows": loaded}
+        manifest = read_manifest(path)
+        if config_name is not None:
+            builder = make_builder(config_name, cache_dir, **overrides)
+            return splits, builder.pairs_config
+        if manifest and "values" in manifest:
+            values = dict(manifest["values"])
+            values["categories"] = dict(values.get("categories") or {})
+            return splits, check(values, known_categories(), source=f"{path}/build.json")
+        return splits, None
+    if any(sep in target for sep in "/\\") or target.endswith((".json", ".parquet", ".arrow")):
+        raise ConfigError(f"{target} is not a directory; give a directory written by `build` or a config name")
+    builder = make_builder(target, cache_dir, **overrides)
+    builder.download_and_prepare()
+    return dict(builder.as_dataset()), builder.pairs_config
+
+
+def run(splits: dict[str, Any], config: Any, options: Options, sample: int | None = None, progress: bool = True) -> Summary:
+    """Validate the rows of `splits` (all, or a seeded sample) and summarise."""
+    from tqdm.auto import tqdm
+
+    from .pipeline import limits_of
+
+    limits = limits_of(config) if config is not None else None
+    positions = sample_rows({s: len(d) for s, d in splits.items()}, sample, options.input_seed)
+    summary = Summary()
+    seen = {}
+    with Validator(limits, options) as validator:
+        for split, position in tqdm(positions, desc="validate", unit=" rows", disable=not progress):
+            row = splits[split][position]
+            report = validator.validate(row)
+            check_identity(row, split, seen, config, report)
+            summary.reports.append(report)
+    return summary
+
+
+def check_identity(row: dict[str, Any], split: str, seen: dict[str, dict[str, tuple[str, str]]], config: Any, report: RowReport) -> None:
+    """The row's hash columns are the hashes of its IR, and no checked row repeats an earlier one's
+    canonical IR or Python (in any split) or, in structural split mode, a train row's structure."""
+    from .irhash import canonical_hash, structure_hash
+
+    canon, structure = canonical_hash(row["stablehlo"]), structure_hash(row["stablehlo"])
+    if "canonical_hash" in row and (row["canonical_hash"], row["structure_hash"]) != (canon, structure):
+        report.add("identity", FAIL, "canonical_hash / structure_hash are not the hashes of this row's stablehlo")
+    for kind, key in (("canonical StableHLO", canon), ("python", row["python"])):
+        first = seen.setdefault(kind, {}).setdefault(key, (split, row["id"]))
+        if first[1] != row["id"]:
+            report.add("identity", FAIL, f"same {kind} as {first[1]}")
+    structures = seen.setdefault("train structure", {})
+    if split == "train":
+        structures.setdefault(structure, (split, row["id"]))
+    elif config is not None and config.split_mode == "structural" and structure in structures:
+        report.add("identity", FAIL, f"structural split: same structure hash as {structures[structure][1]}")
+    if report.status("identity") is None:
+        report.add("identity", OK)

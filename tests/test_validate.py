@@ -1,0 +1,125 @@
+"""`validate` proves rows and catches broken ones: a flipped op, a dropped line, a wrong constant,
+foreign Python; foreign Python runs only with --trust-code, inside time and memory limits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+
+import datasets
+import pytest
+
+from builder.cli import main
+from builder.config import PairsConfig
+from builder.output import write_manifest
+from builder.pipeline import generate_rows, limits_of
+from builder.runners import make_inputs
+from builder.sandbox import Limits, run_untrusted
+from builder.validate import FAIL, OK, SKIP, Options, Validator
+
+CONFIG = PairsConfig(
+    name="v", seed=11, train_size=3, validation_size=0, test_size=0,
+    categories=(("arithmetic", 1.0), ("elementwise", 1.0)), min_statements=3, max_statements=5,
+)  # fmt: skip
+FLOAT_BINARY = re.compile(r"stablehlo\.(add|subtract|multiply) (.*tensor<[0-9x]*f32>)$", re.MULTILINE)
+FLIP = {"add": "subtract", "subtract": "add", "multiply": "add"}
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return [row for _, row in generate_rows(CONFIG, "train", 0, CONFIG.train_size)]
+
+
+@pytest.fixture(scope="module")
+def validator():
+    with Validator(limits_of(CONFIG), Options()) as v:
+        yield v
+
+
+def flippable(rows: list[dict]) -> dict:
+    return next(r for r in rows if FLOAT_BINARY.search(r["stablehlo"]))
+
+
+def test_generated_rows_pass_every_check(rows, validator):
+    for row in rows:
+        report = validator.validate(row)
+        assert not report.failed, report.findings
+        for check in ("regenerate", "parse", "xla", "python", "relower"):
+            assert report.status(check) == OK, (check, report.findings)
+        assert report.status("interpreter") in (OK, SKIP)
+        assert report.agreed
+
+
+def test_a_flipped_op_is_caught_by_execution(rows, validator):
+    row = flippable(rows)
+    m = FLOAT_BINARY.search(row["stablehlo"])
+    broken = row["stablehlo"][: m.start()] + f"stablehlo.{FLIP[m.group(1)]} {m.group(2)}" + row["stablehlo"][m.end() :]
+    report = validator.validate({**row, "stablehlo": broken})
+    assert report.status("parse") == OK and report.status("xla") == OK
+    assert report.status("python") == FAIL, report.findings  # the IR no longer computes what the Python does
+    assert report.status("relower") == FAIL
+    assert not report.agreed
+
+
+def test_a_dropped_line_is_caught_by_parsing(rows, validator):
+    lines = rows[0]["stablehlo"].splitlines()
+    drop = next(i for i, line in enumerate(lines) if line.strip().startswith("%0 ="))
+    report = validator.validate({**rows[0], "stablehlo": "\n".join(lines[:drop] + lines[drop + 1 :])})
+    assert report.status("parse") == FAIL
+    assert "undeclared" in next(f.detail for f in report.findings if f.status == FAIL)
+
+
+def test_a_wrong_constant_is_caught_by_execution(rows, validator):
+    constant = re.compile(r"dense<(-?[0-9.]+e[+-][0-9]+)> : tensor<f32>")
+    row = next(r for r in rows if constant.search(r["stablehlo"]))
+    m = constant.search(row["stablehlo"])
+    wrong = f"dense<{float(m.group(1)) + 1.5:e}> : tensor<f32>"
+    report = validator.validate({**row, "stablehlo": row["stablehlo"][: m.start()] + wrong + row["stablehlo"][m.end() :]})
+    assert report.status("python") == FAIL, report.findings
+    assert "elements" in next(f.detail for f in report.findings if f.check == "python")
+
+
+def test_foreign_python_is_reported_and_not_run(rows, validator):
+    row = {**rows[0], "python": rows[0]["python"].replace("import jax\n", "import jax\nimport os\n", 1)}
+    report = validator.validate(row)
+    assert report.status("regenerate") == FAIL
+    assert "-import os" in next(f.detail for f in report.findings if f.check == "regenerate")
+    assert report.status("python") == SKIP and "--trust-code" in next(f.detail for f in report.findings if f.check == "python")
+    assert report.status("xla") == OK  # the IR is still checked
+
+
+def test_trusted_foreign_python_runs_in_the_sandbox(rows):
+    row = {**rows[0], "python": rows[0]["python"] + "\n# edited elsewhere\n"}
+    with Validator(limits_of(CONFIG), Options(trust_code=True, interpreter=False)) as v:
+        report = v.validate(row)
+    assert report.status("regenerate") == FAIL
+    assert report.status("python") == OK and report.status("grad") in (OK, None)
+    assert report.status("relower") == OK
+
+
+def test_the_sandbox_enforces_time_and_memory_limits(rows):
+    row = rows[0]
+    inputs = make_inputs(row["args"], 0, row["stablehlo"])
+    slow = {**row, "python": "import time\ntime.sleep(120)\n" + row["python"]}
+    side = run_untrusted(slow, inputs, relower=False, limits=Limits(seconds=6))
+    assert side.error is not None and "time limit" in side.error
+    greedy = {**row, "python": "hog = bytearray(6 << 30)\n" + row["python"]}
+    side = run_untrusted(greedy, inputs, relower=False, limits=Limits(seconds=60, memory_bytes=3 << 30))
+    assert side.error is not None and "memory limit" in side.error, side.error
+
+
+def test_the_command_prints_a_table_and_fails_on_a_broken_row(rows, tmp_path, capsys):
+    row = flippable(rows)
+    m = FLOAT_BINARY.search(row["stablehlo"])
+    broken = {**row, "id": "train-0000009", "stablehlo": row["stablehlo"][: m.start()] + f"stablehlo.{FLIP[m.group(1)]} {m.group(2)}" + row["stablehlo"][m.end() :]}
+    out = tmp_path / "build"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list([row, broken])}).save_to_disk(str(out))
+    write_manifest(out, {"config": "v", "values": asdict(CONFIG)})
+    assert main(["validate", str(out), "--no-interpreter"]) == 1
+    printed = capsys.readouterr().out
+    # checked regenerated parsed executed interpreted agreed relowered unique failed
+    assert re.search(r"total\s+2\s+2\s+2\s+2\s+0\s+1\s+1\s+1\s+1\n", printed), printed
+    assert "same python as train-0000000" in printed  # the copy repeats the first row
+    assert f"train-0000009 [{row['category']}] seed {row['seed']}" in printed
+    assert main(["validate", str(out), "--no-interpreter", "--sample", "1", "--input-seed", "3"]) in (0, 1)
+    assert "validated 1 rows" in capsys.readouterr().out
