@@ -170,9 +170,9 @@ class Validator:
         except ValueError as err:
             report.add("xla", SKIP, str(err))
             return report
-        xla = self._run_xla("stablehlo", row["stablehlo"], inputs, report, trusted)
+        xla = self._run_xla("stablehlo", row["stablehlo"], inputs, report, self.options.trust_code)
         grad_inputs = inputs
-        xla_grad = self._run_xla("stablehlo_grad", texts["stablehlo_grad"], grad_inputs, report, trusted) if texts["stablehlo_grad"] else None
+        xla_grad = self._run_xla("stablehlo_grad", texts["stablehlo_grad"], grad_inputs, report, self.options.trust_code) if texts["stablehlo_grad"] else None
 
         if self.interpreter is not None and xla is not None:
             self._interpret("stablehlo", row["stablehlo"], inputs, xla, signatures["stablehlo"].result_info, report)
