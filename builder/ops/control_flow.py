@@ -170,25 +170,27 @@ def _draw_while(ctx: Draw) -> Drawn | None:
         bound = ctx.pick(INT_SCALAR)
         if bound is not None:
             limit, extra = "{1}", (bound,)
-    state = region.params[0].name
+    # Names the rendered defs bind are fresh too, so they never shadow a value the loop reads.
+    i, state, value = ctx.fresh("i"), ctx.fresh("state"), region.params[0].name
     if x.spec.is_float and ctx.rng.random() < 0.4:
         tol = ctx.rng.choice(["1e-3", "1e-2", "0.5"])
-        cond = f"(i < {limit}) & (jnp.max(jnp.abs({state})) > {tol})"
+        cond, unpacked = f"({i} < {limit}) & (jnp.max(jnp.abs({value})) > {tol})", f"{i}, {value}"
     else:
-        cond = f"i < {limit}"
-    attrs = {"region": region, "cond": cond, "cond_name": ctx.fresh("cond_fn"), "body_name": ctx.fresh("body_fn")}
+        cond, unpacked = f"{i} < {limit}", f"{i}, _"
+    attrs = {"region": region, "cond": cond, "i": i, "state": state, "unpacked": unpacked,
+             "cond_name": ctx.fresh("cond_fn"), "body_name": ctx.fresh("body_fn")}
     return Drawn((x, *extra), attrs, (TensorSpec((), "int32"), x.spec))
 
 
 def _render_while(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
     region: Region = attrs["region"]
-    state = region.params[0].name
-    unpack = [f"i, {state} = state"]
+    i, state = attrs["i"], attrs["state"]
+    unpack = [f"{i}, {region.params[0].name} = {state}"]
     return [
-        f"def {attrs['cond_name']}(state):",
-        f"    i, {state} = state",
+        f"def {attrs['cond_name']}({state}):",
+        f"    {attrs['unpacked']} = {state}",
         f"    return {attrs['cond'].format(*ins)}",
-        *define(attrs["body_name"], ["state"], region, prologue=unpack, returns=f"i + 1, {region.result.name}"),
+        *define(attrs["body_name"], [state], region, prologue=unpack, returns=f"{i} + 1, {region.result.name}"),
         f"{outs[0]}, {outs[1]} = lax.while_loop({attrs['cond_name']}, {attrs['body_name']}, (0, {ins[0]}))",
     ]
 
@@ -210,14 +212,14 @@ def _draw_fori(ctx: Draw, traced: bool) -> Drawn | None:
     else:
         upper = str(ctx.rng.choice(TRIP_COUNTS))
     param = region.params[0].name
-    carry = ctx.fresh("carry")
+    carry, i = ctx.fresh("carry"), ctx.fresh("i")
     prologue = []
     if ctx.rng.random() < 0.4:  # the step index feeds the update
-        prologue = [f"{param} = {carry} + lax.convert_element_type(i, {carry}.dtype)"]
+        prologue = [f"{param} = {carry} + lax.convert_element_type({i}, {carry}.dtype)"]
     else:
         carry = param
     unroll = ", unroll=2" if not traced and ctx.rng.random() < 0.2 else ""
-    attrs = {"region": region, "upper": upper, "lower": ctx.rng.choice(["0", "0", "1"]), "carry": carry,
+    attrs = {"region": region, "upper": upper, "lower": ctx.rng.choice(["0", "0", "1"]), "carry": carry, "i": i,
              "prologue": prologue, "unroll": unroll, "name": ctx.fresh("body_fn")}
     return Drawn((x, *extra), attrs, (x.spec,))
 
@@ -226,7 +228,7 @@ def _render_fori(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, An
     region: Region = attrs["region"]
     upper = attrs["upper"].format(*ins)
     return [
-        *define(attrs["name"], ["i", attrs["carry"]], region, prologue=attrs["prologue"]),
+        *define(attrs["name"], [attrs["i"], attrs["carry"]], region, prologue=attrs["prologue"]),
         f"{outs[0]} = lax.fori_loop({attrs['lower']}, {upper}, {attrs['name']}, {ins[0]}{attrs['unroll']})",
     ]
 

@@ -349,9 +349,11 @@ def _stack_comprehension(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], t
     k = ctx.rng.choice([2, 3, 4])
     axis = x.spec.rank - 1
     if ctx.rng.random() < 0.5:
-        text = f"jnp.stack([jnp.roll({{0}}, s, axis={axis}) for s in range({k})], axis=0)"
+        s = ctx.fresh("shift")  # fresh: a comprehension variable must not shadow the anchor
+        text = f"jnp.stack([jnp.roll({{0}}, {s}, axis={axis}) for {s} in range({k})], axis=0)"
     else:
-        text = f"jnp.stack([{{0}} ** p for p in range(1, {k + 1})], axis=-1)"
+        p = ctx.fresh("power")
+        text = f"jnp.stack([{{0}} ** {p} for {p} in range(1, {k + 1})], axis=-1)"
         return text, (), (x.spec.with_shape((*x.spec.shape, k)),)
     return text, (), (x.spec.with_shape((k, *x.spec.shape)),)
 

@@ -69,8 +69,13 @@ EINSUMS = (
 )
 
 
+def einsum_patterns(rank: int) -> list[str]:
+    """The patterns whose first operand has `rank` subscripts."""
+    return [p for p in EINSUMS if len(p.split("->")[0].split(",")[0]) == rank]
+
+
 def _einsum(ctx: Draw, x: Value) -> Built | None:
-    patterns = [p for p in EINSUMS if len(p.split(",")[0]) == x.spec.rank]
+    patterns = einsum_patterns(x.spec.rank)
     if not patterns:
         return None
     pattern = ctx.rng.choice(patterns)

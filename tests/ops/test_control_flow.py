@@ -53,6 +53,12 @@ def test_loops_with_traced_trip_counts_are_not_differentiated():
     assert lower(program).stablehlo_grad is None
 
 
+def test_loop_state_names_never_shadow_values_the_loop_reads():
+    """Regression (seed 10067): a while loop's `cond_fn(state)` shadowed an earlier loop's result
+    named `state` that bounded its trip count; the names the defs bind are fresh now."""
+    check_seeds(CATEGORY, range(10067, 10068))
+
+
 @pytest.mark.slow
 def test_a_thousand_programs_lower():
     drawn = check_seeds(CATEGORY, range(1000))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from op_checks import check_op, check_seeds, lower, single_op_program
 
-from builder.ops.linalg import OPS
+from builder.ops.linalg import EINSUMS, OPS, einsum_patterns
 
 CATEGORY = "linalg"
 LAPACK_OPS = ("jnp.linalg.cholesky", "jnp.linalg.qr", "jnp.linalg.eigh", "jnp.linalg.svd", "triangular_solve", "jnp.linalg.solve")
@@ -38,6 +38,16 @@ def test_dot_general_draws_batch_and_contracting_dims():
     sources = [single_op_program(op, seed).render() for seed in range(30)]
     assert any("((0,), (0,))" in s or "((0, 1), (0, 1))" in s for s in sources), "no batched dot_general drawn"
     assert any("preferred_element_type" in s for s in sources)
+
+
+def test_einsum_patterns_are_matched_on_their_first_operand():
+    """Regression (seeds 82, 190, 210, ...): single-operand patterns such as 'ij->' were matched by
+    the length of the whole pattern text, so a rank-4 anchor drew 'ij->' and the draw crashed."""
+    by_rank = {rank: einsum_patterns(rank) for rank in range(5)}
+    for rank, patterns in by_rank.items():
+        assert all(len(p.split("->")[0].split(",")[0]) == rank for p in patterns)
+    assert sorted(p for ps in by_rank.values() for p in ps) == sorted(EINSUMS)
+    check_seeds(CATEGORY, range(82, 83))
 
 
 @pytest.mark.slow
