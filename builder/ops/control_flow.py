@@ -16,6 +16,7 @@ from typing import Any
 from ..program import Value
 from ..specs import ALL, BOOL, FLOAT, MAX_ELEMENTS, TensorSpec
 from .base import Attrs, Draw, Drawn, OpDecl, Operand, Region, constant_literal, op, same
+from .templated import partner
 
 CAT = ("control_flow",)
 NESTS = ("nests",)
@@ -214,8 +215,12 @@ def _draw_fori(ctx: Draw, traced: bool) -> Drawn | None:
     param = region.params[0].name
     carry, i = ctx.fresh("carry"), ctx.fresh("i")
     prologue = []
-    if ctx.rng.random() < 0.4:  # the step index feeds the update
+    roll = ctx.rng.random()
+    if roll < 0.35:  # the step index feeds the update
         prologue = [f"{param} = {carry} + lax.convert_element_type({i}, {carry}.dtype)"]
+    elif roll < 0.6:  # the body closes over a value of the enclosing function
+        extra = (*extra, partner(ctx, x))
+        prologue = [f"{param} = {carry} {ctx.rng.choice(['*', '+'])} {{{len(extra)}}}"]
     else:
         carry = param
     unroll = ", unroll=2" if not traced and ctx.rng.random() < 0.2 else ""
@@ -228,7 +233,7 @@ def _render_fori(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, An
     region: Region = attrs["region"]
     upper = attrs["upper"].format(*ins)
     return [
-        *define(attrs["name"], [attrs["i"], attrs["carry"]], region, prologue=attrs["prologue"]),
+        *define(attrs["name"], [attrs["i"], attrs["carry"]], region, prologue=[line.format(*ins) for line in attrs["prologue"]]),
         f"{outs[0]} = lax.fori_loop({attrs['lower']}, {upper}, {attrs['name']}, {ins[0]}{attrs['unroll']})",
     ]
 
@@ -271,16 +276,21 @@ def _draw_scan(ctx: Draw) -> Drawn | None:
         kw += ", reverse=True"
     if ctx.rng.random() < 0.15:
         kw += ", unroll=2"
+    mix = _scan_mix(ctx.rng, carry, x_t, spec)
+    closure: tuple[Value, ...] = ()
+    if ctx.rng.random() < 0.3:  # the step closes over a value of the enclosing function
+        closure = (ctx.need(spec),)
+        mix = f"{carry} * {{{1 + len(init_input)}}} + {x_t}"
     attrs = {
         "region": region, "carry": carry, "x_t": x_t, "init": init, "y": y, "kw": kw, "name": ctx.fresh("step_fn"),
-        "mix": f"{region.params[0].name} = {_scan_mix(ctx.rng, carry, x_t, spec)}",
+        "mix": f"{region.params[0].name} = {mix}",
     }
-    return Drawn((xs, *init_input), attrs, (spec, ys_spec))
+    return Drawn((xs, *init_input, *closure), attrs, (spec, ys_spec))
 
 
 def _render_scan(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
     region: Region = attrs["region"]
-    step = define(attrs["name"], [attrs["carry"], attrs["x_t"]], region, prologue=[attrs["mix"]], returns=f"{region.result.name}, {attrs['y']}")
+    step = define(attrs["name"], [attrs["carry"], attrs["x_t"]], region, prologue=[attrs["mix"].format(*ins)], returns=f"{region.result.name}, {attrs['y']}")
     init = attrs["init"].format(*ins)
     return [*step, f"{outs[0]}, {outs[1]} = lax.scan({attrs['name']}, {init}, {ins[0]}{attrs['kw']})"]
 
