@@ -168,14 +168,16 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
         config = self.pairs_config
-        # The global plan (every row's seed, repeats rejected) is drawn once, here, and each work unit gets its slice.
+        # The global plan (every row's seed, repeats rejected) is drawn once, here, and each work unit gets
+        # its slice. Streaming draws it lazily instead, as far as the reader goes (plan None: see generate_rows).
+        streaming = isinstance(dl_manager, datasets.StreamingDownloadManager)
         return [
             datasets.SplitGenerator(
                 name=split,
                 gen_kwargs={
                     "split": split,
                     "shards": shards(config, split),
-                    "plans": [shard_plan(config, split, start, stop) for start, stop in shards(config, split)],
+                    "plans": [None if streaming else shard_plan(config, split, a, b) for a, b in shards(config, split)],
                 },
             )
             for split in SPLITS
@@ -222,7 +224,7 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
         with _spawn_if_jax_started(num_proc):
             super()._prepare_split(split_generator, *args, num_proc=num_proc, **kwargs)
 
-    def _generate_examples(self, split: str, shards: list[tuple[int, int]], plans: list[ShardPlan]):  # type: ignore[override]
+    def _generate_examples(self, split: str, shards: list[tuple[int, int]], plans: list[ShardPlan | None]):  # type: ignore[override]
         config = self.pairs_config
         for (start, stop), plan in zip(shards, plans, strict=True):
             failures: list[Failure] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -240,8 +241,16 @@ class Interpreter:
                 return Outcome(None, skipped=f"over the {self.timeout:g} s time limit")
             status, value = inbox.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError):
+            assert self._process is not None
+            try:
+                code = self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                code = None
+            why = self._last_error()
+            if code is not None and code < 0 and why == "no message":
+                why = signal.Signals(-code).name + (" (an integer division by zero?)" if code == -signal.SIGFPE else "")
             self._stop()
-            return Outcome(None, skipped=f"interpreter aborted: {self._last_error()}")
+            return Outcome(None, skipped=f"interpreter aborted: {why}")
         if status == "ok":
             return Outcome(value)
         if status == "skip":

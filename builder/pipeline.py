@@ -121,9 +121,9 @@ class ShardPlan:
 
 
 def shard_plan(config: PairsConfig, split: str, start: int, stop: int) -> ShardPlan:
-    from .plan import build_plan  # plan draws programs with this module's seeds: import it late
+    from .plan import plan_prefix  # plan draws programs with this module's seeds: import it late
 
-    plan = build_plan(config)
+    plan = plan_prefix(config, split, stop)
     failures = tuple(f for f in plan.failures if f.split == split and start <= f.index < stop)
     return ShardPlan(plan.seeds[split][start:stop], failures)
 

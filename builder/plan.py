@@ -100,48 +100,73 @@ def program_structure_key(program: Program) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
+class _Planner:
+    """The plan of one config, drawn in global order (train, validation, test; by index) only as far
+    as anyone has asked: a streaming reader of the first train rows draws only those."""
+
+    def __init__(self, config: PairsConfig) -> None:
+        self.config = config
+        self.limits = limits_of(config)
+        self.structural = config.split_mode == "structural"
+        self.seen: set[str] = set()
+        self.seen_exact: set[str] = set()
+        self.train_structures: set[str] = set()
+        self.plan = Plan(seeds={s: () for s in SPLITS}, dropped={s: Counter() for s in SPLITS})
+        self._seeds: dict[str, list[int]] = {s: [] for s in SPLITS}
+
+    def extend(self, split: str, stop: int) -> None:
+        """Draw every row before `split[stop]` (all earlier splits whole)."""
+        for s in SPLITS[: SPLITS.index(split) + 1]:
+            categories = category_plan(self.config, s)
+            end = stop if s == split else len(categories)
+            for index in range(len(self._seeds[s]), end):
+                self._seeds[s].append(self._draw(s, index, categories[index]))
+            self.plan.seeds[s] = tuple(self._seeds[s])
+
+    def _draw(self, split: str, index: int, category: str) -> int:
+        dropped = self.plan.dropped[split]
+        for attempt in range(MAX_PLAN_ATTEMPTS):
+            seed = example_seed(self.config.seed, split, index, attempt)
+            try:
+                program = generate(category, seed, self.limits)
+                source = program.render()
+            except Exception as err:  # a generator bug: reported with the build's failures
+                self.plan.failures.append(Failure(split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
+                continue
+            exact = hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
+            key = python_key(source)
+            if exact in self.seen_exact or key in self.seen:
+                dropped[DUPLICATE_PYTHON if exact in self.seen_exact else RENAMED_PYTHON] += 1
+                continue
+            if self.structural:
+                structure = program_structure_key(program)
+                if split != "train" and structure in self.train_structures:
+                    dropped[SEEN_STRUCTURE] += 1
+                    continue
+                if split == "train":
+                    self.train_structures.add(structure)
+            self.seen.add(key)
+            self.seen_exact.add(exact)
+            return seed
+        # options that conflict: more rows than the size limits allow distinct programs
+        raise ConfigError(
+            f"{split}[{index}] ({category}): no new program in {MAX_PLAN_ATTEMPTS} draws; "
+            "the size limits leave too few distinct programs: raise max_statements or shrink the split"
+        )
+
+
 @lru_cache(maxsize=8)
+def _planner(config: PairsConfig) -> _Planner:
+    return _Planner(config)
+
+
+def plan_prefix(config: PairsConfig, split: str, stop: int) -> Plan:
+    """The plan drawn at least up to `split[stop]` (what a reader of rows before it needs)."""
+    planner = _planner(config)
+    planner.extend(split, stop)
+    return planner.plan
+
+
 def build_plan(config: PairsConfig) -> Plan:
     """Draw every split's programs in order and keep, for each index, the first seed whose program is new."""
-    limits = limits_of(config)
-    structural = config.split_mode == "structural"
-    seen: set[str] = set()
-    seen_exact: set[str] = set()
-    train_structures: set[str] = set()
-    plan = Plan(seeds={})
-    for split in SPLITS:
-        dropped: Counter[str] = Counter()
-        seeds: list[int] = []
-        for index, category in enumerate(category_plan(config, split)):
-            for attempt in range(MAX_PLAN_ATTEMPTS):
-                seed = example_seed(config.seed, split, index, attempt)
-                try:
-                    program = generate(category, seed, limits)
-                    source = program.render()
-                except Exception as err:  # a generator bug: reported with the build's failures
-                    plan.failures.append(Failure(split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
-                    continue
-                exact = hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
-                key = python_key(source)
-                if exact in seen_exact or key in seen:
-                    dropped[DUPLICATE_PYTHON if exact in seen_exact else RENAMED_PYTHON] += 1
-                    continue
-                if structural:
-                    structure = program_structure_key(program)
-                    if split != "train" and structure in train_structures:
-                        dropped[SEEN_STRUCTURE] += 1
-                        continue
-                    if split == "train":
-                        train_structures.add(structure)
-                break
-            else:  # options that conflict: more rows than the size limits allow distinct programs
-                raise ConfigError(
-                    f"{split}[{index}] ({category}): no new program in {MAX_PLAN_ATTEMPTS} draws; "
-                    "the size limits leave too few distinct programs: raise max_statements or shrink the split"
-                )
-            seen.add(key)
-            seen_exact.add(exact)
-            seeds.append(seed)
-        plan.seeds[split] = tuple(seeds)
-        plan.dropped[split] = dropped
-    return plan
+    return plan_prefix(config, SPLITS[-1], config.split_size(SPLITS[-1]))
