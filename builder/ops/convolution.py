@@ -212,10 +212,22 @@ POOLS = {
 }
 
 
-def _pool(ctx: Draw, x: Value) -> Built | None:
-    """`lax.reduce_window` pooling over the spatial dims of a channels-last or -first array."""
-    rng, shape = ctx.rng, x.spec.shape
-    rank = len(shape)
+@dataclass(frozen=True)
+class Window:
+    """A pooling window over the spatial dims of an array, and the shape it leaves."""
+
+    dims: tuple[int, ...]
+    strides: tuple[int, ...]
+    padding: str  # the `padding=` argument as written
+    out: tuple[int, ...]
+
+    def args(self) -> str:
+        return f"{tup(self.dims)}, {tup(self.strides)}, {self.padding}"
+
+
+def _window(ctx: Draw, shape: tuple[int, ...]) -> Window:
+    """Window the spatial dims: both dims of a matrix, else those of a channels-last or -first layout."""
+    rng, rank = ctx.rng, len(shape)
     if rank == 2:
         pooled = [0, 1]
     else:
@@ -226,11 +238,6 @@ def _pool(ctx: Draw, x: Value) -> Built | None:
     for a in pooled:
         window[a] = min(rng.choice([2, 2, 3]), shape[a])
         strides[a] = rng.choice([window[a], window[a], 1, 2])
-    kind = rng.choice(["max", "max", "avg", "avg", "sum", "min"])
-    init, fn = POOLS[kind]
-    if x.spec.dtype == "int32":
-        kind = rng.choice(["sum", "max"])
-        init, fn = {"sum": ("0", "lax.add"), "max": ("jnp.iinfo(jnp.int32).min", "lax.max")}[kind]
     padding = rng.choice(["'VALID'", "'VALID'", "'SAME'", "explicit"])
     if padding == "'SAME'":
         pads = [same_pads(n, w, s) for n, w, s in zip(shape, window, strides, strict=True)]
@@ -238,16 +245,37 @@ def _pool(ctx: Draw, x: Value) -> Built | None:
         pads = [(0, 0)] * rank
     else:
         pads = [(0, 0) if a not in pooled else (rng.randint(0, 1), rng.randint(0, 1)) for a in range(rank)]
-        padding = "(" + ", ".join(tup(p) for p in pads) + ("," if rank == 1 else "") + ")"
+        padding = "(" + ", ".join(tup(p) for p in pads) + ")"
     out = tuple(windowed(n, w, s, p) for n, w, s, p in zip(shape, window, strides, pads, strict=True))
-    call = f"lax.reduce_window({{0}}, {init}, {fn}, {tup(window)}, {tup(strides)}, {padding})"
+    return Window(tuple(window), tuple(strides), padding, out)
+
+
+def _pool(ctx: Draw, x: Value) -> Built | None:
+    """`lax.reduce_window` pooling over the spatial dims of a channels-last or -first array."""
+    rng = ctx.rng
+    kind = rng.choice(["max", "max", "avg", "avg", "sum", "min"])
+    init, fn = POOLS[kind]
+    if x.spec.dtype == "int32":
+        kind = rng.choice(["sum", "max"])
+        init, fn = {"sum": ("0", "lax.add"), "max": ("jnp.iinfo(jnp.int32).min", "lax.max")}[kind]
+    w = _window(ctx, x.spec.shape)
+    call = f"lax.reduce_window({{0}}, {init}, {fn}, {w.args()})"
     if kind == "avg":
-        if padding != "'VALID'" and rng.random() < 0.5:  # average over the real elements only
-            counts = f"lax.reduce_window(jnp.ones_like({{0}}), 0.0, lax.add, {tup(window)}, {tup(strides)}, {padding})"
-            call = f"{call} / {counts}"
+        if w.padding != "'VALID'" and rng.random() < 0.5:  # average over the real elements only
+            call = f"{call} / lax.reduce_window(jnp.ones_like({{0}}), 0.0, lax.add, {w.args()})"
         else:
-            call = f"{call} / {prod(window)}"
-    return Built(call, (), (x.spec.with_shape(out),))
+            call = f"{call} / {prod(w.dims)}"
+    return Built(call, (), (x.spec.with_shape(w.out),))
+
+
+def _pool_backward(ctx: Draw, x: Value) -> Built:
+    """The backward pass of max (or min) pooling, written with `jax.vjp` as hand-written backward
+    passes and saliency maps do: each window's cotangent goes to its extreme element."""
+    w = _window(ctx, x.spec.shape)
+    init, fn = POOLS[ctx.rng.choice(["max", "max", "min"])]
+    g = ctx.need(x.spec.with_shape(w.out))
+    pool = f"lambda t: lax.reduce_window(t, {init}, {fn}, {w.args()})"
+    return Built(f"jax.vjp({pool}, {{0}})[1]({{1}})[0]", (g,), (x.spec,))
 
 
 def _convolve_1d(ctx: Draw, x: Value) -> Built:
@@ -279,6 +307,7 @@ OPS = (
     conv_op("lax.conv_transpose", Operand(FLOAT, 3, 4), _conv_transpose, ("upsampled",)),
     conv_op("lax.conv_general_dilated_patches", Operand(FLOAT, 3, 4), _patches, ("patches",), weight=0.4),
     conv_op("lax.reduce_window", Operand((*FLOAT, "int32"), 2, 4), _pool, ("pooled",), weight=2.0),
+    conv_op("max_pool_backward", Operand(FLOAT, 2, 4), _pool_backward, ("routed",), weight=0.4),
     conv_op("jnp.convolve", Operand(FLOAT, 1, 1), _convolve_1d, ("filtered",), weight=0.6),
     conv_op("jax.scipy.signal.convolve", Operand(FLOAT, 2, 3), _convolve_nd, ("filtered",), weight=0.5),
 )

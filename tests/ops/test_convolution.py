@@ -19,7 +19,11 @@ def test_every_op_lowers_with_the_specs_it_declares(op):
     check_op(op, range(1))
 
 
-@pytest.mark.parametrize(("name", "hlo_op"), [("lax.conv_general_dilated", "stablehlo.convolution"), ("lax.reduce_window", "stablehlo.reduce_window")])
+@pytest.mark.parametrize(("name", "hlo_op"), [
+    ("lax.conv_general_dilated", "stablehlo.convolution"),
+    ("lax.reduce_window", "stablehlo.reduce_window"),
+    ("max_pool_backward", "stablehlo.select_and_scatter"),
+])
 def test_ops_reach_their_stablehlo_op(name, hlo_op):
     op = next(o for o in OPS if o.name == name)
     assert hlo_op in lower(single_op_program(op, 0)).ops
