@@ -314,8 +314,15 @@ class Summary:
     def ok(self) -> bool:
         return not any(r.failed for r in self.reports)
 
+    def agreement(self) -> str:
+        """Agreement under execution: of the rows whose IR XLA ran, how many agreed with every other executor."""
+        executed = [r for r in self.reports if r.executed]
+        agreed = sum(r.agreed for r in executed)
+        share = f"{agreed / len(executed):.2%}" if executed else "n/a"
+        return f"agreement under execution: {agreed} of {len(executed)} executed rows ({share})"
+
     def format(self) -> str:
-        parts = [self.table()]
+        parts = [self.table(), self.agreement()]
         seconds: Counter[str] = sum((r.seconds for r in self.reports), Counter())
         parts.append("seconds per check: " + ", ".join(f"{c} {seconds[c]:.0f}" for c in CHECKS if c in seconds))
         skipped = self.skipped()

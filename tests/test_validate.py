@@ -111,15 +111,16 @@ def test_the_sandbox_enforces_time_and_memory_limits(rows):
 def test_the_command_prints_a_table_and_fails_on_a_broken_row(rows, tmp_path, capsys):
     row = flippable(rows)
     m = FLOAT_BINARY.search(row["stablehlo"])
-    broken = {**row, "id": "train-0000009", "stablehlo": row["stablehlo"][: m.start()] + f"stablehlo.{FLIP[m.group(1)]} {m.group(2)}" + row["stablehlo"][m.end() :]}
+    broken = {**row, "id": "test-0000009", "stablehlo": row["stablehlo"][: m.start()] + f"stablehlo.{FLIP[m.group(1)]} {m.group(2)}" + row["stablehlo"][m.end() :]}
     out = tmp_path / "build"
-    datasets.DatasetDict({"train": datasets.Dataset.from_list([row, broken])}).save_to_disk(str(out))
+    splits = {"train": datasets.Dataset.from_list([row]), "test": datasets.Dataset.from_list([broken])}  # a repeat across splits
+    datasets.DatasetDict(splits).save_to_disk(str(out))
     write_manifest(out, {"config": "v", "values": asdict(CONFIG)})
     assert main(["validate", str(out), "--no-interpreter"]) == 1
     printed = capsys.readouterr().out
     # checked regenerated parsed executed interpreted agreed relowered unique failed
     assert re.search(r"total\s+2\s+2\s+2\s+2\s+0\s+1\s+1\s+1\s+1\n", printed), printed
-    assert "same python as train-0000000" in printed  # the copy repeats the first row
-    assert f"train-0000009 [{row['category']}] seed {row['seed']}" in printed
+    assert f"same python as {row['id']}" in printed  # the copy in test repeats the train row
+    assert f"test-0000009 [{row['category']}] seed {row['seed']}" in printed
     assert main(["validate", str(out), "--no-interpreter", "--sample", "1", "--input-seed", "3"]) in (0, 1)
     assert "validated 1 rows" in capsys.readouterr().out
