@@ -10,12 +10,12 @@ the like. A differentiable op asks for differentiable regions, so the gradient a
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..program import Value
 from ..specs import ALL, BOOL, FLOAT, MAX_ELEMENTS, TensorSpec
-from .base import Attrs, Draw, Drawn, OpDecl, Operand, Region, constant_literal, op, same
+from .base import Attrs, Draw, Drawn, OpDecl, Operand, Region, Renderer, constant_literal, op, same
 from .templated import partner
 
 CAT = ("control_flow",)
@@ -392,13 +392,13 @@ def _select_n_partners(rng: random.Random, spec: TensorSpec) -> list[TensorSpec]
 
 
 def _render_select_n(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    which = " + ".join(f"({ins[0]} > {t}).astype(jnp.int32)" for t in ("0", "1")[: len(ins) - 1])
-    return [f"{outs[0]} = lax.select_n({which}, {', '.join(ins)})"] if len(ins) > 2 else [
-        f"{outs[0]} = lax.select_n({ins[0]} > 0, {', '.join(ins)})"
-    ]
+    """Two cases are picked by a mask; three by an index 0 / 1 / 2 built from two thresholds."""
+    x = ins[0]
+    which = f"{x} > 0" if len(ins) == 2 else f"({x} > 0).astype(jnp.int32) + ({x} > 1).astype(jnp.int32)"
+    return [f"{outs[0]} = lax.select_n({which}, {', '.join(ins)})"]
 
 
-def region_op(name: str, draw: Any, render: Any, operand: Operand = CARRY, out_names: Sequence[str] = ("h",),
+def region_op(name: str, draw: Callable[[Draw], Drawn | None], render: Renderer, operand: Operand = CARRY, out_names: Sequence[str] = ("h",),
               differentiable: bool = True, weight: float = 1.0, nests: bool = True) -> OpDecl:
     return OpDecl(name=name, categories=CAT, operands=(operand,), draw=draw, render=render, out_names=tuple(out_names),
                   differentiable=differentiable, weight=weight, tags=frozenset(NESTS if nests else ()))
