@@ -17,6 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import jaxlib
+from jax._src.interpreters import partial_eval
 
 from .specs import FLOAT, TensorSpec
 
@@ -95,6 +96,24 @@ def scalar_loss(fn: Callable[..., Any], treedef: Any) -> Callable[..., Any]:
     return loss
 
 
+def release_traces() -> None:
+    """Drop the traces JAX cached for earlier programs, so memory stays flat over a long build.
+
+    JAX keeps every `jit` trace of a function for as long as the function lives
+    (`partial_eval.trace_to_jaxpr`, an unbounded cache). jnp's own jitted helpers live
+    forever, so each program adds their traces at its random shapes: ~0.2 MiB a row, GiBs
+    over a large split. Those shapes rarely come back (6% hits), so dropping them costs no
+    measurable time, and it leaves JAX's bounded caches and compiled executables alone: a user
+    who streams rows while running their own jitted code does not recompile it.
+    (benchmarks/README.md has the measurements.)
+    """
+    cache = getattr(partial_eval, "trace_to_jaxpr", None)
+    if callable(getattr(cache, "cache_clear", None)):
+        cache.cache_clear()
+    else:  # another JAX version: fall back to the public, wider reset
+        jax.clear_caches()
+
+
 def extract(
     source: str,
     entry_point: str,
@@ -103,6 +122,7 @@ def extract(
     differentiable: bool = True,
     optimized_hlo: bool = False,
 ) -> Extracted:
+    release_traces()
     fn = load_function(source, entry_point)
     args = abstract_args(leaves, args_tree)
     # keep_unused: the IR takes every argument leaf, so its signature is the row's `args` (jit would
