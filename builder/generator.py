@@ -253,6 +253,15 @@ class _Builder:
                 return op, drawn
         return None
 
+    def _try_each(self, ops: Sequence[OpDecl]) -> tuple[OpDecl, Drawn] | None:
+        order = list(ops)
+        self.rng.shuffle(order)
+        for op in order:
+            drawn = op.draw(self)
+            if drawn is not None and all(s.size <= MAX_ELEMENTS for s in drawn.outputs):
+                return op, drawn
+        return None
+
     def _bind(self, op: OpDecl, drawn: Drawn) -> Node:
         names = drawn.names or tuple(
             self.fresh(op.out_names[min(i, len(op.out_names) - 1)]) for i in range(len(drawn.outputs))
@@ -284,6 +293,8 @@ def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Pro
         drawn = b._try_draw(ops)
         if drawn is None:
             drawn = b._try_draw(primary)
+        if drawn is None:  # rare: weighted tries kept missing; try every op once, in a seeded order
+            drawn = b._try_each([*primary, *GLUE])
         if drawn is None:
             raise RuntimeError(f"category {category!r} seed {seed}: no op could be drawn")
         node = b._bind(*drawn)

@@ -113,3 +113,9 @@ def test_blocks_count_toward_size_by_their_lines():
         drawn = [n for n in program.nodes if n.op.name not in ("jnp.linspace", "fold_terms")]
         before_last = sum(len(n.render()) if BLOCK in n.op.tags else 1 for n in drawn[:-1])
         assert before_last < 12, (seed, before_last)
+
+
+def test_draw_falls_back_to_every_op_before_giving_up():
+    """parallel seed 10038 once raised 'no op could be drawn' after the weighted tries missed."""
+    program = generate("parallel", 10038)
+    assert program.nodes
