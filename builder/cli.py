@@ -134,6 +134,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         trust_code=args.trust_code,
         interpreter=not args.no_interpreter,
         interpreter_timeout=args.interpreter_timeout,
+        execution_timeout=args.execution_timeout,
         sandbox=Limits(args.time_limit, int(args.memory_limit * 2**30)),
         input_seed=args.input_seed,
     )
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--trust-code", action="store_true", help="run Python that our generator did not write (in a limited child process)")
     validate.add_argument("--no-interpreter", action="store_true", help="skip the StableHLO reference interpreter")
     validate.add_argument("--interpreter-timeout", type=float, default=20.0, help="seconds per module in the interpreter")
+    validate.add_argument("--execution-timeout", type=float, default=180.0, help="seconds per row for XLA / JAX (compile included)")
     validate.add_argument("--time-limit", type=float, default=60.0, help="--trust-code: seconds per row of foreign Python")
     validate.add_argument("--memory-limit", type=float, default=4.0, help="--trust-code: GiB of address space per row of foreign Python")
     for flag in ("--seed", "--train-size", "--validation-size", "--test-size", "--min-statements", "--max-statements", "--max-args"):

@@ -11,18 +11,14 @@ as plain bits (the Python bindings convert neither).
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import tempfile
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from pathlib import Path
+from functools import cache
 from typing import Any
 
 import numpy as np
+
+from .worker import Worker, serve
 
 ENTRY = "main"
 WRAPPED = "__validated_main"
@@ -178,107 +174,41 @@ def evaluate(ctx: Any, text: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def _serve(inbox: Connection, outbox: Connection) -> None:
-    """The child: evaluate modules from `inbox` until it closes or sends None."""
-    ctx = make_context()
-    while True:
-        try:
-            message = inbox.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        text, inputs = message
-        try:
-            outbox.send(("ok", evaluate(ctx, text, inputs)))
-        except Unsupported as err:
-            outbox.send(("skip", str(err)))
-        except Exception as err:
-            outbox.send(("error", f"{type(err).__name__}: {err}"[:500]))
+def _handle(request: tuple[str, list[np.ndarray]]) -> tuple[str, Any]:
+    """The child's answer to one module: ("ok", outputs), ("skip", why) or ("error", what)."""
+    text, inputs = request
+    try:
+        return "ok", evaluate(_context(), text, inputs)
+    except Unsupported as err:
+        return "skip", str(err)
+    except Exception as err:
+        return "error", f"{type(err).__name__}: {err}"[:500]
 
 
-# --- in the parent -------------------------------------------------------------------
+@cache
+def _context() -> Any:
+    return make_context()
 
 
 class Interpreter:
-    """A long-lived interpreter child (`python -m builder.interpreter`), restarted after a crash or a timeout.
-
-    A plain subprocess rather than multiprocessing: nothing of the caller's `__main__` is re-imported."""
+    """The interpreter in a child process (`worker.Worker`): an abort or a hang costs one module a reason."""
 
     def __init__(self, timeout: float = 20.0) -> None:
-        self.timeout = timeout
-        self._process: subprocess.Popen[bytes] | None = None
-        self._inbox: Connection | None = None  # the child's results
-        self._outbox: Connection | None = None  # modules for the child
-        self._stderr = tempfile.NamedTemporaryFile(prefix="stablehlo-interpreter-", suffix=".log", delete=False)  # noqa: SIM115 (lives with the object)
-
-    def _start(self) -> tuple[Connection, Connection]:
-        if self._process is None or self._process.poll() is not None:
-            self._stop()
-            to_child_r, to_child_w = os.pipe()
-            from_child_r, from_child_w = os.pipe()
-            self._stderr.seek(0)
-            self._stderr.truncate()
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(to_child_r), str(from_child_w)],
-                pass_fds=(to_child_r, from_child_w),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=self._stderr,  # LLVM's "Unsupported op" goes to fd 2: kept as the reason of a crash
-            )
-            os.close(to_child_r)
-            os.close(from_child_w)
-            self._outbox, self._inbox = Connection(to_child_w, readable=False), Connection(from_child_r, writable=False)
-        assert self._inbox is not None and self._outbox is not None
-        return self._inbox, self._outbox
+        self.worker = Worker(__name__, timeout)
 
     def run(self, text: str, inputs: list[np.ndarray]) -> Outcome:
-        inbox, outbox = self._start()
-        try:
-            outbox.send((text, inputs))
-            if not inbox.poll(self.timeout):
-                self._stop()
-                return Outcome(None, skipped=f"over the {self.timeout:g} s time limit")
-            status, value = inbox.recv()
-        except (EOFError, BrokenPipeError, ConnectionResetError):
-            assert self._process is not None
-            try:
-                code = self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                code = None
-            why = self._last_error()
-            if code is not None and code < 0 and why == "no message":
-                why = signal.Signals(-code).name + (" (an integer division by zero?)" if code == -signal.SIGFPE else "")
-            self._stop()
-            return Outcome(None, skipped=f"interpreter aborted: {why}")
+        reply = self.worker.call((text, list(inputs)))
+        if reply.failed:
+            return Outcome(None, skipped=f"interpreter {reply.failed}")
+        status, value = reply.value
         if status == "ok":
             return Outcome(value)
         if status == "skip":
             return Outcome(None, skipped=value)
         return Outcome(None, error=value)
 
-    def _last_error(self) -> str:
-        try:
-            lines = [line.strip() for line in Path(self._stderr.name).read_text(errors="replace").splitlines() if line.strip()]
-        except OSError:
-            lines = []
-        message = next((line for line in reversed(lines) if "ERROR" in line or "rror:" in line), lines[-1] if lines else "")
-        return message[:300] or "no message"
-
-    def _stop(self) -> None:
-        for conn in (self._inbox, self._outbox):
-            if conn is not None:
-                conn.close()
-        if self._process is not None:
-            if self._process.poll() is None:
-                self._process.kill()
-            self._process.wait(10)
-        self._process, self._inbox, self._outbox = None, None, None
-
     def close(self) -> None:
-        self._stop()
-        self._stderr.close()
-        Path(self._stderr.name).unlink(missing_ok=True)
+        self.worker.close()
 
     def __enter__(self) -> Interpreter:
         return self
@@ -288,4 +218,4 @@ class Interpreter:
 
 
 if __name__ == "__main__":
-    _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+    serve(_handle)

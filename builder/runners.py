@@ -213,3 +213,23 @@ def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool
     except Exception as err:
         side.error = f"{type(err).__name__}: {err}"[:500]
     return side
+
+
+# --- in a child process (`worker.Worker`): a program that loops for hours or crashes XLA costs one row ---
+
+
+def _handle(request: tuple[Any, ...]) -> tuple[str, Any]:
+    kind, *args = request
+    try:
+        if kind == "xla":
+            return "ok", run_xla(*args)
+        return "ok", python_side(*args)
+    except Exception as err:
+        return "error", f"{type(err).__name__}: {' '.join(str(err).split())}"[:600]
+
+
+if __name__ == "__main__":
+    from .runners import _handle as handle  # the package's module, so replies unpickle as builder.runners types
+    from .worker import serve
+
+    serve(handle)

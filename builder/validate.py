@@ -36,6 +36,7 @@ from .generator import SizeLimits, generate
 from .interpreter import Interpreter
 from .pipeline import derive_seed
 from .sandbox import Limits, run_untrusted
+from .worker import Worker
 
 OK, FAIL, SKIP = "ok", "fail", "skip"
 CHECKS = ("regenerate", "parse", "xla", "interpreter", "python", "grad", "relower", "identity")
@@ -91,6 +92,7 @@ class Options:
     trust_code: bool = False
     interpreter: bool = True
     interpreter_timeout: float = 20.0
+    execution_timeout: float = 180.0  # XLA and JAX on one row's IR or Python (compile included)
     sandbox: Limits = field(default_factory=Limits)
     input_seed: int = 0
 
@@ -110,11 +112,13 @@ class Validator:
         self.limits = limits
         self.options = options
         self.interpreter = Interpreter(options.interpreter_timeout) if options.interpreter else None
+        self.executor = Worker("builder.runners", options.execution_timeout)
         self.ours = jax_version()
 
     def close(self) -> None:
         if self.interpreter is not None:
             self.interpreter.close()
+        self.executor.close()
 
     def __enter__(self) -> Validator:
         return self
@@ -184,7 +188,14 @@ class Validator:
             return report
         relower = row.get("jax_version") == self.ours
         if ours:
-            side = runners.python_side(row, inputs, relower)
+            keys = ("python", "entry_point", "args", "args_tree", "stablehlo_grad")
+            reply = self.executor.call(("python", {k: row.get(k) for k in keys}, inputs, relower))
+            if reply.failed:
+                report.add("python", SKIP if "time limit" in reply.failed else FAIL, f"JAX on the Python: {reply.failed}")
+                return report
+            status, side = reply.value
+            if status != "ok":
+                side = runners.PythonSide(error=side)
         else:
             side = run_untrusted(row, inputs, relower, self.options.sandbox)
         if side.error:
@@ -217,17 +228,19 @@ class Validator:
         if unsafe and not trusted:
             report.add("xla", SKIP, f"{name}: custom_call {', '.join(unsafe)} is not known to be safe; pass --trust-code")
             return None
-        try:
-            outputs = runners.run_xla(text, inputs)
-        except Exception as err:
-            message = " ".join(str(err).split())
-            if "devices" in message or "mesh" in message.lower():
-                report.add("xla", SKIP, f"{name}: needs devices this host lacks: {message[:200]}")
+        reply = self.executor.call(("xla", text, list(inputs)))
+        if reply.failed:  # a time limit: the program runs too long on these inputs; a crash: XLA died on the IR
+            report.add("xla", SKIP if "time limit" in reply.failed else FAIL, f"{name}: XLA {reply.failed}")
+            return None
+        status, value = reply.value
+        if status != "ok":
+            if "devices" in value or "mesh" in value.lower():
+                report.add("xla", SKIP, f"{name}: needs devices this host lacks: {value[:200]}")
             else:
-                report.add("xla", FAIL, f"{name}: XLA could not run the IR: {type(err).__name__}: {message[:300]}")
+                report.add("xla", FAIL, f"{name}: XLA could not run the IR: {value[:300]}")
             return None
         report.add("xla", OK)
-        return outputs
+        return value
 
     def _interpret(self, name: str, text: str, inputs: Sequence[np.ndarray], xla: list[np.ndarray], labels: list[str], report: RowReport) -> None:
         assert self.interpreter is not None
@@ -400,11 +413,14 @@ def run(splits: dict[str, Any], config: Any, options: Options, sample: int | Non
     summary = Summary()
     seen = {}
     with Validator(limits, options) as validator:
-        for split, position in tqdm(positions, desc="validate", unit=" rows", disable=not progress):
+        bar = tqdm(positions, desc="validate", unit=" rows", disable=not progress)
+        for split, position in bar:
             row = splits[split][position]
             report = validator.validate(row)
             check_identity(row, split, seen, config, report)
             summary.reports.append(report)
+            if progress and report.failed:  # a long run shows what failed as it goes
+                bar.write(Summary([report]).failures()[0][:400])
     return summary
 
 

@@ -1,0 +1,68 @@
+"""The reference interpreter as a second executor: it agrees with XLA, survives what it cannot run,
+and works around jaxlib 0.10's scatter writing into its operand."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import ml_dtypes
+import numpy as np
+import pytest
+
+from builder.interpreter import Interpreter
+from builder.runners import run_xla
+from builder.worker import Worker
+
+
+def lower(fn, *args) -> str:
+    return jax.jit(fn, keep_unused=True).lower(*args).as_text()
+
+
+@pytest.fixture(scope="module")
+def interpreter():
+    with Interpreter(timeout=20) as it:
+        yield it
+
+
+def test_every_boundary_dtype_round_trips(interpreter):
+    x = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    b = x.astype(ml_dtypes.bfloat16)
+    c = (x[0] + 1j * x[1]).astype(np.complex64)
+    m = x > 0
+    u = np.arange(5, dtype=np.uint8)
+
+    def f(x, b, c, m, u):
+        return jax.scipy.special.erf(x), b * b, c * c, ~m, u + 1, x.astype(jnp.float16)
+
+    text = lower(f, x, b, c, m, u)
+    got = interpreter.run(text, [x, b, c, m, u]).outputs
+    want = run_xla(text, [x, b, c, m, u])
+    assert [g.dtype for g in got] == [w.dtype for w in want]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.astype(np.complex128), w.astype(np.complex128), rtol=1e-2, atol=1e-6)
+
+
+def test_scatter_does_not_leak_into_its_operand(interpreter):
+    x = np.array([0.3, 1.7, -0.5], np.float32)
+    text = lower(jax.grad(lambda x: jnp.sum(x.at[-1].max(1.0))), x)
+    np.testing.assert_array_equal(interpreter.run(text, [x]).outputs[0], [1.0, 1.0, 0.0])  # x[2] < 1: no gradient
+
+
+def test_what_it_cannot_run_is_a_reason_not_a_crash(interpreter):
+    spd = np.eye(4, dtype=np.float32) * 2
+    assert "custom_call lapack_" in interpreter.run(lower(jnp.linalg.cholesky, spd), [spd]).skipped
+    zero = np.zeros(3, np.int32)
+    outcome = interpreter.run(lower(lambda v: v // v, zero), [zero])
+    assert outcome.outputs is None and "SIGFPE" in outcome.skipped
+    x = np.ones(3, np.float32)
+    assert interpreter.run(lower(jnp.sin, x), [x]).outputs is not None  # a fresh child after the crash
+
+
+def test_a_worker_bounds_a_program_that_runs_too_long():
+    n = np.int32(2**31 - 1)
+    text = lower(lambda n: jax.lax.while_loop(lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 1.0001), (0, 1.0))[1], n)
+    x = np.ones(3, np.float32)
+    with Worker("builder.runners", timeout=120) as worker:
+        assert worker.call(("xla", lower(jnp.sin, x), [x])).value[0] == "ok"  # the child is up: the limit is the loop's
+        assert worker.call(("xla", text, [n]), timeout=3).failed == "over the 3 s time limit"
+        assert worker.call(("xla", lower(jnp.sin, x), [x])).value[0] == "ok"  # a fresh child takes over
