@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import jaxlib
+from jax._src import util as jax_util
 from jax._src.interpreters import partial_eval
 
 from .specs import FLOAT, TensorSpec
@@ -97,21 +99,42 @@ def scalar_loss(fn: Callable[..., Any], treedef: Any) -> Callable[..., Any]:
 
 
 def release_traces() -> None:
-    """Drop the traces JAX cached for earlier programs, so memory stays flat over a long build.
+    """Drop what JAX kept from earlier programs, so memory stays flat over a long build.
 
-    JAX keeps every `jit` trace of a function for as long as the function lives
-    (`partial_eval.trace_to_jaxpr`, an unbounded cache). jnp's own jitted helpers live
-    forever, so each program adds their traces at its random shapes: ~0.2 MiB a row, GiBs
-    over a large split. Those shapes rarely come back (6% hits), so dropping them costs no
-    measurable time, and it leaves JAX's bounded caches and compiled executables alone: a user
-    who streams rows while running their own jitted code does not recompile it.
-    (benchmarks/README.md has the measurements.)
+    JAX's Python-level caches fill with every program's traces and lowerings: one is
+    unbounded (`partial_eval.trace_to_jaxpr`, which keeps jnp's jitted helpers traced at
+    every shape seen), and the bounded ones hold thousands of whole-program jaxprs. Programs
+    with random shapes almost never hit them, so clearing them before each program costs
+    nothing measurable (benchmarks/README.md) and every row is lowered from the same state.
+    JAX's C++ executable caches are left alone: a user who streams rows while running their
+    own jitted code does not recompile it. Also drops the trace cycles JAX 0.10 leaks
+    (`_drop_dead_trace_finalizers`).
     """
-    cache = getattr(partial_eval, "trace_to_jaxpr", None)
-    if callable(getattr(cache, "cache_clear", None)):
-        cache.cache_clear()
-    else:  # another JAX version: fall back to the public, wider reset
+    clear = getattr(jax_util, "clear_all_caches", None)
+    if callable(clear):
+        clear()
+    else:  # another JAX version: the public, wider reset (also drops compiled executables)
         jax.clear_caches()
+    _drop_dead_trace_finalizers()
+
+
+def _drop_dead_trace_finalizers() -> None:
+    """Detach the finalizers JAX left on the constants of traces that have ended.
+
+    For each constant a trace captures, JAX registers `weakref.finalize(tracer,
+    trace.finalize_const, ...)`; the trace's frame holds that tracer, so when the frame is
+    not released (a constant inside a `shard_map` body, jax 0.10) the finalizer keeps
+    trace, frame and tracers alive for good, a cycle rooted in weakref's registry. Between
+    programs no trace of ours is running, and a detached finalizer only skips popping a
+    constant from a dead trace's table.
+    """
+    registry = getattr(weakref.finalize, "_registry", None)
+    target = getattr(getattr(partial_eval, "DynamicJaxprTrace", None), "finalize_const", None)
+    if not registry or target is None:
+        return
+    for finalizer, info in list(registry.items()):
+        if getattr(getattr(info, "func", None), "__func__", None) is target:
+            finalizer.detach()
 
 
 def extract(
