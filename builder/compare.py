@@ -64,7 +64,12 @@ def _float_view(a: np.ndarray) -> np.ndarray:
 
 
 def compare_array(
-    got: np.ndarray, want: np.ndarray, tolerances: dict[str, Tolerance], independent: bool = False, low_precision: bool = False
+    got: np.ndarray,
+    want: np.ndarray,
+    tolerances: dict[str, Tolerance],
+    independent: bool = False,
+    low_precision: bool = False,
+    slack: np.ndarray | None = None,
 ) -> str | None:
     """None when `got` agrees with `want` (the reference); else a one-line description of the difference.
 
@@ -73,7 +78,8 @@ def compare_array(
     on how each executor arranged the arithmetic (XLA's simplifier reorders it), so only the
     elements finite on both sides are compared. With `low_precision` intermediates (f16, bf16)
     an executor that rounds after every op overflows where one that keeps f32 inside a fusion
-    does not, so NaN and +-Inf may stand for each other (they must still be non-finite)."""
+    does not, so NaN and +-Inf may stand for each other (they must still be non-finite).
+    `slack`: an extra allowance per element (see `sensitivity`)."""
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape:
         return f"shape {got.shape} vs {want.shape}"
@@ -102,6 +108,8 @@ def compare_array(
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.where(finite, np.abs(g - w), 0.0)
     allowed = tol.atol * scale + tol.rtol * np.abs(w)
+    if slack is not None:
+        allowed = allowed + np.where(np.isfinite(slack), slack, 0.0)
     bad = err > allowed
     if not bad.any():
         return None
@@ -119,14 +127,45 @@ def compare_outputs(
     labels: Sequence[str] = (),
     independent: bool = False,
     low_precision: bool = False,
+    slack: Sequence[np.ndarray] | None = None,
 ) -> list[str]:
     """Every disagreement between two flat output lists, labelled by output."""
     if len(got) != len(want):
         return [f"{len(got)} outputs vs {len(want)}"]
     problems = []
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
-        problem = compare_array(g, w, tolerances, independent, low_precision)
+        problem = compare_array(g, w, tolerances, independent, low_precision, None if slack is None else slack[i])
         if problem:
             label = labels[i] if i < len(labels) and labels[i] else f"output {i}"
             problems.append(f"{label}: {problem}")
     return problems
+
+
+PERTURBATION = 2.0**-20  # relative: ~8 ulps of float32
+
+
+def perturbed(inputs: Sequence[np.ndarray], seed: int) -> list[np.ndarray]:
+    """The inputs with every float element moved by a relative `PERTURBATION` of random sign."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for x in inputs:
+        x = np.asarray(x)
+        if x.dtype.kind == "f" or x.dtype.name == "bfloat16":
+            x = (x.astype(np.float64) * (1 + PERTURBATION * rng.choice([-1.0, 1.0], x.shape))).astype(x.dtype)
+        out.append(x)
+    return out
+
+
+def sensitivity(reference: Sequence[np.ndarray], moved: Sequence[np.ndarray], factor: float = 4.0) -> list[np.ndarray]:
+    """Per element, `factor` times how far the outputs moved when the inputs moved by a few ulps:
+    how much an ill-conditioned program (tan near a pole, a long chain of cancellations)
+    amplifies rounding. Two executors that round differently may differ by that much."""
+    out = []
+    for a, b in zip(reference, moved, strict=True):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.dtype.kind in "fc" or a.dtype.name == "bfloat16":
+            with np.errstate(invalid="ignore", over="ignore"):
+                out.append(factor * np.abs(_float_view(a) - _float_view(b)))
+        else:
+            out.append(np.zeros(a.shape))
+    return out
