@@ -73,3 +73,20 @@ def test_rows_carry_the_contract(train_rows):
         assert len(row["outputs"]) >= 1
         assert row["flops"] >= 0 and row["bytes_accessed"] > 0
         assert row["category"] in known_categories()
+
+
+def test_gc_runs_less_often_while_rows_are_lowered_and_is_restored_after():
+    import gc
+
+    from builder.pipeline import fewer_gc_passes
+
+    before = gc.get_threshold()
+    try:
+        with fewer_gc_passes():
+            assert gc.get_threshold()[0] >= 10_000
+        assert gc.get_threshold() == before
+        gc.set_threshold(50_000, 30, 10)  # a caller's own higher thresholds are kept
+        with fewer_gc_passes():
+            assert gc.get_threshold() == (50_000, 30, 10)
+    finally:
+        gc.set_threshold(*before)
