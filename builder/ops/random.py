@@ -6,7 +6,9 @@ A program gets its key the way real code does: as a `key` argument (the `uint32[
 fresh subkey: `key, subkey = jax.random.split(key)` rebinds the key, as code threads it, so
 later samplers draw fresh bits. Keys are never returned (`TYPED_KEYS` values stay internal).
 
-`draw_keys` is shared with the `nn` (dropout) and `vmap` (per-example keys) tables.
+`draw_keys` is shared with the `nn` (dropout), `vmap` (per-example keys) and `parallel`
+(per-device streams) tables, which ask for threefry keys as model code does: the rbg
+implementations, and so `stablehlo.rng_bit_generator`, stay this category's own.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def _per_example_keys(ctx: Draw) -> Piece | None:
         return None
     rng = ctx.rng
     batch = xs.spec.shape[0]
-    use = draw_keys(ctx)
+    use = draw_keys(ctx, threefry=True)
     keys, k, x = ctx.fresh("keys"), ctx.fresh("k"), ctx.fresh("x")
     samples = [f"{x} + 0.1 * jax.random.normal({k}, {x}.shape, {x}.dtype)", f"jnp.where(jax.random.bernoulli({k}, 0.9, {x}.shape), {x}, 0)"]
     if xs.spec.rank >= 2:  # shuffle each example's rows

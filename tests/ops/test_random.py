@@ -74,6 +74,14 @@ def test_gamma_family_always_gets_a_threefry_key():
         assert 'impl="rbg"' not in source and 'impl="unsafe_rbg"' not in source, source
 
 
+@pytest.mark.parametrize("category", ["nn", "vmap", "parallel"])
+def test_other_categories_draw_threefry_keys_only(category):
+    """Model code keeps JAX's default PRNG: rbg keys (rng_bit_generator) are this category's own."""
+    for seed in range(60):
+        source = generate(category, seed).render()
+        assert 'impl="rbg"' not in source and 'impl="unsafe_rbg"' not in source, (category, seed)
+
+
 @pytest.mark.slow
 def test_a_thousand_programs_lower():
     drawn = check_seeds(CATEGORY, range(1000))
