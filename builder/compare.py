@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 
 
@@ -51,6 +52,13 @@ def lowest_precision(text: str) -> str:
     return "float32"
 
 
+def narrowest_range(text: str) -> str | None:
+    """The float type of a module with the smallest range ("float16" before "bfloat16"), None for f32 only."""
+    if re.search(r"[x<]f16>", text):
+        return "float16"
+    return "bfloat16" if re.search(r"[x<]bf16>", text) else None
+
+
 def widened(tolerances: dict[str, Tolerance], lowest: str) -> dict[str, Tolerance]:
     """`tolerances` loosened so no float output is held to more precision than the module computed in."""
     floor = tolerances[lowest]
@@ -68,7 +76,7 @@ def compare_array(
     want: np.ndarray,
     tolerances: dict[str, Tolerance],
     independent: bool = False,
-    low_precision: bool = False,
+    low_precision: str | None = None,
     slack: np.ndarray | None = None,
 ) -> str | None:
     """None when `got` agrees with `want` (the reference); else a one-line description of the difference.
@@ -76,10 +84,12 @@ def compare_array(
     Between independent executors (`independent`), IEEE overflow is order-dependent: once the
     reference itself holds Inf or NaN, which later values turn NaN, Inf or stay finite depends
     on how each executor arranged the arithmetic (XLA's simplifier reorders it), so only the
-    elements finite on both sides are compared. With `low_precision` intermediates (f16, bf16)
-    an executor that rounds after every op overflows where one that keeps f32 inside a fusion
-    does not, so NaN and +-Inf may stand for each other (they must still be non-finite).
-    `slack`: an extra allowance per element (see `sensitivity`)."""
+    elements finite on both sides are compared. With `low_precision` intermediates (the least
+    precise float type the module computes in: "float16" or "bfloat16") an executor that rounds
+    after every op overflows where one that keeps f32 inside a fusion or accumulator does not:
+    NaN and +-Inf may stand for each other, and where the reference exceeds that type's range
+    the other may hold an Inf of the same sign. `slack`: an extra allowance per element (see
+    `sensitivity`)."""
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape:
         return f"shape {got.shape} vs {want.shape}"
@@ -95,6 +105,9 @@ def compare_array(
     overflowed = independent and not np.isfinite(w).all()
     kinds = (("NaN", np.isnan), ("+Inf", lambda x: np.isinf(x) & (x.real > 0)), ("-Inf", lambda x: np.isinf(x) & (x.real < 0)))
     if low_precision:
+        limit = float(ml_dtypes.finfo(low_precision).max)
+        beyond = np.isinf(g) & np.isfinite(w) & (np.abs(w) > limit) & (np.sign(g.real) == np.sign(w.real))
+        w = np.where(beyond, g, w)  # the narrow type's overflow: count the Inf as agreeing
         kinds = (("non-finite", lambda x: ~np.isfinite(x)),)
     for name, test in () if overflowed else kinds:
         if (test(g) != test(w)).any():
@@ -126,7 +139,7 @@ def compare_outputs(
     tolerances: dict[str, Tolerance],
     labels: Sequence[str] = (),
     independent: bool = False,
-    low_precision: bool = False,
+    low_precision: str | None = None,
     slack: Sequence[np.ndarray] | None = None,
 ) -> list[str]:
     """Every disagreement between two flat output lists, labelled by output."""

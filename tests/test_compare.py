@@ -29,7 +29,10 @@ def test_nan_and_inf_must_sit_in_the_same_places():
     assert "NaN in different places" in compare_array(np.array([1.0, 0.0, np.inf], np.float32), want, SAME_COMPILER)
     swapped = np.array([1.0, np.inf, np.nan], np.float32)
     assert compare_array(swapped, want, INDEPENDENT) is not None
-    assert compare_array(swapped, want, INDEPENDENT, low_precision=True) is None  # f16 overflow: any non-finite
+    assert compare_array(swapped, want, INDEPENDENT, low_precision="float16") is None  # f16 overflow: any non-finite
+    beyond = np.array([-155706.4, 2.0], np.float32)  # XLA kept f32 where the IR's f16 overflows
+    assert compare_array(np.array([-np.inf, 2.0], np.float32), beyond, INDEPENDENT, low_precision="float16") is None
+    assert compare_array(np.array([np.inf, 2.0], np.float32), beyond, INDEPENDENT, low_precision="float16") is not None
 
 
 def test_after_an_overflow_only_elements_finite_on_both_sides_count():
