@@ -218,8 +218,8 @@ def _draw_fori(ctx: Draw, traced: bool) -> Drawn | None:
     roll = ctx.rng.random()
     if roll < 0.35:  # the step index feeds the update
         prologue = [f"{param} = {carry} + lax.convert_element_type({i}, {carry}.dtype)"]
-    elif roll < 0.6:  # the body closes over a value of the enclosing function
-        extra = (*extra, partner(ctx, x))
+    elif roll < 0.6 and (outer := partner(ctx, x)) is not None:  # the body closes over an enclosing value
+        extra = (*extra, outer)
         prologue = [f"{param} = {carry} {ctx.rng.choice(['*', '+'])} {{{len(extra)}}}"]
     else:
         carry = param
@@ -387,12 +387,23 @@ def _piecewise_attrs(rng: random.Random, specs: Sequence[TensorSpec]) -> Attrs:
     return {"lo": lo, "hi": hi, "a": rng.choice(["0.1", "0.01", "0.5"]), "b": rng.choice(["2.0", "0.5", "1.5"])}
 
 
-def _select_n_partners(rng: random.Random, spec: TensorSpec) -> list[TensorSpec]:
-    return [spec] * rng.choice([1, 2])
+def _draw_select_n(ctx: Draw) -> Drawn | None:
+    """`lax.select_n`: two cases picked by a mask, or three by an index 0 / 1 / 2 from two thresholds."""
+    x = ctx.pick(Operand((*FLOAT, "int32")))
+    if x is None:
+        return None
+    cases = []
+    for _ in range(ctx.rng.choice([1, 2])):
+        other = partner(ctx, x)
+        if other is None or any(other.name == c.name for c in cases):
+            break
+        cases.append(other)
+    if not cases:
+        return None
+    return Drawn((x, *cases), {}, (x.spec,))
 
 
 def _render_select_n(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    """Two cases are picked by a mask; three by an index 0 / 1 / 2 built from two thresholds."""
     x = ins[0]
     which = f"{x} > 0" if len(ins) == 2 else f"({x} > 0).astype(jnp.int32) + ({x} > 1).astype(jnp.int32)"
     return [f"{outs[0]} = lax.select_n({which}, {', '.join(ins)})"]
@@ -421,7 +432,7 @@ OPS = (
     op("lax.optimization_barrier", CAT, (Operand(ALL),), "lax.optimization_barrier({0})", same, out_names=("held",), weight=0.3),
     op("jnp.select", CAT, (FLOATS,), "jnp.select([{0} < {lo}, {0} > {hi}], [{0} * {a}, {0} * {b}], {0})", same, attrs=_piecewise_attrs, out_names=("piecewise",), tags=NESTS, weight=0.6),
     op("jnp.piecewise", CAT, (FLOATS,), "jnp.piecewise({0}, [{0} < {lo}, {0} > {hi}], [lambda v: v * {a}, lambda v: v * {b}, jnp.tanh])", same, attrs=_piecewise_attrs, out_names=("piecewise",), tags=NESTS, weight=0.5),
-    op("lax.select_n", CAT, (Operand((*FLOAT, "int32")),), _render_select_n, same, partners=_select_n_partners, out_names=("chosen",), weight=0.5),
+    OpDecl("lax.select_n", CAT, (Operand((*FLOAT, "int32")),), _draw_select_n, _render_select_n, ("chosen",), weight=0.5),
     op("where_finite", CAT, (FLOATS,), "jnp.where(jnp.isfinite({0}), {0}, 0.0)", same, out_names=("safe",), tags=NESTS, weight=0.4),
     op("where_mask_fill", CAT, (FLOATS,), "jnp.where({1}, {0}, -jnp.inf)", same, partners=lambda r, s: [s.with_dtype("bool")], out_names=("masked",), weight=0.4),
 )

@@ -336,7 +336,7 @@ def _concatenate(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[Ten
 
 def _stack(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[TensorSpec, ...]]:
     n = ctx.rng.choice([2, 2, 3])
-    others = tuple(partner(ctx, x) for _ in range(n - 1))
+    others = tuple(partner(ctx, x) or x for _ in range(n - 1))
     axis = ctx.rng.randint(0, x.spec.rank)
     shape = list(x.spec.shape)
     shape.insert(axis, n)

@@ -316,10 +316,12 @@ def _expm(ctx: Draw, x: Value) -> Built | None:
     return Built(f"jax.scipy.linalg.expm(0.1 * {src})", (), (a.spec,), tuple(setup))
 
 
-def _cross(ctx: Draw, x: Value) -> Built:
+def _cross(ctx: Draw, x: Value) -> Built | None:
     """Cross products of 3-vectors: the first three components when the last axis is longer."""
     spec = x.spec.with_shape((*x.spec.shape[:-1], 3))
     y = partner(ctx, x, spec)
+    if y is None:
+        return None
     return Built("jnp.cross({0}, {1})" if x.spec.shape[-1] == 3 else "jnp.cross({0}[..., :3], {1})", (y,), (spec,))
 
 

@@ -53,7 +53,9 @@ def _sort(ctx: Draw, x: Value) -> Built:
         stable = ", stable=True" if rng.random() < 0.3 else ""
         return Built(f"jnp.argsort({{0}}, axis={axis}{stable})", (), (spec.with_dtype("int32"),))
     # Sort one array by another: keys and a payload that travels with them.
-    payload = ctx.need(spec.with_dtype(rng.choice(["float32", "int32"])))
+    payload = partner(ctx, x, spec.with_dtype(rng.choice(["float32", "int32"])))
+    if payload is None:
+        return Built(f"jnp.sort({{0}}, axis={axis})", (), (spec,))
     dim = axis % spec.rank
     if rng.random() < 0.5:
         return Built(f"lax.sort_key_val({{0}}, {{1}}, dimension={dim})", (payload,), (spec, payload.spec))
@@ -165,9 +167,9 @@ def _scalar(dtype: str, value: str) -> str:
 
 def _clamp(ctx: Draw, x: Value) -> Built:
     dtype = x.spec.dtype
-    if ctx.rng.random() < 0.3:  # elementwise bounds: lo <= x <= hi with lo, hi arrays
-        lo = partner(ctx, x)
-        return Built("lax.clamp({1}, {0}, {1} + 1)", (lo,), (x.spec,))
+    lo_value = partner(ctx, x) if ctx.rng.random() < 0.3 else None
+    if lo_value is not None:  # elementwise bounds: lo <= x <= lo + 1
+        return Built("lax.clamp({1}, {0}, {1} + 1)", (lo_value,), (x.spec,))
     lo, hi = ("-1.0", "1.0") if x.spec.is_float else ("0", "5")
     if dtype in FLOAT and ctx.rng.random() < 0.5:
         lo, hi = ctx.rng.choice([("0.0", "6.0"), ("-3.0", "3.0"), ("1e-6", "1.0")])
@@ -188,6 +190,8 @@ def _quantize(ctx: Draw, x: Value) -> Built:
 
 def _remainder(ctx: Draw, x: Value) -> Built:
     y = partner(ctx, x)
+    if y is None:
+        return Built("jnp.fmod({0}, 3)" if x.spec.dtype in INT else "jnp.fmod({0}, 2.0)", (), (x.spec,))
     if x.spec.dtype in INT:
         if ctx.rng.random() < 0.4:
             return Built("jnp.divmod({0}, jnp.maximum({1}, 1))", (y,), (x.spec, x.spec))
@@ -211,11 +215,11 @@ def _ldexp(ctx: Draw, x: Value) -> Built:
 # --- integer bits -------------------------------------------------------------------------
 def _bitwise(ctx: Draw, x: Value) -> Built:
     rng = ctx.rng
-    if rng.random() < 0.4:
+    y = partner(ctx, x) if rng.random() < 0.6 else None
+    if y is None:
         mask = "True" if x.spec.dtype == "bool" else rng.choice(["0xF", "1", "0x3", "7"])
         op = rng.choice(["&", "|", "^"])
         return Built(f"{{0}} {op} {mask}", (), (x.spec,))
-    y = partner(ctx, x)
     fn = rng.choice(["{0} & {1}", "{0} | {1}", "{0} ^ {1}", "jnp.bitwise_and({0}, {1})", "jnp.bitwise_xor({0}, {1})", "lax.bitwise_or({0}, {1})"])
     return Built(fn, (y,), (x.spec,))
 
@@ -234,6 +238,8 @@ def _shift(ctx: Draw, x: Value) -> Built:
         fn = rng.choice(["lax.shift_left", "lax.shift_right_logical", "lax.shift_right_arithmetic"])
         return Built(f"{fn}({{0}}, {_scalar(dtype, str(k))})", (), (x.spec,))
     amount = partner(ctx, x)  # per-element shift amounts, kept in range
+    if amount is None:
+        return Built(f"{{0}} >> {k}", (), (x.spec,))
     width = {"int32": 32, "int8": 8, "uint8": 8}[dtype]
     fn = rng.choice(["jnp.left_shift", "jnp.right_shift"])
     return Built(f"{fn}({{0}}, {{1}} % {width})", (amount,), (x.spec,))
@@ -299,6 +305,8 @@ def _finite(ctx: Draw, x: Value) -> Built:
     if roll < 0.7:
         return Built(rng.choice(["jnp.nan_to_num({0})", "jnp.nan_to_num({0}, nan=0.0, posinf=1.0, neginf=-1.0)"]), (), (x.spec,))
     y = partner(ctx, x)
+    if y is None:
+        return Built("jnp.isfinite({0})", (), (x.spec.with_dtype("bool"),))
     return Built("jnp.isclose({0}, {1}, atol=1e-3)", (y,), (x.spec.with_dtype("bool"),))
 
 
@@ -331,6 +339,8 @@ def _inverse_trig(ctx: Draw, x: Value) -> Built:
 
 def _logaddexp(ctx: Draw, x: Value) -> Built:
     y = partner(ctx, x)
+    if y is None:
+        return Built("jnp.logaddexp({0}, 0.0)", (), (x.spec,))
     return Built(ctx.rng.choice(["jnp.logaddexp({0}, {1})", "jnp.logaddexp2({0}, {1})", "jnp.hypot({0}, {1})", "jnp.copysign({0}, {1})"]), (y,), (x.spec,))
 
 
@@ -348,6 +358,8 @@ def _make_complex(ctx: Draw, x: Value) -> Built:
     """A complex array from real parts: lax.complex, x + 1j * y, or a phase rotation."""
     y = partner(ctx, x)
     out = x.spec.with_dtype("complex64")
+    if y is None:
+        return Built("jnp.exp(1j * {0})", (), (out,))
     roll = ctx.rng.random()
     if roll < 0.4 and x.spec.dtype == "float32":
         return Built("lax.complex({0}, {1})", (y,), (out,))

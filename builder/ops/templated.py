@@ -30,15 +30,15 @@ def tup(items: Sequence[Any]) -> str:
     return "(" + ", ".join(map(str, items)) + ("," if len(items) == 1 else "") + ")"
 
 
-def partner(ctx: Draw, x: Value, spec: TensorSpec | None = None) -> Value:
-    """A value of `spec` (default: the anchor's) for a binary op, other than the anchor when
-    one can be had: `a & a` or `lax.complex(t, t)` is not code anyone writes."""
+def partner(ctx: Draw, x: Value, spec: TensorSpec | None = None) -> Value | None:
+    """A value of `spec` (default: the anchor's) for a binary op other than the anchor, or None
+    when only the anchor is to be had: `a & a` or `lax.complex(t, t)` is not code anyone writes."""
     spec = spec or x.spec
     for _ in range(3):
         y = ctx.need(spec)
         if y.name != x.name:
             return y
-    return y
+    return None
 
 
 Build = Callable[[Draw, Value], "Built | tuple[Any, ...] | None"]
