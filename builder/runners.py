@@ -96,6 +96,15 @@ def parse(text: str) -> Signature:
         return Signature([_tensor(t) for t in ftype.inputs], [_tensor(t) for t in ftype.results], labels)
 
 
+_MESH = re.compile(r"sdy\.mesh @[\w.$-]+ = <\[([^\]]*)\]")
+
+
+def mesh_devices(text: str) -> int:
+    """The most devices any `sdy.mesh` of the module spans (1 when it declares none)."""
+    sizes = [int(np.prod([int(n) for n in re.findall(r"=\s*(\d+)", axes)] or [1])) for axes in _MESH.findall(text)]
+    return max(sizes, default=1)
+
+
 def custom_call_targets(text: str) -> list[str]:
     return sorted({a or b for a, b in _CUSTOM_CALL.findall(text)})
 
@@ -193,8 +202,9 @@ class PythonSide:
     error: str | None = None
 
 
-def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool) -> PythonSide:
-    """Run the row's Python through `jax.jit` (and `jax.grad` of the documented scalar loss) on `inputs`."""
+def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool, execute: bool = True) -> PythonSide:
+    """Run the row's Python through `jax.jit` (and `jax.grad` of the documented scalar loss) on `inputs`
+    (unless not `execute`) and lower it again (when `relower`)."""
     import jax
 
     from .extractor import extract, load_function, scalar_loss
@@ -205,6 +215,12 @@ def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool
         fn = load_function(row["python"], row["entry_point"])
         leaves = python_values(row["args"], inputs)
         skeleton = ast.literal_eval(row["args_tree"])
+        if relower:
+            specs = [spec_of(a) for a in row["args"]]
+            ir = extract(row["python"], row["entry_point"], specs, row["args_tree"], row.get("stablehlo_grad") is not None)
+            side.stablehlo, side.stablehlo_grad, side.jaxpr = ir.stablehlo, ir.stablehlo_grad, ir.jaxpr
+        if not execute:
+            return side
         call = fill(skeleton, leaves)
         out = jax.jit(fn).lower(*call).compile(COMPILER_OPTIONS)(*call)
         flat = jax.tree_util.tree_flatten_with_path(out)[0]
@@ -216,10 +232,6 @@ def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool
             grad = jax.jit(jax.grad(scalar_loss(fn, treedef), argnums=floats))
             grads = grad.lower(*leaves).compile(COMPILER_OPTIONS)(*leaves)
             side.grads = [np.asarray(g) for g in grads]
-        if relower:
-            specs = [spec_of(a) for a in row["args"]]
-            ir = extract(row["python"], row["entry_point"], specs, row["args_tree"], row.get("stablehlo_grad") is not None)
-            side.stablehlo, side.stablehlo_grad, side.jaxpr = ir.stablehlo, ir.stablehlo_grad, ir.jaxpr
     except Exception as err:
         side.error = f"{type(err).__name__}: {err}"[:500]
     return side

@@ -42,10 +42,10 @@ def _limit(seconds: float, memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
 
 
-def run_untrusted(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool, limits: Limits) -> PythonSide:
+def run_untrusted(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool, limits: Limits, execute: bool = True) -> PythonSide:
     """`runners.python_side` in a limited child process; a crash, a limit or a timeout becomes `error`."""
     keys = ("python", "entry_point", "args", "args_tree", "stablehlo_grad")
-    payload = pickle.dumps(({k: row.get(k) for k in keys}, [np.asarray(x) for x in inputs], relower))
+    payload = pickle.dumps(({k: row.get(k) for k in keys}, [np.asarray(x) for x in inputs], relower, execute))
     with tempfile.TemporaryDirectory(prefix="validate-sandbox-") as scratch:
         try:
             done = subprocess.run(
@@ -93,8 +93,8 @@ def _load(path: Path) -> PythonSide:
 
 def _main() -> None:
     _limit(float(sys.argv[1]), int(sys.argv[2]))
-    row, inputs, relower = pickle.loads(sys.stdin.buffer.read())
-    side = python_side(row, inputs, relower)
+    row, inputs, relower, execute = pickle.loads(sys.stdin.buffer.read())
+    side = python_side(row, inputs, relower, execute)
     if side.error and "MemoryError" in side.error:
         sys.stderr.write(side.error + "\n")
         sys.exit(3)
