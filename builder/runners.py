@@ -129,6 +129,8 @@ def make_inputs(args: Sequence[dict[str, Any]], seed: int, text: str) -> list[np
                 x = rng.uniform(0.5, 2.0, shape) * (1 if positive else rng.choice([-1.0, 1.0], shape))
             else:
                 x = rng.uniform(-2.0, 2.0, shape)
+            if len(shape) >= 2:  # a weight matrix (or a batch) scaled as an initializer would: `x @ w` stays O(1)
+                x = x / np.sqrt(max(shape[-2], 1))
             out.append(x.astype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype))
         elif dtype in ("complex64", "complex128"):
             out.append((rng.uniform(-1, 1, shape) + 1j * rng.uniform(-1, 1, shape)).astype(dtype))
