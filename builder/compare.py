@@ -157,14 +157,21 @@ def compare_outputs(
 PERTURBATION = 2.0**-20  # relative: ~8 ulps of float32
 
 
-def perturbed(inputs: Sequence[np.ndarray], seed: int) -> list[np.ndarray]:
-    """The inputs with every float element moved by a relative `PERTURBATION` of random sign."""
+def perturbation(lowest: str) -> float:
+    """How far to move the inputs: 8 ulps of f32, or 2 ulps of the module's least precise type
+    (an executor's f16 / bf16 rounding differs by an ulp, which no f32-sized nudge imitates)."""
+    return max(PERTURBATION, 2 * float(ml_dtypes.finfo(lowest).eps))
+
+
+def perturbed(inputs: Sequence[np.ndarray], seed: int, relative: float = PERTURBATION) -> list[np.ndarray]:
+    """The inputs with every float element moved by `relative` (random sign); f16 / bf16 inputs by at least one ulp."""
     rng = np.random.default_rng(seed)
     out = []
     for x in inputs:
         x = np.asarray(x)
         if x.dtype.kind == "f" or x.dtype.name == "bfloat16":
-            x = (x.astype(np.float64) * (1 + PERTURBATION * rng.choice([-1.0, 1.0], x.shape))).astype(x.dtype)
+            step = max(relative, float(ml_dtypes.finfo(x.dtype).eps))
+            x = (x.astype(np.float64) * (1 + step * rng.choice([-1.0, 1.0], x.shape))).astype(x.dtype)
         out.append(x)
     return out
 

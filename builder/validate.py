@@ -33,11 +33,11 @@ import numpy as np
 from . import runners
 from .compare import (
     INDEPENDENT,
-    PERTURBATION,
     SAME_COMPILER,
     compare_outputs,
     lowest_precision,
     narrowest_range,
+    perturbation,
     perturbed,
     sensitivity,
     widened,
@@ -282,7 +282,8 @@ class Validator:
             report.add("interpreter", SKIP, f"{name}: values not compared: {NONDETERMINISTIC_WHY}")
             return
         assert outcome.outputs is not None
-        tolerances = widened(INDEPENDENT, lowest_precision(text))
+        lowest = lowest_precision(text)
+        tolerances = widened(INDEPENDENT, lowest)
 
         def disagreements(reference: list[np.ndarray], slack: list[np.ndarray] | None = None) -> list[str]:
             return compare_outputs(
@@ -291,10 +292,10 @@ class Validator:
 
         problems, note = disagreements(xla), ""
         if problems:  # ill-conditioned at these inputs? Allow what a few ulps of input noise move XLA's own result by.
-            moved = self._xla_quietly(text, perturbed(inputs, report.input_seed))
+            moved = self._xla_quietly(text, perturbed(inputs, report.input_seed, perturbation(lowest)))
             slack = sensitivity(xla, moved) if moved is not None else None
             if slack is not None and not disagreements(xla, slack):
-                problems, note = [], f"{name}: agreed within 4x the change a {PERTURBATION:.1e} relative input perturbation causes"
+                problems, note = [], f"{name}: agreed within 4x the change a {perturbation(lowest):.1e} relative input perturbation causes"
         if problems:  # XLA's algebraic simplifier does not keep IEEE NaN / Inf: judge against XLA without it
             literal = self._xla_quietly(text, inputs, runners.LITERAL)
             if literal is not None and not disagreements(literal, slack):
