@@ -17,7 +17,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from . import __version__
-from .config import SPLITS, PairsConfig
+from .config import SPLITS, PairsConfig, load_all
 from .extractor import counted_ops
 from .stats import BuildStats
 
@@ -231,6 +231,26 @@ def example_section(record: ConfigRecord | None) -> dict[str, Any] | None:
     return {"config": record.name, "id": row.get("id"), "table": markdown_table(["column", "value"], short), "code": code}
 
 
+def category_section(records: Sequence[ConfigRecord], descriptions: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every category any record holds: what its programs exercise (its own config's description)
+    and one real row of it (from the first record, in card order, that has one)."""
+    if descriptions is None:
+        descriptions = {name: config.description for name, config in load_all().items()}
+    shown: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for category, example in record.stats.category_examples.items():
+            shown.setdefault(category, {**example, "config": record.name})
+    return [
+        {
+            "name": category,
+            "description": " ".join(str(descriptions.get(category, "")).split()),
+            "example": example,
+            "ops": ", ".join(f"`{op.removeprefix('stablehlo.')}`" for op in example["ops"]),
+        }
+        for category, example in sorted(shown.items())
+    ]
+
+
 def render(
     repo_id: str,
     pushed: DatasetCardData,
@@ -251,5 +271,6 @@ def render(
         configs=ordered,
         unrecorded=[n for n in names if n not in {r.name for r in ordered}],  # pushed by other means
         example=example_section(shown),
+        categories=category_section(ordered),
         generator_version=__version__,
     )

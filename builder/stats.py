@@ -23,6 +23,7 @@ class BuildStats:
     ir_lines: Histogram = field(default_factory=lambda: Histogram.of([], 2))  # lines of `stablehlo`
     flops: Histogram = field(default_factory=lambda: Histogram.of([], 10))
     example: dict[str, Any] | None = None  # one real row: the shortest differentiable program of the first split
+    category_examples: dict[str, dict[str, Any]] = field(default_factory=dict)  # category -> a short summary of one row
     duplicates: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> why -> programs dropped as repeats
     platform_rows: int = 0  # rows whose IR carries platform-specific pieces
     platform_pieces: Counter[str] = field(default_factory=Counter)  # piece (custom_call:<target>, ...) -> rows
@@ -74,6 +75,7 @@ class BuildStats:
             "ir_lines": self.ir_lines.to_dict(),
             "flops": self.flops.to_dict(),
             "example": self.example,
+            "category_examples": self.category_examples,
             "duplicates": self.duplicates,
             "platform_rows": self.platform_rows,
             "platform_pieces": dict(sorted(self.platform_pieces.items())),
@@ -90,6 +92,7 @@ class BuildStats:
             ir_lines=Histogram.from_dict(data["ir_lines"]),
             flops=Histogram.from_dict(data["flops"]),
             example=data.get("example"),
+            category_examples={c: dict(e) for c, e in data.get("category_examples", {}).items()},
             duplicates={s: dict(d) for s, d in data.get("duplicates", {}).items()},
             platform_rows=int(data.get("platform_rows", 0)),
             platform_pieces=Counter(data.get("platform_pieces", {})),
@@ -179,6 +182,7 @@ def collect(
     lines: list[int] = []
     flops: list[float] = []
     example: tuple[tuple[bool, int, str], datasets.Dataset, int] | None = None
+    candidates: dict[str, list[tuple[bool, int, str, str, int]]] = {}  # category -> (no gradient, lines, id, split, index)
     for split, d in ds.items():
         stats.rows[split] = len(d)
         stats.categories[split] = Counter(d["category"])
@@ -188,10 +192,11 @@ def collect(
         for pieces in d["platform_specific"] if "platform_specific" in d.column_names else ():
             stats.platform_rows += bool(pieces)
             stats.platform_pieces.update(pieces)
-        columns = d.select_columns(["id", "stablehlo", "stablehlo_grad", "flops"])
+        columns = d.select_columns(["id", "category", "stablehlo", "stablehlo_grad", "flops"])
         for index, row in enumerate(columns):
             n = ir_line_count(row["stablehlo"])
             lines.append(n)
+            candidates.setdefault(row["category"], []).append((row["stablehlo_grad"] is None, n, row["id"], split, index))
             flops.append(row["flops"])
             key = (row["stablehlo_grad"] is None, n, row["id"])
             if example is None or (example[1] is d and key < example[0]):
@@ -200,4 +205,23 @@ def collect(
     stats.flops = Histogram.of(flops, 10)
     if example is not None:
         stats.example = example[1][example[2]]
+    for category in sorted(candidates):
+        _, n, _, split, index = representative(candidates[category])
+        row = ds[split][index]
+        stats.category_examples[category] = {
+            "id": row["id"],
+            "seed": row["seed"],
+            "python": row["python"],
+            "ops": list(row["ops"]),
+            "lines": n,
+            "gradient": row["stablehlo_grad"] is not None,
+        }
     return stats
+
+
+def representative(candidates: list[tuple[bool, int, str, str, int]]) -> tuple[bool, int, str, str, int]:
+    """The row a card shows for a category: one with gradient IR if any, as long as the category's
+    lower-quartile program (typical, yet short enough to read), ties broken by id."""
+    ranked = sorted(candidates, key=lambda c: (c[1], c[2]))
+    target = ranked[len(ranked) // 4][1]
+    return min(candidates, key=lambda c: (c[0], abs(c[1] - target), c[2]))

@@ -28,6 +28,7 @@ def fake_build(rows: int = 4, category: str = "reduction") -> datasets.DatasetDi
         "flops": [float(10**i) for i in range(rows)],
         "ops": [["stablehlo.add", "func.return"]] * rows,
         "jax_version": ["jax 0.0; jaxlib 0.0; platform cpu"] * rows,
+        "seed": [100 + i for i in range(rows)],
     }
     return datasets.DatasetDict({"train": datasets.Dataset.from_dict(split)})
 
@@ -92,6 +93,12 @@ def test_render_fills_the_template_for_every_config():
     assert re.search(r"1–9 │█{40} 1\n +10–99 │█{40} 1\n", text)
     assert "Row `train-0000000` of config `balanced`" in text
     assert "{{" not in text and "{%" not in text
+    # every category: what its own config says it exercises, and one real row of it
+    described = " ".join(load_all()["reduction"].description.split())
+    assert f"| `reduction` | {described} |" in text and "| `matrix` |" in text
+    assert "<code>matrix</code>: row <code>train-0000000</code> of config <code>balanced</code>, seed 100, 3 lines" in text
+    assert "<code>reduction</code>: row <code>train-0000000</code> of config <code>reduction</code>, seed 100" in text
+    assert "ops (`stablehlo.` omitted): `add`, `func.return`" in text
     # a config pushed by other means (no statistics) is still listed
     other = str(render("org/pairs", pushed("balanced", "reduction", "extra"), records))
     assert "| `extra` | see `dataset_info` above | | (published without statistics) |" in other
