@@ -47,6 +47,7 @@ class PairsConfig:
     max_statements: int = 40
     max_args: int = 5
     hlo_optimized: bool = False
+    gradient: bool = True  # false: no stablehlo_grad (about half a row's cost), for forward-only tasks
     shard_size: int = 100
     split_mode: str = "random"  # "structural": no validation/test row shares a structure hash with train
     portable_only: bool = False  # leave out programs whose StableHLO carries custom_calls or backend attributes
@@ -122,20 +123,21 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
             "lower min_statements or raise max_statements"
         )
     out["max_args"] = _int("max_args", v.get("max_args", 5), 1, MAX_ARGS, "array arguments per program")
-    hlo = v.get("hlo_optimized", False)
-    if not isinstance(hlo, bool):
-        raise ConfigError(f"hlo_optimized must be true or false, got {hlo!r}")
-    out["hlo_optimized"] = hlo
+    out["hlo_optimized"] = _bool("hlo_optimized", v.get("hlo_optimized", False))
+    out["gradient"] = _bool("gradient", v.get("gradient", True))
     out["shard_size"] = _int("shard_size", v.get("shard_size", 100), 1, 100_000, "rows per work unit")
     mode = v.get("split_mode", "random")
     if mode not in SPLIT_MODES:
         raise ConfigError(f"split_mode must be one of {', '.join(SPLIT_MODES)}, got {mode!r}")
     out["split_mode"] = mode
-    portable = v.get("portable_only", False)
-    if not isinstance(portable, bool):
-        raise ConfigError(f"portable_only must be true or false, got {portable!r}")
-    out["portable_only"] = portable
+    out["portable_only"] = _bool("portable_only", v.get("portable_only", False))
     return PairsConfig(**out)
+
+
+def _bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def _categories(value: Any, known: tuple[str, ...]) -> tuple[tuple[str, float], ...]:

@@ -79,6 +79,7 @@ class PairsBuilderConfig(datasets.BuilderConfig):
     max_statements: int = DEFAULTS.max_statements
     max_args: int = DEFAULTS.max_args
     hlo_optimized: bool = False
+    gradient: bool = DEFAULTS.gradient
     shard_size: int = DEFAULTS.shard_size
     split_mode: str = DEFAULTS.split_mode
     portable_only: bool = DEFAULTS.portable_only

@@ -80,7 +80,7 @@ def make_row(config: PairsConfig, split: str, index: int, category: str, seed: i
     leaves = [leaf.spec for leaf in program.leaves]
     args_tree = program.args_tree()
     optimized = config.hlo_optimized and program.compilable  # an abstract-mesh program cannot compile here
-    ir = extract(source, program.entry_point, leaves, args_tree, program.differentiable, optimized)
+    ir = extract(source, program.entry_point, leaves, args_tree, config.gradient and program.differentiable, optimized)
     return {
         "id": f"{split}-{index:07d}",
         "category": category,

@@ -103,6 +103,7 @@ def test_bad_weights_are_named(weights, fragment):
         ({"min_statements": 9, "max_statements": 3}, "min_statements (9) is larger than max_statements (3)"),
         ({"max_args": 0}, "max_args must be between 1 and 5"),
         ({"hlo_optimized": "yes"}, "hlo_optimized must be true or false, got 'yes'"),
+        ({"gradient": 0}, "gradient must be true or false, got 0"),
         ({"sed": 3}, "cfg: unknown key 'sed' (did you mean 'seed'?)"),
         ({"sed": 3, "train_sise": 1}, "unknown keys 'sed' (did you mean 'seed'?); 'train_sise' (did you mean 'train_size'?)"),
     ],

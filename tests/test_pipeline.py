@@ -75,6 +75,15 @@ def test_rows_carry_the_contract(train_rows):
         assert row["category"] in known_categories()
 
 
+def test_gradient_false_drops_only_the_gradient(train_rows):
+    """`gradient: false` skips the gradient's trace and lowering; every other column is the same."""
+    with_grad = [r for r in train_rows[:12] if r["stablehlo_grad"] is not None][:3]
+    assert with_grad
+    forward_only = {r["id"]: r for r in rows(replace(CONFIG, gradient=False), "train", 0, 12)}
+    for row in with_grad:
+        assert forward_only[row["id"]] == {**row, "stablehlo_grad": None}
+
+
 def test_gc_runs_less_often_while_rows_are_lowered_and_is_restored_after():
     import gc
 
