@@ -125,6 +125,35 @@ def _copy_scatter_operands(module: Any) -> None:
                 op.operands[i] = stablehlo.ReshapeOp(value.type, value).result
 
 
+def _widen_convolution_operands(module: Any) -> None:
+    """Convert the operands of every `stablehlo.convolution` whose result type is wider (an int8
+    convolution into int32: `preferred_element_type`) to the result's element type.
+
+    The interpreter shipped in jaxlib 0.10 multiplies and accumulates in the operands' type and
+    converts at the end, so an int8 convolution wraps around at 127 and a bf16 one rounds every
+    partial sum; XLA and JAX accumulate in the result type. Products of the narrower type are
+    exact in the wider one, so converting first computes what XLA does."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import stablehlo
+
+    convolutions: list[Any] = []
+
+    def visit(op: Any) -> Any:
+        if op.name == "stablehlo.convolution":
+            convolutions.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    for op in convolutions:
+        element = ir.RankedTensorType(op.results[0].type).element_type
+        for i in range(2):
+            value = op.operands[i]
+            operand_type = ir.RankedTensorType(value.type)
+            if operand_type.element_type != element:
+                with ir.InsertionPoint(op):
+                    op.operands[i] = stablehlo.ConvertOp(ir.RankedTensorType.get(operand_type.shape, element), value).result
+
+
 def _to_attr(array: np.ndarray, tensor_type: Any) -> Any:
     """An input array as the DenseElementsAttr the interpreter takes (bf16 and complex by their bits)."""
     from jaxlib.mlir import ir
@@ -152,6 +181,7 @@ def evaluate(ctx: Any, text: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
         module = ir.Module.parse(text)
         passmanager.PassManager.parse("builtin.module(func.func(chlo-legalize-to-stablehlo))").run(module.operation)
         _copy_scatter_operands(module)
+        _widen_convolution_operands(module)
         wrapped, kinds = _wrap(module)
         module = ir.Module.parse(wrapped)
         main = next(op for op in module.body.operations if ir.StringAttr(op.attributes["sym_name"]).value == ENTRY)

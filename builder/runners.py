@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -58,11 +58,16 @@ class Signature:
     result_info: list[str]
 
 
-@cache
-def mlir_context() -> Any:
-    from .interpreter import make_context
+_local = threading.local()
 
-    return make_context()
+
+def mlir_context() -> Any:
+    """This thread's MLIR context (`validate --num-proc` parses in several threads; a context is not shared)."""
+    if not hasattr(_local, "context"):
+        from .interpreter import make_context
+
+        _local.context = make_context()
+    return _local.context
 
 
 def _tensor(t: Any) -> tuple[tuple[int, ...], str]:
@@ -183,7 +188,10 @@ def run_xla(text: str, inputs: Sequence[np.ndarray], options: dict[str, Any] | N
         lapack._lapack.initialize()
     compile_options = jeb.get_compile_options(1, 1, env_options_overrides=options or COMPILER_OPTIONS)
     executable = backend.compile_and_load(text, executable_devices=[device], compile_options=compile_options)
-    results = executable.execute([jax.device_put(np.asarray(x), device) for x in inputs])
+    arrays = [np.asarray(x) for x in inputs]
+    wide = any(a.dtype in (np.float64, np.int64, np.uint64, np.complex128) for a in arrays)
+    with jax.enable_x64(wide):  # else device_put narrows f64 / i64 inputs (an f64 module: `oracle.to_f64`)
+        results = executable.execute([jax.device_put(a, device) for a in arrays])
     return [np.asarray(r) for r in results]
 
 

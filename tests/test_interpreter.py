@@ -1,5 +1,5 @@
 """The reference interpreter as a second executor: it agrees with XLA, survives what it cannot run,
-and works around jaxlib 0.10's scatter writing into its operand."""
+and works around jaxlib 0.10's scatter writing into its operand and convolution accumulating in its operands' type."""
 
 from __future__ import annotations
 
@@ -46,6 +46,15 @@ def test_scatter_does_not_leak_into_its_operand(interpreter):
     x = np.array([0.3, 1.7, -0.5], np.float32)
     text = lower(jax.grad(lambda x: jnp.sum(x.at[-1].max(1.0))), x)
     np.testing.assert_array_equal(interpreter.run(text, [x]).outputs[0], [1.0, 1.0, 0.0])  # x[2] < 1: no gradient
+
+
+@pytest.mark.parametrize("dtype, result", [(np.int8, jnp.int32), (np.uint8, jnp.uint32), (ml_dtypes.bfloat16, jnp.float32)])
+def test_a_convolution_accumulates_in_its_result_type(interpreter, dtype, result):
+    lhs = np.full((1, 300, 1), 8, dtype)  # 300 products of 8 * 3: wraps around in 8 bits, rounds in bf16
+    rhs = np.full((300, 1, 1), 3, dtype)
+    text = lower(lambda a, b: jax.lax.conv_general_dilated(a, b, (1,), "VALID", dimension_numbers=("NWC", "WIO", "NWC"), preferred_element_type=result), lhs, rhs)
+    assert "stablehlo.convolution" in text
+    np.testing.assert_array_equal(interpreter.run(text, [lhs, rhs]).outputs[0].ravel(), [7200])
 
 
 def test_what_it_cannot_run_is_a_reason_not_a_crash(interpreter):
