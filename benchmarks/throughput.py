@@ -13,6 +13,8 @@ Measurements (each in a fresh spawned process, so no run inherits another's warm
              Its texts are checked against the pipeline's rows, so it did the same work.
 - build(1), build(2): `download_and_prepare` of the builder, num_proc=None / 2, fresh cache dir,
              Arrow writing included, process start-up included (end to end).
+- build(1) forward: build(1) with `gradient: false` (no gradient IR): the same columns as a
+             reference pair holds (and the jaxpr), so build(1, forward)/reference is like for like.
 - reference: the style of the system this project replaces, per pair: lower + text + compile +
              compiled cost analysis.
 - hlo_optimized (opt-in, `--only` or `--with-hlo-optimized`): the pipeline with `hlo_optimized:
@@ -38,9 +40,10 @@ GOALS = {
     "pipeline/limit": 0.7,
     "build(2)/build(1)": 1.7,
     "build(1)/reference": 3.0,
+    "build(1, forward)/reference": 3.0,  # like for like: no gradient IR, which the reference never made
 }
-MEASUREMENTS = ("pipeline", "limit", "build1", "build2", "reference", "hlo_optimized")
-DEFAULT = ("pipeline", "limit", "build1", "build2", "reference")
+MEASUREMENTS = ("pipeline", "limit", "build1", "build2", "build1_forward", "reference", "hlo_optimized")
+DEFAULT = ("pipeline", "limit", "build1", "build2", "build1_forward", "reference")
 
 
 @dataclass(frozen=True)
@@ -176,12 +179,13 @@ def run_reference(config_name: str, jobs: list[Job], warmup: int) -> float:
     return time.perf_counter() - start
 
 
-def run_build(config_name: str, n: int, num_proc: int, cache_dir: str) -> float:
+def run_build(config_name: str, n: int, num_proc: int, cache_dir: str, gradient: bool = True) -> float:
     from builder.cli import make_builder
 
     # Rows do not depend on shard boundaries; small runs get smaller shards so both workers have work.
     shard_size = max(1, min(_config(config_name, n).shard_size, n // 8))
-    builder = make_builder(config_name, cache_dir, train_size=n, validation_size=0, test_size=0, shard_size=shard_size)
+    sizes = {"train_size": n, "validation_size": 0, "test_size": 0}
+    builder = make_builder(config_name, cache_dir, **sizes, shard_size=shard_size, gradient=gradient)
     start = time.perf_counter()
     builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
     seconds = time.perf_counter() - start
@@ -261,14 +265,17 @@ def main() -> int:
         if "hlo_optimized" in chosen:
             seconds, _, _, _ = in_fresh_process(run_pipeline, args.config, args.n, args.warmup, True)
             record("hlo_optimized", Figure("pipeline + hlo_optimized", seconds, len(jobs), "opt-in per config"))
-        for num_proc in (1, 2):
-            if f"build{num_proc}" in chosen:
-                cache = tempfile.mkdtemp(prefix=f"throughput-build{num_proc}-")
+        builds = (("build1", 1, True, "build, num_proc=1"), ("build2", 2, True, "build, num_proc=2"),
+                  ("build1_forward", 1, False, "build, 1, gradient: false"))
+        for key, num_proc, gradient, name in builds:
+            if key in chosen:
+                cache = tempfile.mkdtemp(prefix=f"throughput-{key}-")
                 try:
-                    seconds = in_fresh_process(run_build, args.config, args.n, num_proc, cache)
+                    seconds = in_fresh_process(run_build, args.config, args.n, num_proc, cache, gradient)
                 finally:
                     shutil.rmtree(cache, ignore_errors=True)
-                record(f"build{num_proc}", Figure(f"build, num_proc={num_proc}", seconds, args.n, "Arrow included"))
+                note = "Arrow included" if gradient else "forward IR, jaxpr, cost: what a reference pair holds, and more"
+                record(key, Figure(name, seconds, args.n, note))
         if "reference" in chosen:
             seconds = in_fresh_process(run_reference, args.config, jobs, args.warmup)
             compilable = sum(j.compilable for j in jobs)
@@ -288,6 +295,7 @@ def main() -> int:
         ("pipeline/limit", "pipeline", "limit"),
         ("build(2)/build(1)", "build2", "build1"),
         ("build(1)/reference", "build1", "reference"),
+        ("build(1, forward)/reference", "build1_forward", "reference"),
     ):
         line = ratio_line(name, figures, num, den)
         if line:
