@@ -138,7 +138,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         sandbox=Limits(args.time_limit, int(args.memory_limit * 2**30)),
         input_seed=args.input_seed,
     )
-    summary = run(splits, config, options, args.sample)
+    if args.num_proc < 1:
+        raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
+    summary = run(splits, config, options, args.sample, num_proc=args.num_proc)
     print(f"\nvalidated {len(summary.reports)} rows of {args.target} (input seed {args.input_seed})")
     if config is None:
         print("note: no build config, so no row could be regenerated; their Python ran only with --trust-code")
@@ -183,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--execution-timeout", type=float, default=180.0, help="seconds per row for XLA / JAX (compile included)")
     validate.add_argument("--time-limit", type=float, default=60.0, help="--trust-code: seconds per row of foreign Python")
     validate.add_argument("--memory-limit", type=float, default=4.0, help="--trust-code: GiB of address space per row of foreign Python")
+    validate.add_argument("--num-proc", type=int, default=1, help="rows validated at once, each with its own XLA and interpreter processes")
     for flag in ("--seed", "--train-size", "--validation-size", "--test-size", "--min-statements", "--max-statements", "--max-args"):
         validate.add_argument(flag, type=int)
     validate.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")

@@ -20,8 +20,10 @@ For each row, trusting nothing the extractor wrote:
 from __future__ import annotations
 
 import difflib
+import queue
 import random
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from . import runners
+from . import oracle, runners
 from .compare import (
     INDEPENDENT,
     SAME_COMPILER,
@@ -79,6 +81,10 @@ class RowReport:
         now = time.perf_counter()
         self.seconds[check] += now - self._clock
         self._clock = now
+
+    def resume(self) -> None:
+        """Time the next check from now: the wait before it (for its turn in row order) is no check's."""
+        self._clock = time.perf_counter()
 
     def status(self, check: str) -> str | None:
         states = [f.status for f in self.findings if f.check == check]
@@ -296,12 +302,37 @@ class Validator:
             slack = sensitivity(xla, moved) if moved is not None else None
             if slack is not None and not disagreements(xla, slack):
                 problems, note = [], f"{name}: agreed within 4x the change a {perturbation(lowest):.1e} relative input perturbation causes"
+        if problems:  # rounding in another order, amplified by an ill-conditioned program? Both executors again in f64
+            rounding = self._rounding(text, inputs, xla, outcome.outputs)
+            if rounding is not None:
+                problems, note = [], f"{name}: {rounding}"
         if problems:  # XLA's algebraic simplifier does not keep IEEE NaN / Inf: judge against XLA without it
             literal = self._xla_quietly(text, inputs, runners.LITERAL)
             if literal is not None and not disagreements(literal, slack):
                 problems, note = [], f"{name}: agreed with XLA run without its algebraic simplifier (which rewrites inf * 0)"
         detail = f"{name} (interpreter vs XLA): " + "; ".join(problems[:3]) if problems else note
         report.add("interpreter", FAIL if problems else OK, detail)
+
+    def _rounding(self, text: str, inputs: Sequence[np.ndarray], xla: list[np.ndarray], interpreted: list[np.ndarray]) -> str | None:
+        """Why the interpreter-vs-XLA difference is rounding, or None when it is not (or cannot be told):
+        both executors run the module rewritten to f64 (`oracle`), where rounding shrinks and a wrong op does not."""
+        assert self.interpreter is not None
+        try:
+            wide = oracle.to_f64(text)
+        except oracle.NotRewritable:
+            return None
+        wide_inputs = oracle.upcast(inputs)
+        exact = self._xla_quietly(wide, wide_inputs)
+        if exact is None or len(exact) != len(xla):
+            return None
+        outcome = self.interpreter.run(wide, wide_inputs)
+        if outcome.outputs is None or oracle.unexplained(interpreted, xla, outcome.outputs, exact):
+            return None
+        return (
+            f"rounding: run in f64 the two agree (their f32 difference shrinks at least {1 / oracle.SHRINK:g}-fold); "
+            f"f32 error against f64 up to {oracle.rounding_error(xla, exact):.3g} for XLA, "
+            f"{oracle.rounding_error(interpreted, exact):.3g} for the interpreter"
+        )
 
     def _xla_quietly(self, text: str, inputs: Sequence[np.ndarray], options: dict[str, Any] | None = None) -> list[np.ndarray] | None:
         """XLA's outputs for a second look, or None when it does not run."""
@@ -383,11 +414,17 @@ class Summary:
         return not any(r.failed for r in self.reports)
 
     def agreement(self) -> str:
-        """Agreement under execution: of the rows whose IR XLA ran, how many agreed with every other executor."""
+        """Agreement under execution: of the rows whose IR XLA ran and whose values another executor
+        compared, how many agreed with every one. Executed rows with nothing to compare (values of
+        `stablehlo.rng`, which draws afresh on every run) can neither agree nor disagree: counted apart."""
         executed = [r for r in self.reports if r.executed]
-        agreed = sum(r.agreed for r in executed)
-        share = f"{agreed / len(executed):.2%}" if executed else "n/a"
-        return f"agreement under execution: {agreed} of {len(executed)} executed rows ({share})"
+        compared = [r for r in executed if r.compared]
+        agreed = sum(r.agreed for r in compared)
+        share = f"{agreed / len(compared):.2%}" if compared else "n/a"
+        line = f"agreement under execution: {agreed} of {len(compared)} rows executed and compared ({share})"
+        if len(executed) > len(compared):
+            line += f"; {len(executed) - len(compared)} more executed rows had no values to compare (see skipped checks)"
+        return line
 
     def format(self) -> str:
         parts = [self.table(), self.agreement()]
@@ -455,25 +492,56 @@ def load_target(target: str, config_name: str | None, overrides: dict[str, Any],
     return dict(builder.as_dataset()), builder.pairs_config
 
 
-def run(splits: dict[str, Any], config: Any, options: Options, sample: int | None = None, progress: bool = True) -> Summary:
-    """Validate the rows of `splits` (all, or a seeded sample) and summarise."""
+def run(splits: dict[str, Any], config: Any, options: Options, sample: int | None = None, progress: bool = True, num_proc: int = 1) -> Summary:
+    """Validate the rows of `splits` (all, or a seeded sample) and summarise.
+
+    `num_proc` Validators (each with its own XLA / JAX and interpreter children, where the work
+    is) take rows from a thread pool; the parent only waits on pipes and compares, so threads
+    suffice. Reports come back in row order and the identity checks (first seen wins) run in that
+    order, so the summary does not depend on `num_proc`."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm.auto import tqdm
 
     from .pipeline import limits_of
 
+    if num_proc < 1:
+        raise ValueError(f"num_proc must be at least 1, got {num_proc}")
     limits = limits_of(config) if config is not None else None
     positions = sample_rows({s: len(d) for s, d in splits.items()}, sample, options.input_seed)
+    validators: queue.SimpleQueue[Validator] = queue.SimpleQueue()
+    reading = threading.Lock()
+
+    def check(position: tuple[str, int]) -> tuple[dict[str, Any], RowReport]:
+        with reading:
+            row = splits[position[0]][position[1]]
+        validator = validators.get()
+        try:
+            return row, validator.validate(row)
+        finally:
+            validators.put(validator)
+
     summary = Summary()
-    seen = {}
-    with Validator(limits, options) as validator:
-        bar = tqdm(positions, desc="validate", unit=" rows", disable=not progress)
-        for split, position in bar:
-            row = splits[split][position]
-            report = validator.validate(row)
-            check_identity(row, split, seen, config, report)
-            summary.reports.append(report)
-            if progress and report.failed:  # a long run shows what failed as it goes
-                bar.write(Summary([report]).failures()[0][:400])
+    seen: dict[str, dict[str, tuple[str, str]]] = {}
+    started = [Validator(limits, options) for _ in range(min(num_proc, max(len(positions), 1)))]
+    pool = None
+    try:
+        for validator in started:
+            validators.put(validator)
+        pool = ThreadPoolExecutor(len(started), thread_name_prefix="validate")
+        with tqdm(total=len(positions), desc="validate", unit=" rows", disable=not progress) as bar:
+            for (split, _), (row, report) in zip(positions, pool.map(check, positions), strict=True):
+                report.resume()
+                check_identity(row, split, seen, config, report)
+                summary.reports.append(report)
+                bar.update()
+                if progress and report.failed:  # a long run shows what failed as it goes
+                    bar.write(Summary([report]).failures()[0][:400])
+    finally:
+        if pool is not None:  # on an error or Ctrl-C: drop the rows not yet started
+            pool.shutdown(wait=False, cancel_futures=True)
+        for validator in started:
+            validator.close()
     return summary
 
 

@@ -15,7 +15,7 @@ from builder.output import write_manifest
 from builder.pipeline import generate_rows, limits_of
 from builder.runners import make_inputs
 from builder.sandbox import Limits, run_untrusted
-from builder.validate import FAIL, OK, SKIP, Options, Validator
+from builder.validate import FAIL, OK, SKIP, Options, RowReport, Summary, Validator, run
 
 CONFIG = PairsConfig(
     name="v", seed=11, train_size=3, validation_size=0, test_size=0,
@@ -124,3 +124,34 @@ def test_the_command_prints_a_table_and_fails_on_a_broken_row(rows, tmp_path, ca
     assert f"test-0000009 [{row['category']}] seed {row['seed']}" in printed
     assert main(["validate", str(out), "--no-interpreter", "--sample", "1", "--input-seed", "3"]) in (0, 1)
     assert "validated 1 rows" in capsys.readouterr().out
+
+
+def test_validating_in_parallel_gives_the_same_reports_in_the_same_order(rows):
+    copy = {**rows[1], "id": "test-0000000"}  # repeats a train row: the identity check must name the same first row
+    splits = {"train": datasets.Dataset.from_list(rows), "test": datasets.Dataset.from_list([copy])}
+
+    def findings(num_proc: int) -> list:
+        summary = run(splits, CONFIG, Options(), progress=False, num_proc=num_proc)
+        return [(r.id, r.input_seed, r.findings) for r in summary.reports]
+
+    serial = findings(1)
+    assert [r[0] for r in serial] == [r["id"] for r in rows] + ["test-0000000"]
+    assert any(f.check == "identity" and f.status == FAIL and rows[1]["id"] in f.detail for f in serial[-1][2])
+    assert findings(2) == serial
+    with pytest.raises(ValueError, match="num_proc"):
+        run(splits, CONFIG, Options(), progress=False, num_proc=0)
+
+
+def test_agreement_counts_rows_executed_and_compared():
+    def report(*findings: tuple[str, str]) -> RowReport:
+        r = RowReport("train-0000000", "random", 1, 2)
+        for check, status in findings:
+            r.add(check, status)
+        return r
+
+    agreed = report(("xla", OK), ("interpreter", OK), ("python", OK))
+    disagreed = report(("xla", OK), ("interpreter", FAIL), ("python", OK))
+    uncompared = report(("xla", OK), ("interpreter", SKIP), ("python", SKIP))  # stablehlo.rng: no values to compare
+    not_run = report(("xla", SKIP))
+    line = Summary([agreed, disagreed, uncompared, not_run]).agreement()
+    assert line == "agreement under execution: 1 of 2 rows executed and compared (50.00%); 1 more executed rows had no values to compare (see skipped checks)"
