@@ -133,8 +133,9 @@ class _Builder:
         weights = [(8.0 if v.name not in self.used else 1.0) * (1.0 + i / len(fits)) for i, v in enumerate(fits)]
         return self.rng.choices(fits, weights)[0]
 
-    def need(self, spec: TensorSpec) -> Value:
-        exact = [v for v in self.pool if v.spec == spec]
+    def need(self, spec: TensorSpec, avoid: Sequence[Value] = ()) -> Value:
+        taken = {v.name for v in avoid}
+        exact = [v for v in self.pool if v.spec == spec and v.name not in taken]
         unused = [v for v in exact if v.name not in self.used]
         if unused and self.rng.random() < 0.8:
             return self.rng.choice(unused)

@@ -9,6 +9,7 @@ import pytest
 from builder.extractor import extract
 from builder.generator import SizeLimits, generate
 from builder.ops import CATEGORIES, catalogue_for
+from builder.ops.base import BLOCK
 from builder.program import flatten_returns
 
 
@@ -119,3 +120,17 @@ def test_draw_falls_back_to_every_op_before_giving_up():
     """parallel seed 10038 once raised 'no op could be drawn' after the weighted tries missed."""
     program = generate("parallel", 10038)
     assert program.nodes
+
+
+@pytest.mark.parametrize("category", ["arithmetic", "conditional", "matrix", "composite"])
+def test_an_op_never_takes_the_same_value_twice(category):
+    """`x - x`, `x / x`, `jnp.minimum(x, x)`, `jnp.where(m, a, a)` are not code people write (and
+    cancel to constants): an op's partner operands are other values, new arguments or constants."""
+    repeated = []
+    for seed in range(150):
+        program = generate(category, seed)
+        for node in program.nodes:
+            names = [v.name for v in node.inputs]
+            if BLOCK not in node.op.tags and len(set(names)) < len(names):
+                repeated.append((seed, node.render()))
+    assert not repeated, repeated[:5]

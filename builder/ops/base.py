@@ -49,8 +49,9 @@ class Draw(Protocol):
     def pick(self, operand: Operand) -> Value | None:
         """An existing value (or a new argument) that fits `operand`, or None."""
 
-    def need(self, spec: TensorSpec) -> Value:
-        """A value of exactly `spec`: an existing one, a new argument, or a constant built in the program."""
+    def need(self, spec: TensorSpec, avoid: Sequence[Value] = ()) -> Value:
+        """A value of exactly `spec`: an existing one other than `avoid` (the op's other inputs:
+        `x - x` or `jnp.minimum(x, x)` is not code people write), a new argument, or a constant."""
 
     def random_spec(self, operand: Operand) -> TensorSpec:
         """A fresh spec that fits `operand`."""
@@ -162,7 +163,9 @@ def op(
             others = derived
         elif len(operands) > 1:
             others = [anchor.spec] * (len(operands) - 1)
-        inputs = (anchor, *(ctx.need(s) for s in others))
+        inputs = [anchor]
+        for spec in others:
+            inputs.append(ctx.need(spec, avoid=inputs))
         specs = [v.spec for v in inputs]
         drawn_attrs = attrs(ctx.rng, specs) if attrs is not None else {}
         if drawn_attrs is None:
@@ -171,7 +174,7 @@ def op(
         if result is None:
             return None
         outputs = result if isinstance(result, tuple) else (result,)
-        return Drawn(inputs, drawn_attrs, outputs)
+        return Drawn(tuple(inputs), drawn_attrs, outputs)
 
     if isinstance(template, str):
         used = {int(f) for _, f, _, _ in string.Formatter().parse(template) if f and f.isdigit()}
