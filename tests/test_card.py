@@ -12,8 +12,10 @@ from conftest import ROOT
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from builder.card import ConfigRecord, can_set_default, merge_header, render, size_category, template_path
-from builder.config import PairsConfig, load_all
+from builder.config import PairsConfig, known_categories, load_all
+from builder.generator import generate
 from builder.hub import plan_shards, resolve_config
+from builder.pipeline import limits_of
 from builder.stats import collect
 
 
@@ -143,3 +145,16 @@ def test_the_card_documents_the_same_columns_as_the_readme():
     card, readme = _columns_table(ROOT / "dataset_card.md"), _columns_table(ROOT / "README.md")
     assert len(card) > 10
     assert card == readme, "the Columns tables of README.md and dataset_card.md differ: a column change updates both"
+
+
+EXAMPLE = re.compile(r"<summary><code>(\w+)</code>: seed (\d+) .*?</summary>\n\n```python\n(.*?)\n```", re.S)
+
+
+def test_the_readme_examples_regenerate_from_their_seeds():
+    """Every category shows one real row in the README; its seed must still draw exactly that program."""
+    examples = EXAMPLE.findall((ROOT / "README.md").read_text())
+    assert sorted(c for c, _, _ in examples) == sorted(known_categories())
+    for category, seed, body in examples:
+        program = generate(category, int(seed), limits_of(load_all()[category]))
+        lines = [line for line in program.render().splitlines() if not line.startswith(("import ", "from "))]
+        assert "\n".join(lines).strip("\n") == body, f"README's {category} example no longer regenerates from seed {seed}"
