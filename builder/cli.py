@@ -148,6 +148,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def _add_config_values(parser: argparse.ArgumentParser) -> None:
+    """The flags that override a config's values (read back by `_overrides`)."""
+    for flag in ("--seed", "--train-size", "--validation-size", "--test-size", "--min-statements", "--max-statements", "--max-args"):
+        parser.add_argument(flag, type=int)
+    parser.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
+
+
+def _add_build_options(parser: argparse.ArgumentParser, num_proc_help: str, cache_dir_help: str) -> None:
+    """What a command that builds configs takes: config values, work units, optimized HLO, workers, cache."""
+    _add_config_values(parser)
+    parser.add_argument("--shard-size", type=int, help="rows per work unit")
+    parser.add_argument("--hlo-optimized", action="store_true", help="also compile each program and store optimized HLO")
+    parser.add_argument("--num-proc", type=int, default=1, help=num_proc_help)
+    parser.add_argument("--cache-dir", help=cache_dir_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jax-stablehlo-pairs", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,18 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build a config and save the DatasetDict to disk")
     build.add_argument("config", help="a config name from configs/ (e.g. balanced)")
     build.add_argument("--output-dir", required=True, help="where to save the DatasetDict")
-    build.add_argument("--seed", type=int)
-    build.add_argument("--train-size", type=int)
-    build.add_argument("--validation-size", type=int)
-    build.add_argument("--test-size", type=int)
-    build.add_argument("--min-statements", type=int)
-    build.add_argument("--max-statements", type=int)
-    build.add_argument("--max-args", type=int)
-    build.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
-    build.add_argument("--shard-size", type=int, help="rows per work unit")
-    build.add_argument("--hlo-optimized", action="store_true", help="also compile each program and store optimized HLO")
-    build.add_argument("--num-proc", type=int, default=1, help="worker processes (shards run in parallel)")
-    build.add_argument("--cache-dir", help="datasets cache directory (default: HF_DATASETS_CACHE)")
+    _add_build_options(build, "worker processes (shards run in parallel)", "datasets cache directory (default: HF_DATASETS_CACHE)")
     build.add_argument(
         "--overwrite", action="store_true", help="replace an earlier build in --output-dir (once the new one is complete)"
     )
@@ -186,9 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--time-limit", type=float, default=60.0, help="--trust-code: seconds per row of foreign Python")
     validate.add_argument("--memory-limit", type=float, default=4.0, help="--trust-code: GiB of address space per row of foreign Python")
     validate.add_argument("--num-proc", type=int, default=1, help="rows validated at once, each with its own XLA and interpreter processes")
-    for flag in ("--seed", "--train-size", "--validation-size", "--test-size", "--min-statements", "--max-statements", "--max-args"):
-        validate.add_argument(flag, type=int)
-    validate.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
+    _add_config_values(validate)
     validate.add_argument("--split-mode", choices=("random", "structural"))
     validate.add_argument("--portable-only", action="store_true")
     validate.add_argument("--cache-dir", help="datasets cache directory for a config built on the fly")
@@ -204,18 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     publish.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps its visibility)")
     publish.add_argument("--revision", help="push to this branch (created from main if missing) instead of main")
-    publish.add_argument("--seed", type=int)
-    publish.add_argument("--train-size", type=int)
-    publish.add_argument("--validation-size", type=int)
-    publish.add_argument("--test-size", type=int)
-    publish.add_argument("--min-statements", type=int)
-    publish.add_argument("--max-statements", type=int)
-    publish.add_argument("--max-args", type=int)
-    publish.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
-    publish.add_argument("--shard-size", type=int, help="rows per work unit")
-    publish.add_argument("--hlo-optimized", action="store_true", help="also compile each program and store optimized HLO")
-    publish.add_argument("--num-proc", type=int, default=1, help="worker processes for builds")
-    publish.add_argument("--cache-dir", help="datasets cache directory (a finished build there is reused)")
+    _add_build_options(publish, "worker processes for builds", "datasets cache directory (a finished build there is reused)")
     publish.set_defaults(func=cmd_publish)
     return parser
 
