@@ -29,11 +29,19 @@ REFUSED = re.compile(
 )
 _F32 = re.compile(r"(?<=[x<])f32(?=[>,])")  # tensor<4xf32>, tensor<f32>, tensor<4xf32, #enc>
 _CONSTANT = re.compile(r"dense<([^<>]*)>(\s*:\s*tensor<(?:\d+x)*)f32>")
-_DECIMAL = re.compile(r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
+_ELEMENT = re.compile(r"0x[0-9A-Fa-f]+|[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
 
 class NotRewritable(ValueError):
     """The module does something whose f64 version is not the same computation."""
+
+
+def _f64_hex(bits: str) -> str:
+    """An f32 bit pattern (`0x7F800000`) as the f64 bit pattern of the same value."""
+    if len(bits) != 10:
+        raise NotRewritable(f"a hex constant {bits[:24]} of an unexpected width")
+    value = np.frombuffer(bytes.fromhex(bits[2:])[::-1], "<f4").astype("<f8")
+    return "0x" + value.view("<u8")[0].item().to_bytes(8, "big").hex().upper()
 
 
 def _literal(body: str) -> str:
@@ -41,13 +49,9 @@ def _literal(body: str) -> str:
     if body.startswith('"0x'):  # raw little-endian bytes of every element
         raw = bytes.fromhex(body[3:-1])
         return '"0x' + np.frombuffer(raw, "<f4").astype("<f8").tobytes().hex().upper() + '"'
-    if body.startswith("0x"):  # a splat's bit pattern
-        if len(body) != 10:
-            raise NotRewritable(f"a hex constant {body[:24]} of an unexpected width")
-        value = np.frombuffer(bytes.fromhex(body[2:])[::-1], "<f4").astype("<f8")
-        return "0x" + value.view("<u8")[0].item().to_bytes(8, "big").hex().upper()
-    # Decimal literals print the f32 value rounded; parse back to the f32 and print that exactly.
-    return _DECIMAL.sub(lambda m: f"{float(np.float32(m.group()).item()):.17e}", body)
+    # Elements print as decimals (the f32 value rounded: parse back to the f32 and print that
+    # exactly) or, when not finite, as bit patterns, also inside a list.
+    return _ELEMENT.sub(lambda m: _f64_hex(m.group()) if m.group().startswith("0x") else f"{float(np.float32(m.group()).item()):.17e}", body)
 
 
 def to_f64(text: str) -> str:

@@ -30,7 +30,7 @@ def test_constants_become_the_same_values_in_f64():
         '  %0 = stablehlo.constant dense<"0x0000803F0000C0BF"> : tensor<2xf32>\n'
         "  %1 = stablehlo.constant dense<0.899999976> : tensor<f32>\n"
         "  %2 = stablehlo.constant dense<0xFF800000> : tensor<2xf32>\n"
-        "  %3 = stablehlo.constant dense<[1.000000e-01, 3]> : tensor<2xf32>\n"
+        "  %3 = stablehlo.constant dense<[1.000000e-01, 0x7F800000]> : tensor<2xf32>\n"
         "  %4 = stablehlo.broadcast_in_dim %1, dims = [] : (tensor<f32>) -> tensor<2xf32>\n"
         "  %5 = stablehlo.add %0, %4 : tensor<2xf32>\n"
         "  %6 = stablehlo.add %5, %3 : tensor<2xf32>\n"
@@ -40,9 +40,10 @@ def test_constants_become_the_same_values_in_f64():
     )
     wide = to_f64(text)
     assert "f32" not in wide and 'dense<"0x000000000000F03F000000000000F8BF">' in wide and "dense<0xFFF0000000000000>" in wide
+    assert "0x7FF0000000000000]>" in wide  # a non-finite element of a list prints as bits too
     got = run_xla(wide, upcast([np.zeros(2, np.float32)]))[0]
     f32 = np.float32  # every constant is the f32 value, computed exactly
-    want = np.array([1.0, -1.5]) + float(f32(0.9)) + np.array([float(f32(0.1)), 3.0])
+    want = np.array([1.0, -1.5]) + float(f32(0.9)) + np.array([float(f32(0.1)), np.inf])
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, want)
 
