@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from ..program import Value
@@ -22,6 +23,7 @@ CAT = ("control_flow",)
 NESTS = ("nests",)
 CARRY = Operand((*FLOAT, "int32", "int8"))  # what a loop carry or branch operand may be
 FLOATS = Operand(FLOAT)
+SEQUENCE = Operand(CARRY.dtypes, 1, 4)  # what scan / map loop over: its leading axis
 INT_SCALAR = Operand(("int32",), 0, 0)
 BOOL_SCALAR = Operand(BOOL, 0, 0)
 TRIP_COUNTS = (2, 3, 4, 5, 8, 10)
@@ -66,13 +68,7 @@ def _predicate(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...]]:
 
 
 # --- lax.cond -----------------------------------------------------------------------------
-def _draw_cond(ctx: Draw) -> Drawn | None:
-    x = ctx.pick(CARRY)
-    if x is None:
-        return None
-    then = _drawn_region(ctx, x.spec, "v", True)
-    if then is None:
-        return None
+def _draw_cond(ctx: Draw, x: Value, then: Region) -> Drawn | None:
     # One branch is often the identity: "apply the update only when ...".
     other = None if ctx.rng.random() < 0.25 else _drawn_region(ctx, x.spec, "v", True)
     pred, extra = _predicate(ctx, x)
@@ -158,13 +154,7 @@ def _render_switch(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, 
 
 
 # --- while_loop / fori_loop ---------------------------------------------------------------
-def _draw_while(ctx: Draw) -> Drawn | None:
-    x = ctx.pick(CARRY)
-    if x is None:
-        return None
-    region = _drawn_region(ctx, x.spec, "v", False)
-    if region is None:
-        return None
+def _draw_while(ctx: Draw, x: Value, region: Region) -> Drawn | None:
     extra: tuple[Value, ...] = ()
     limit = str(ctx.rng.choice(TRIP_COUNTS))
     if ctx.rng.random() < 0.3:
@@ -196,13 +186,7 @@ def _render_while(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, A
     ]
 
 
-def _draw_fori(ctx: Draw, traced: bool) -> Drawn | None:
-    x = ctx.pick(CARRY)
-    if x is None:
-        return None
-    region = _drawn_region(ctx, x.spec, "v", not traced)
-    if region is None:
-        return None
+def _draw_fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Drawn | None:
     extra: tuple[Value, ...] = ()
     if traced:
         bound = ctx.pick(INT_SCALAR)
@@ -247,15 +231,9 @@ def _scan_mix(rng: random.Random, carry: str, x: str, spec: TensorSpec) -> str:
     return rng.choice(forms)
 
 
-def _draw_scan(ctx: Draw) -> Drawn | None:
+def _draw_scan(ctx: Draw, xs: Value, region: Region) -> Drawn | None:
     """`carry, ys = lax.scan(step, init, xs)`: a running state over the leading axis, stacked outputs."""
-    xs = ctx.pick(Operand(CARRY.dtypes, 1, 4))
-    if xs is None:
-        return None
     spec = xs.spec.with_shape(xs.spec.shape[1:])
-    region = _drawn_region(ctx, spec, "h", True)
-    if region is None:
-        return None
     carry, x_t = ctx.fresh("carry"), ctx.fresh("x_t")
     roll = ctx.rng.random()
     init_input: tuple[Value, ...] = ()
@@ -295,14 +273,8 @@ def _render_scan(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, An
     return [*step, f"{outs[0]}, {outs[1]} = lax.scan({attrs['name']}, {init}, {ins[0]}{attrs['kw']})"]
 
 
-def _draw_scan_length(ctx: Draw) -> Drawn | None:
+def _draw_scan_length(ctx: Draw, x: Value, region: Region) -> Drawn | None:
     """`lax.scan(step, init, None, length=T)`: iterate a state, keep its trajectory."""
-    x = ctx.pick(CARRY)
-    if x is None:
-        return None
-    region = _drawn_region(ctx, x.spec, "h", True)
-    if region is None:
-        return None
     length = ctx.rng.choice(TRIP_COUNTS)
     trajectory = x.spec.with_shape((length, *x.spec.shape))
     attrs = {"region": region, "length": length, "name": ctx.fresh("step_fn"), "keep": trajectory.size <= MAX_ELEMENTS and ctx.rng.random() < 0.6}
@@ -318,13 +290,7 @@ def _render_scan_length(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[
     return [*step, f"{targets} = lax.scan({attrs['name']}, {ins[0]}, None, length={attrs['length']})"]
 
 
-def _draw_map(ctx: Draw) -> Drawn | None:
-    xs = ctx.pick(Operand(CARRY.dtypes, 1, 4))
-    if xs is None:
-        return None
-    region = _drawn_region(ctx, xs.spec.with_shape(xs.spec.shape[1:]), "row", True)
-    if region is None:
-        return None
+def _draw_map(ctx: Draw, xs: Value, region: Region) -> Drawn | None:
     n = xs.spec.shape[0]
     batch = [b for b in (2, 4) if n % b == 0 and n > b]
     kw = f", batch_size={ctx.rng.choice(batch)}" if batch and ctx.rng.random() < 0.3 else ""
@@ -337,13 +303,7 @@ def _render_map(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any
 
 
 # --- static Python loops, barriers, composites --------------------------------------------
-def _draw_python_loop(ctx: Draw) -> Drawn | None:
-    x = ctx.pick(CARRY)
-    if x is None:
-        return None
-    region = _drawn_region(ctx, x.spec, "v", True)
-    if region is None:
-        return None
+def _draw_python_loop(ctx: Draw, x: Value, region: Region) -> Drawn | None:
     return Drawn((x,), {"region": region, "k": ctx.rng.choice([2, 3, 4])}, (x.spec,))
 
 
@@ -366,13 +326,7 @@ def _draw_barrier_pair(ctx: Draw) -> Drawn | None:
     return Drawn((a, b), {}, (a.spec, b.spec))
 
 
-def _draw_composite(ctx: Draw) -> Drawn | None:
-    x = ctx.pick(FLOATS)
-    if x is None:
-        return None
-    region = _drawn_region(ctx, x.spec, "v", False)
-    if region is None:
-        return None
+def _draw_composite(ctx: Draw, x: Value, region: Region) -> Drawn | None:
     return Drawn((x,), {"region": region, "name": ctx.fresh("decomposition"), "op": ctx.rng.choice(COMPOSITE_NAMES)}, (x.spec,))
 
 
@@ -415,18 +369,36 @@ def region_op(name: str, draw: Callable[[Draw], Drawn | None], render: Renderer,
                   differentiable=differentiable, weight=weight, tags=frozenset(NESTS if nests else ()))
 
 
+def body_op(name: str, draw: Callable[[Draw, Value, Region], Drawn | None], render: Renderer, operand: Operand = CARRY, hint: str = "v",
+            per_row: bool = False, out_names: Sequence[str] = ("h",), differentiable: bool = True, weight: float = 1.0,
+            nests: bool = True) -> OpDecl:
+    """A region op over one value: pick a value that fits `operand`, draw a body over it (over one
+    row of it when `per_row`: scan and map loop over the leading axis) that is differentiable when
+    the op is, then let `draw` write the rest. A body with no statement does nothing: no op."""
+
+    def pick_then_draw(ctx: Draw) -> Drawn | None:
+        x = ctx.pick(operand)
+        if x is None:
+            return None
+        spec = x.spec.with_shape(x.spec.shape[1:]) if per_row else x.spec
+        region = _drawn_region(ctx, spec, hint, differentiable)
+        return None if region is None else draw(ctx, x, region)
+
+    return region_op(name, pick_then_draw, render, operand, out_names, differentiable, weight, nests)
+
+
 OPS = (
-    region_op("lax.cond_branches", _draw_cond, _render_cond, out_names=("branch",), weight=1.5),
+    body_op("lax.cond_branches", _draw_cond, _render_cond, out_names=("branch",), weight=1.5),
     region_op("lax.cond_pair", _draw_cond_pair, _render_cond_pair, out_names=("a", "b"), weight=0.6, nests=False),
     region_op("lax.switch", _draw_switch, _render_switch, out_names=("routed",), weight=1.2),
-    region_op("lax.while_loop", _draw_while, _render_while, out_names=("steps", "state"), differentiable=False, weight=0.5, nests=False),
-    region_op("lax.fori_loop", lambda ctx: _draw_fori(ctx, traced=False), _render_fori, out_names=("acc",)),
-    region_op("lax.fori_loop_traced", lambda ctx: _draw_fori(ctx, traced=True), _render_fori, out_names=("acc",), differentiable=False, weight=0.3, nests=False),
-    region_op("lax.scan", _draw_scan, _render_scan, operand=Operand(CARRY.dtypes, 1, 4), out_names=("final", "ys"), weight=2.0, nests=False),
-    region_op("lax.scan_length", _draw_scan_length, _render_scan_length, out_names=("state", "trajectory")),
-    region_op("lax.map", _draw_map, _render_map, operand=Operand(CARRY.dtypes, 1, 4), out_names=("mapped",), weight=0.8),
-    region_op("python_loop", _draw_python_loop, _render_python_loop, out_names=("h",), weight=0.7),
-    region_op("lax.composite", _draw_composite, _render_composite, operand=FLOATS, out_names=("fused",), differentiable=False, weight=0.2, nests=False),
+    body_op("lax.while_loop", _draw_while, _render_while, out_names=("steps", "state"), differentiable=False, weight=0.5, nests=False),
+    body_op("lax.fori_loop", partial(_draw_fori, traced=False), _render_fori, out_names=("acc",)),
+    body_op("lax.fori_loop_traced", partial(_draw_fori, traced=True), _render_fori, out_names=("acc",), differentiable=False, weight=0.3, nests=False),
+    body_op("lax.scan", _draw_scan, _render_scan, operand=SEQUENCE, hint="h", per_row=True, out_names=("final", "ys"), weight=2.0, nests=False),
+    body_op("lax.scan_length", _draw_scan_length, _render_scan_length, hint="h", out_names=("state", "trajectory")),
+    body_op("lax.map", _draw_map, _render_map, operand=SEQUENCE, hint="row", per_row=True, out_names=("mapped",), weight=0.8),
+    body_op("python_loop", _draw_python_loop, _render_python_loop, out_names=("h",), weight=0.7),
+    body_op("lax.composite", _draw_composite, _render_composite, operand=FLOATS, out_names=("fused",), differentiable=False, weight=0.2, nests=False),
     OpDecl("lax.optimization_barrier_pair", CAT, (Operand(ALL),), _draw_barrier_pair,
            lambda ins, outs, a: [f"{outs[0]}, {outs[1]} = lax.optimization_barrier(({ins[0]}, {ins[1]}))"], ("held",), weight=0.3),
     op("lax.optimization_barrier", CAT, (Operand(ALL),), "lax.optimization_barrier({0})", same, out_names=("held",), weight=0.3),
