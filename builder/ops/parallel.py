@@ -13,11 +13,11 @@ host, so these ops carry the `needs_devices` tag and their rows have no optimize
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..program import NEEDS_DEVICES, Value
 from ..specs import MAX_ELEMENTS, TensorSpec
-from .base import Draw, Operand
+from .base import Draw, OpDecl, Operand
 from .block import Piece, block
 from .random import draw_keys
 
@@ -27,6 +27,7 @@ MESHES = (((2,), ("data",)), ((4,), ("data",)), ((8,), ("data",)), ((4,), ("devi
           ((2, 2), ("data", "model")), ((2, 4), ("data", "model")), ((4, 2), ("data", "model")))
 _MESH = re.compile(r"^mesh = AbstractMesh\(\(([\d, ]+)\), \(([^)]*)\)\)", re.MULTILINE)
 FLOATS = ("float32", "float32", "bfloat16")
+F32 = ("float32",)
 
 
 def _mesh(ctx: Draw) -> dict[str, int]:
@@ -113,14 +114,24 @@ def _piece(inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence
     return Piece(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints))
 
 
+def sharded(name: str, draw: Callable[[Draw, dict[str, int], str, Value], Piece | None], prefer: str, split: Sequence[int],
+            rank: int | Sequence[int] = 2, hint: str = "x", dtypes: Sequence[str] = FLOATS, weight: float = 1.0) -> OpDecl:
+    """A block over a value sharded along one mesh axis: the program's mesh, an axis to communicate
+    over (`prefer` when the mesh has it), and a value of `rank` (one of several, drawn) whose dims
+    `split` divide by that axis's size; `draw` writes the per-shard function around them."""
+
+    def shard_then_draw(ctx: Draw) -> Piece | None:
+        mesh = _mesh(ctx)
+        axis, n = _axis(ctx, mesh, prefer)
+        x = _divisible(ctx, rank if isinstance(rank, int) else ctx.rng.choice(rank), dict.fromkeys(split, n), hint, dtypes)
+        return None if x is None else draw(ctx, mesh, axis, x)
+
+    return block(name, CAT, shard_then_draw, weight=weight, tags=TAGS)
+
+
 # --- the blocks ---------------------------------------------------------------------------------
-def _batch_stats(ctx: Draw) -> Piece | None:
+def _batch_stats(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     """Statistics over a batch sharded across data-parallel devices (`pmean` / `psum`)."""
-    mesh = _mesh(ctx)
-    axis, n = _axis(ctx, mesh, "data")
-    x = _divisible(ctx, 2, {0: n}, "x")
-    if x is None:
-        return None
     rng = ctx.rng
     blk, mean, var = ctx.fresh("x_blk"), ctx.fresh("mean"), ctx.fresh("var")
     fn = ctx.fresh(rng.choice(("global_mean", "batch_stats", "sync_stats")))
@@ -140,13 +151,8 @@ def _batch_stats(ctx: Draw) -> Piece | None:
     return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], _spec(axis), [x.name]), [x.spec], ["normed"])
 
 
-def _data_parallel_grads(ctx: Draw) -> Piece | None:
+def _data_parallel_grads(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     """Data parallelism: per-shard gradients of a loss, averaged across devices."""
-    mesh = _mesh(ctx)
-    axis, n = _axis(ctx, mesh, "data")
-    x = _divisible(ctx, 2, {0: n}, "x", ("float32",))
-    if x is None:
-        return None
     batch, d = x.spec.shape
     w = ctx.need(TensorSpec((d,), "float32"))
     y = ctx.argument(TensorSpec((batch,), "float32"), "y") or ctx.need(TensorSpec((batch,), "float32"))
@@ -163,13 +169,8 @@ def _data_parallel_grads(ctx: Draw) -> Piece | None:
     return _piece((w, x, y), lines, [w.spec], ["grads"])
 
 
-def _row_parallel(ctx: Draw) -> Piece | None:
+def _row_parallel(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     """Tensor parallelism, row-parallel matmul: contract sharded features, then `psum`."""
-    mesh = _mesh(ctx)
-    axis, n = _axis(ctx, mesh, "model")
-    x = _divisible(ctx, 2, {1: n}, "x")
-    if x is None:
-        return None
     batch, d = x.spec.shape
     h = ctx.rng.choice([k for k in (4, 8, 16, 32) if batch * k <= MAX_ELEMENTS and d * k <= MAX_ELEMENTS] or [1])
     w = ctx.need(x.spec.with_shape((d, h)))
@@ -184,13 +185,8 @@ def _row_parallel(ctx: Draw) -> Piece | None:
     return _piece((x, w), lines, [x.spec.with_shape((batch, h))], ["h"])
 
 
-def _fsdp(ctx: Draw) -> Piece | None:
+def _fsdp(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     """Fully sharded data parallelism: weights stored sharded, gathered just before use."""
-    mesh = _mesh(ctx)
-    axis, n = _axis(ctx, mesh, "data")
-    x = _divisible(ctx, 2, {0: n, 1: n}, "x")
-    if x is None:
-        return None
     batch, d = x.spec.shape
     h = ctx.rng.choice([k for k in (4, 8, 16, 32) if batch * k <= MAX_ELEMENTS and d * k <= MAX_ELEMENTS] or [1])
     w = ctx.need(x.spec.with_shape((d, h)))
@@ -201,13 +197,8 @@ def _fsdp(ctx: Draw) -> Piece | None:
     return _piece((x, w), lines, [x.spec.with_shape((batch, h))], ["h"])
 
 
-def _reduce_scatter(ctx: Draw) -> Piece | None:
+def _reduce_scatter(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     """ZeRO-style gradient sharding: each device sums a full gradient, keeps only its shard."""
-    mesh = _mesh(ctx)
-    axis, n = _axis(ctx, mesh, "data")
-    x = _divisible(ctx, 2, {0: n, 1: n}, "x", ("float32",))
-    if x is None:
-        return None
     _batch, d = x.spec.shape
     h = ctx.rng.choice([k for k in (4, 8, 16) if d * k <= MAX_ELEMENTS] or [1])
     w = ctx.need(TensorSpec((d, h), "float32"))
@@ -217,13 +208,8 @@ def _reduce_scatter(ctx: Draw) -> Piece | None:
     return _piece((x, w), lines, [TensorSpec((d, h), "float32")], ["grad_shards"])
 
 
-def _ring_shift(ctx: Draw) -> Piece | None:
+def _ring_shift(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     """`ppermute` around a ring: pipeline stages, ring attention, halo exchange."""
-    mesh = _mesh(ctx)
-    axis, n = _axis(ctx, mesh, "data")
-    x = _divisible(ctx, ctx.rng.choice((1, 2, 3)), {0: n}, "x")
-    if x is None:
-        return None
     rng = ctx.rng
     blk, size, fn = ctx.fresh("x_blk"), ctx.fresh("n"), ctx.fresh("shift")
     i = ctx.fresh("i")
@@ -238,27 +224,17 @@ def _ring_shift(ctx: Draw) -> Piece | None:
     return _piece((x,), lines, [x.spec], ["shifted"])
 
 
-def _all_to_all(ctx: Draw) -> Piece | None:
+def _all_to_all(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     """`all_to_all` that switches what is sharded: from sequence to feature (heads), as in
     sequence-parallel attention or mixture-of-experts dispatch."""
-    mesh = _mesh(ctx)
-    axis, n = _axis(ctx, mesh, "model")
-    x = _divisible(ctx, 3, {1: n, 2: n}, "x")
-    if x is None:
-        return None
     blk, fn = ctx.fresh("x_blk"), ctx.fresh(ctx.rng.choice(("seq_to_heads", "dispatch")))
     body = [f"return lax.all_to_all({blk}, {_q(axis)}, split_axis=2, concat_axis=1, tiled=True)"]
     lines = _call(ctx, fn, [blk], body, [_spec(None, axis)], _spec(None, None, axis), [x.name])
     return _piece((x,), lines, [x.spec], ["resharded"])
 
 
-def _sharded_softmax(ctx: Draw) -> Piece | None:
+def _sharded_softmax(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     """A softmax over a vocabulary sharded across devices: global max and sum by collectives."""
-    mesh = _mesh(ctx)
-    axis, n = _axis(ctx, mesh, "model")
-    x = _divisible(ctx, 2, {1: n}, "logits", ("float32",))
-    if x is None:
-        return None
     blk, m, e, fn = ctx.fresh("logits_blk"), ctx.fresh("m"), ctx.fresh("e"), ctx.fresh("sharded_softmax")
     body = [
         # the max only shifts for stability: no gradient flows through it (pmax has no JVP rule)
@@ -270,14 +246,9 @@ def _sharded_softmax(ctx: Draw) -> Piece | None:
     return _piece((x,), lines, [x.spec], ["probs"])
 
 
-def _shard_index(ctx: Draw) -> Piece | None:
+def _shard_index(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     """`lax.axis_index`: which shard am I — global positions, or a per-device PRNG stream."""
-    mesh = _mesh(ctx)
-    axis, n = _axis(ctx, mesh, "data")
     rng = ctx.rng
-    x = _divisible(ctx, 2, {0: n}, "x")
-    if x is None:
-        return None
     blk, fn = ctx.fresh("x_blk"), ctx.fresh("per_shard")
     if rng.random() < 0.5:
         offset = ctx.fresh("offset")
@@ -312,14 +283,14 @@ def _two_axis(ctx: Draw) -> Piece | None:
 
 
 OPS = (
-    block("parallel.batch_stats", CAT, _batch_stats, weight=1.2, tags=TAGS),
-    block("parallel.data_parallel_grads", CAT, _data_parallel_grads, tags=TAGS),
-    block("parallel.row_parallel", CAT, _row_parallel, tags=TAGS),
-    block("parallel.fsdp", CAT, _fsdp, tags=TAGS),
-    block("parallel.reduce_scatter", CAT, _reduce_scatter, tags=TAGS),
-    block("parallel.ring_shift", CAT, _ring_shift, tags=TAGS),
-    block("parallel.all_to_all", CAT, _all_to_all, tags=TAGS),
-    block("parallel.sharded_softmax", CAT, _sharded_softmax, weight=0.8, tags=TAGS),
-    block("parallel.shard_index", CAT, _shard_index, weight=0.8, tags=TAGS),
+    sharded("parallel.batch_stats", _batch_stats, "data", (0,), weight=1.2),
+    sharded("parallel.data_parallel_grads", _data_parallel_grads, "data", (0,), dtypes=F32),
+    sharded("parallel.row_parallel", _row_parallel, "model", (1,)),
+    sharded("parallel.fsdp", _fsdp, "data", (0, 1)),
+    sharded("parallel.reduce_scatter", _reduce_scatter, "data", (0, 1), dtypes=F32),
+    sharded("parallel.ring_shift", _ring_shift, "data", (0,), rank=(1, 2, 3)),
+    sharded("parallel.all_to_all", _all_to_all, "model", (1, 2), rank=3),
+    sharded("parallel.sharded_softmax", _sharded_softmax, "model", (1,), hint="logits", dtypes=F32, weight=0.8),
+    sharded("parallel.shard_index", _shard_index, "data", (0,), weight=0.8),
     block("parallel.two_axis", CAT, _two_axis, weight=0.8, tags=TAGS),
 )
