@@ -16,11 +16,28 @@ from dataclasses import dataclass
 from ..program import Value
 from ..specs import FLOAT, MAX_ELEMENTS, TensorSpec, python_scalar
 from .base import Draw, Operand
-from .block import Piece, block, shape_text
+from .block import Piece, anchored, block, shape_text
 
 CAT = ("autodiff",)
-DIFF = Operand(FLOAT, 0, 4)
+DIFF = Operand(FLOAT, 0, 4)  # a value to differentiate at
 SMALL = 64  # inputs of jacobians and hessians: the result has size**2 elements
+
+# A custom_vjp function as the JAX documentation writes one: `forward` of x, no residuals, and a
+# backward rule that maps the cotangent g to `cotangent`.
+CUSTOM_VJP = '''@jax.custom_vjp
+def {name}(x):
+    return {forward}
+
+
+def {name}_fwd(x):
+    return {forward}, None
+
+
+def {name}_bwd(_, g):
+    return ({cotangent},)
+
+
+{name}.defvjp({name}_fwd, {name}_bwd)'''
 
 # Module-level helpers with custom differentiation rules, by name: (source, has a JVP rule).
 # custom_vjp functions have no forward-mode rule, so jvp / jacfwd / hessian never see them.
@@ -53,48 +70,9 @@ def safe_norm_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
     norm = safe_norm(x)
     return norm, jnp.sum(x * t) / jnp.maximum(norm, 1e-12)''', True),
-    "clip_gradient": ('''@jax.custom_vjp
-def clip_gradient(x):
-    return x
-
-
-def clip_gradient_fwd(x):
-    return x, None
-
-
-def clip_gradient_bwd(_, g):
-    return (jnp.clip(g, -1.0, 1.0),)
-
-
-clip_gradient.defvjp(clip_gradient_fwd, clip_gradient_bwd)''', False),
-    "straight_through_round": ('''@jax.custom_vjp
-def straight_through_round(x):
-    return jnp.round(x)
-
-
-def straight_through_round_fwd(x):
-    return jnp.round(x), None
-
-
-def straight_through_round_bwd(_, g):
-    return (g,)
-
-
-straight_through_round.defvjp(straight_through_round_fwd, straight_through_round_bwd)''', False),
-    "reverse_gradient": ('''@jax.custom_vjp
-def reverse_gradient(x):
-    return x
-
-
-def reverse_gradient_fwd(x):
-    return x, None
-
-
-def reverse_gradient_bwd(_, g):
-    return (-g,)
-
-
-reverse_gradient.defvjp(reverse_gradient_fwd, reverse_gradient_bwd)''', False),
+    "clip_gradient": (CUSTOM_VJP.format(name="clip_gradient", forward="x", cotangent="jnp.clip(g, -1.0, 1.0)"), False),
+    "straight_through_round": (CUSTOM_VJP.format(name="straight_through_round", forward="jnp.round(x)", cotangent="g"), False),
+    "reverse_gradient": (CUSTOM_VJP.format(name="reverse_gradient", forward="x", cotangent="-g"), False),
 }
 SCALAR_HELPERS = ("safe_norm",)  # helpers that reduce to a scalar
 
@@ -197,11 +175,11 @@ def _scalar_loss(ctx: Draw, x: Value, value: str, param: str) -> Loss:
     return Loss(tuple(lines), expr, tuple(captured), tuple(helpers))
 
 
-def _pick(ctx: Draw, small: bool = False) -> Value | None:
-    """A float value to differentiate at; for Jacobians and Hessians a small one (a new
-    argument when none in scope is small enough)."""
-    x = ctx.pick(Operand(FLOAT, 0, 2 if small else 4))
-    if small and (x is None or x.spec.size > SMALL):
+def _small(ctx: Draw) -> Value | None:
+    """A small float value to differentiate at, for Jacobians and Hessians (a new argument when
+    none in scope is small enough)."""
+    x = ctx.pick(Operand(FLOAT, 0, 2))
+    if x is None or x.spec.size > SMALL:
         rng = ctx.rng
         shape = rng.choice([(rng.choice((2, 3, 4, 8, 16)),), (rng.choice((2, 3, 4)), rng.choice((2, 3, 4)))])
         return ctx.argument(TensorSpec(shape, rng.choice(("float32", "float32", "bfloat16"))), rng.choice(("x", "theta", "params_flat")))
@@ -215,10 +193,7 @@ def _piece(fn: Fn, inputs: Sequence[Value | None], lines: Sequence[str], specs: 
 
 
 # --- transformations ---------------------------------------------------------------------------
-def _grad(ctx: Draw) -> Piece | None:
-    x = _pick(ctx)
-    if x is None:
-        return None
+def _grad(ctx: Draw, x: Value) -> Piece | None:
     rng = ctx.rng
     if rng.random() < 0.3:  # two arguments, both differentiated
         y = ctx.need(x.spec)
@@ -229,10 +204,7 @@ def _grad(ctx: Draw) -> Piece | None:
     return _piece(fn, (x,), [f"$0 = jax.grad({fn.name})({x.name})"], [x.spec], ["grads"])
 
 
-def _value_and_grad(ctx: Draw) -> Piece | None:
-    x = _pick(ctx)
-    if x is None:
-        return None
+def _value_and_grad(ctx: Draw, x: Value) -> Piece | None:
     fn = _function(ctx, x, scalar=True, forward_mode=False, hint="loss_fn")
     if ctx.rng.random() < 0.5:
         return _piece(fn, (x,), [f"$0, $1 = jax.value_and_grad({fn.name})({x.name})"], [fn.out, x.spec], ["loss", "grads"])
@@ -243,10 +215,7 @@ def _value_and_grad(ctx: Draw) -> Piece | None:
                   [fn.out, x.spec, x.spec], ["loss", "aux", "grads"], definition)
 
 
-def _jvp(ctx: Draw) -> Piece | None:
-    x = _pick(ctx)
-    if x is None:
-        return None
+def _jvp(ctx: Draw, x: Value) -> Piece | None:
     fn = _function(ctx, x, scalar=False, forward_mode=True)
     tangent = ctx.rng.choice([f"jnp.ones_like({x.name})", None])
     t_val = ctx.need(x.spec) if tangent is None else None
@@ -254,10 +223,7 @@ def _jvp(ctx: Draw) -> Piece | None:
     return _piece(fn, (x, t_val), [f"$0, $1 = jax.jvp({fn.name}, ({x.name},), ({t},))"], [fn.out, fn.out], ["primal_out", "tangent_out"])
 
 
-def _linearize(ctx: Draw) -> Piece | None:
-    x = _pick(ctx)
-    if x is None:
-        return None
+def _linearize(ctx: Draw, x: Value) -> Piece | None:
     fn = _function(ctx, x, scalar=False, forward_mode=True)
     t = ctx.need(x.spec)
     f_jvp = ctx.fresh("f_jvp")
@@ -265,10 +231,7 @@ def _linearize(ctx: Draw) -> Piece | None:
     return _piece(fn, (x, t), lines, [fn.out, fn.out], ["y", "y_dot"])
 
 
-def _vjp(ctx: Draw) -> Piece | None:
-    x = _pick(ctx)
-    if x is None:
-        return None
+def _vjp(ctx: Draw, x: Value) -> Piece | None:
     fn = _function(ctx, x, scalar=False, forward_mode=False)
     f_vjp = ctx.fresh("f_vjp")
     if ctx.rng.random() < 0.5:
@@ -281,7 +244,7 @@ def _vjp(ctx: Draw) -> Piece | None:
 
 
 def _jacobian(ctx: Draw) -> Piece | None:
-    x = _pick(ctx, small=True)
+    x = _small(ctx)
     if x is None or x.spec.rank == 0:
         return None
     kind = ctx.rng.choice(("jax.jacfwd", "jax.jacrev", "jax.jacobian"))
@@ -291,7 +254,7 @@ def _jacobian(ctx: Draw) -> Piece | None:
 
 
 def _hessian(ctx: Draw) -> Piece | None:
-    x = _pick(ctx, small=True)
+    x = _small(ctx)
     if x is None or x.spec.rank == 0:
         return None
     fn = _function(ctx, x, scalar=True, forward_mode=True, hint="objective")
@@ -300,11 +263,8 @@ def _hessian(ctx: Draw) -> Piece | None:
     return _piece(fn, (x,), [f"$0 = {form}({x.name})"], [out], ["hess"])
 
 
-def _checkpointed_grad(ctx: Draw) -> Piece | None:
+def _checkpointed_grad(ctx: Draw, x: Value) -> Piece | None:
     """`jax.checkpoint` (remat) around a block inside a loss: the backward pass recomputes it."""
-    x = _pick(ctx)
-    if x is None:
-        return None
     rng = ctx.rng
     inner = _function(ctx, x, scalar=False, forward_mode=False, hint="block")
     loss_fn = ctx.fresh("loss_fn")
@@ -320,11 +280,8 @@ def _checkpointed_grad(ctx: Draw) -> Piece | None:
     return _piece(inner, (x,), lines, [x.spec], ["grads"])
 
 
-def _param_grads(ctx: Draw) -> Piece | None:
+def _param_grads(ctx: Draw, x: Value) -> Piece | None:
     """Gradients of a loss with respect to a module's weights: a dict pytree in, a dict out."""
-    x = ctx.pick(Operand(("float32",), 2, 2))
-    if x is None:
-        return None
     rng = ctx.rng
     d_in, d_out = x.spec.shape[1], rng.choice((4, 8, 16))
     if x.spec.shape[0] * d_out > MAX_ELEMENTS:
@@ -348,11 +305,8 @@ def _param_grads(ctx: Draw) -> Piece | None:
                  (ctx.fresh("loss"), *(f"{grads}[{k!r}]" for k in keys)))
 
 
-def _custom_rule(ctx: Draw) -> Piece | None:
+def _custom_rule(ctx: Draw, x: Value) -> Piece | None:
     """A function with a custom JVP / VJP rule, applied (and often differentiated) in the program."""
-    x = _pick(ctx)
-    if x is None:
-        return None
     rng = ctx.rng
     name = rng.choice([n for n in CUSTOM if n not in SCALAR_HELPERS])
     arg = f"jnp.abs({x.name}) + 1.0" if name == "safe_log" else x.name
@@ -364,11 +318,8 @@ def _custom_rule(ctx: Draw) -> Piece | None:
     return Piece((x,), (line,), (x.spec,), ("grads",), (), (CUSTOM[name][0],))
 
 
-def _stop_gradient(ctx: Draw) -> Piece | None:
+def _stop_gradient(ctx: Draw, x: Value) -> Piece | None:
     """`lax.stop_gradient` as code uses it: a target network's output, a straight-through estimator."""
-    x = _pick(ctx)
-    if x is None:
-        return None
     rng = ctx.rng
     if rng.random() < 0.5 and x.spec.is_float:
         line = f"$0 = {x.name} + lax.stop_gradient(jnp.round({x.name}) - {x.name})"  # straight-through rounding
@@ -376,11 +327,8 @@ def _stop_gradient(ctx: Draw) -> Piece | None:
     return Piece((x,), (f"$0 = lax.stop_gradient({x.name})",), (x.spec,), ("target",))
 
 
-def _complex(ctx: Draw) -> Piece | None:
+def _complex(ctx: Draw, z: Value) -> Piece | None:
     """Complex differentiation: `grad(..., holomorphic=True)` of an analytic function, or a JVP."""
-    z = ctx.pick(Operand(("complex64",), 1, 2))
-    if z is None:
-        return None
     rng = ctx.rng
     f, w = ctx.fresh("f"), ctx.fresh("z")
     expr = rng.choice([f"jnp.sin({w}) * {w}", f"{w} ** 2 + 1j * {w}", f"jnp.exp({w}) / (1.0 + {w} ** 2)", f"jnp.log1p({w} * {w})"])
@@ -392,16 +340,16 @@ def _complex(ctx: Draw) -> Piece | None:
 
 
 OPS = (
-    block("jax.grad", CAT, _grad, weight=2.0),
-    block("jax.value_and_grad", CAT, _value_and_grad, weight=1.5),
-    block("jax.jvp", CAT, _jvp),
-    block("jax.linearize", CAT, _linearize, weight=0.4),
-    block("jax.vjp", CAT, _vjp),
+    anchored("jax.grad", CAT, DIFF, _grad, weight=2.0),
+    anchored("jax.value_and_grad", CAT, DIFF, _value_and_grad, weight=1.5),
+    anchored("jax.jvp", CAT, DIFF, _jvp),
+    anchored("jax.linearize", CAT, DIFF, _linearize, weight=0.4),
+    anchored("jax.vjp", CAT, DIFF, _vjp),
     block("jax.jacobian", CAT, _jacobian),
     block("jax.hessian", CAT, _hessian, weight=0.6),
-    block("jax.checkpoint", CAT, _checkpointed_grad, weight=0.8),
-    block("autodiff.param_grads", CAT, _param_grads, weight=0.8),
-    block("jax.custom_jvp_vjp", CAT, _custom_rule, weight=0.8),
-    block("lax.stop_gradient", CAT, _stop_gradient, weight=0.5),
-    block("jax.grad_holomorphic", CAT, _complex, weight=0.4),
+    anchored("jax.checkpoint", CAT, DIFF, _checkpointed_grad, weight=0.8),
+    anchored("autodiff.param_grads", CAT, Operand(("float32",), 2, 2), _param_grads, weight=0.8),
+    anchored("jax.custom_jvp_vjp", CAT, DIFF, _custom_rule, weight=0.8),
+    anchored("lax.stop_gradient", CAT, DIFF, _stop_gradient, weight=0.5),
+    anchored("jax.grad_holomorphic", CAT, Operand(("complex64",), 1, 2), _complex, weight=0.4),
 )

@@ -5,6 +5,10 @@ A block's draw function returns a `Piece`: the values it reads, its lines, and t
 name hints of what it binds. Lines name the results `$0`, `$1`, ... (and whatever other
 placeholders the caller fills, such as `$k0` for a PRNG subkey); temporaries come from
 `ctx.fresh`, so nothing collides with the rest of the program.
+
+A block built around one value of a declared kind is an `anchored` block: the constructor picks
+that value (as `op` picks its anchor) and the draw function starts from it; a block that picks
+its own inputs (several, or with a fallback) is a plain `block`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from ..program import Value
 from ..specs import MAX_ELEMENTS, TensorSpec
-from .base import BLOCK, Draw, Drawn, OpDecl
+from .base import BLOCK, Draw, Drawn, OpDecl, Operand
 
 _PLACEHOLDER = re.compile(r"\$(\w+)")
 
@@ -81,6 +85,25 @@ def block(
         weight=weight,
         tags=frozenset({BLOCK, *tags}),
     )
+
+
+def anchored(
+    name: str,
+    categories: Sequence[str],
+    anchor: Operand,
+    draw_piece: Callable[[Draw, Value], Piece | None],
+    weight: float = 1.0,
+    differentiable: bool = True,
+    tags: Sequence[str] = (),
+) -> OpDecl:
+    """A block over one value that fits `anchor`, picked first as `op` picks its anchor operand:
+    the declaration says what the block reads, `draw_piece` writes the code around it."""
+
+    def pick_then_draw(ctx: Draw) -> Piece | None:
+        x = ctx.pick(anchor)
+        return None if x is None else draw_piece(ctx, x)
+
+    return block(name, categories, pick_then_draw, weight, differentiable, tags)
 
 
 def shape_text(shape: Sequence[int]) -> str:

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from ..program import Value
 from ..specs import FLOAT, MAX_ELEMENTS, TensorSpec
 from .base import Draw, Operand
-from .block import Piece, block
+from .block import Piece, anchored, block
 from .random import draw_keys
 
 CAT = ("vmap",)
 BATCHED = Operand(FLOAT, 1, 4)
+MATRIX = Operand(FLOAT, 2, 2)  # a batch of feature vectors
+F32_MATRIX = Operand(("float32",), 2, 2)
 WIDTHS = (4, 8, 16, 32)
 
 
@@ -41,11 +43,8 @@ def _example_fn(ctx: Draw, example: TensorSpec, hint: str = "per_example") -> tu
     return name, [f"def {name}({param}):", *("    " + line for line in body), f"    return {result}"]
 
 
-def _map_region(ctx: Draw) -> Piece | None:
+def _map_region(ctx: Draw, xs: Value) -> Piece | None:
     """`jax.vmap(f)(xs)`, `in_axes` / `out_axes` on another axis, or a doubly nested vmap."""
-    xs = ctx.pick(BATCHED)
-    if xs is None:
-        return None
     rng = ctx.rng
     spec = xs.spec
     roll = rng.random()
@@ -65,11 +64,8 @@ def _map_region(ctx: Draw) -> Piece | None:
     return _piece((xs,), [*lines, f"$0 = jax.vmap({fn})({xs.name})"], [spec], ["mapped"])
 
 
-def _shared_weights(ctx: Draw) -> Piece | None:
+def _shared_weights(ctx: Draw, xs: Value) -> Piece | None:
     """`jax.vmap(layer, in_axes=(0, None))(xs, w)`: a per-example layer with weights broadcast."""
-    xs = ctx.pick(Operand(FLOAT, 2, 2))
-    if xs is None:
-        return None
     rng = ctx.rng
     batch, d = xs.spec.shape
     h = rng.choice(WIDTHS)
@@ -86,11 +82,8 @@ def _shared_weights(ctx: Draw) -> Piece | None:
     return _piece((xs, w), lines, [xs.spec.with_shape((batch, h))], ["h"])
 
 
-def _per_example_loss(ctx: Draw) -> Piece | None:
+def _per_example_loss(ctx: Draw, xs: Value) -> Piece | None:
     """Per-example losses, and per-example gradients with `jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))`."""
-    xs = ctx.pick(Operand(("float32",), 2, 2))
-    if xs is None:
-        return None
     rng = ctx.rng
     batch, d = xs.spec.shape
     w = ctx.need(TensorSpec((d,), "float32"))
@@ -116,11 +109,8 @@ def _per_example_loss(ctx: Draw) -> Piece | None:
     return _piece((xs, w, ys), lines, specs, hints)
 
 
-def _pairwise(ctx: Draw) -> Piece | None:
+def _pairwise(ctx: Draw, xs: Value) -> Piece | None:
     """Nested vmap over two sets: a kernel or distance matrix."""
-    xs = ctx.pick(Operand(FLOAT, 2, 2))
-    if xs is None:
-        return None
     rng = ctx.rng
     n, d = xs.spec.shape
     m = rng.choice((n, 4, 8, 16))
@@ -136,11 +126,8 @@ def _pairwise(ctx: Draw) -> Piece | None:
     return _piece((xs, ys), lines, [xs.spec.with_shape((n, m))], ["pairwise"])
 
 
-def _batched_primitive(ctx: Draw) -> Piece | None:
+def _batched_primitive(ctx: Draw, xs: Value) -> Piece | None:
     """A library function written for single examples, mapped: outer products, dots, diagonals, slices."""
-    xs = ctx.pick(Operand(FLOAT, 2, 2))
-    if xs is None:
-        return None
     rng = ctx.rng
     batch, d = xs.spec.shape
     form = rng.random()
@@ -161,11 +148,8 @@ def _batched_primitive(ctx: Draw) -> Piece | None:
     return None
 
 
-def _per_example_keys(ctx: Draw) -> Piece | None:
+def _per_example_keys(ctx: Draw, xs: Value) -> Piece | None:
     """One PRNG key per example: `jax.random.split(key, n)` mapped with the data."""
-    xs = ctx.pick(BATCHED)
-    if xs is None:
-        return None
     rng = ctx.rng
     batch = xs.spec.shape[0]
     use = draw_keys(ctx, threefry=True)
@@ -180,11 +164,8 @@ def _per_example_keys(ctx: Draw) -> Piece | None:
     return _piece((xs, *use.inputs), lines, [xs.spec, *(s for _, s in use.made)], (), (ctx.fresh("augmented"), *made))
 
 
-def _ensemble(ctx: Draw) -> Piece | None:
+def _ensemble(ctx: Draw, x: Value) -> Piece | None:
     """A model ensemble: weights stacked on a leading axis, vmapped with the input broadcast."""
-    x = ctx.pick(Operand(("float32",), 2, 2))
-    if x is None:
-        return None
     rng = ctx.rng
     batch, d = x.spec.shape
     members, h = rng.choice((2, 3, 4, 5)), rng.choice((4, 8, 16))
@@ -205,11 +186,8 @@ def _ensemble(ctx: Draw) -> Piece | None:
     return _piece((x, *tree.values()), lines, specs, hints)
 
 
-def _named_axis(ctx: Draw) -> Piece | None:
+def _named_axis(ctx: Draw, xs: Value) -> Piece | None:
     """Collectives over a named vmap axis: batch statistics inside a per-example function."""
-    xs = ctx.pick(Operand(FLOAT, 1, 3))
-    if xs is None:
-        return None
     rng = ctx.rng
     x = ctx.fresh("x")
     axis = rng.choice(("batch", "i", "examples"))
@@ -220,7 +198,7 @@ def _named_axis(ctx: Draw) -> Piece | None:
 
 
 def _per_example_jacobian(ctx: Draw) -> Piece | None:
-    xs = ctx.pick(Operand(FLOAT, 2, 2))
+    xs = ctx.pick(MATRIX)
     if xs is None or xs.spec.shape[0] * xs.spec.shape[1] ** 2 > MAX_ELEMENTS or xs.spec.shape[1] > 16:
         spec = TensorSpec((ctx.rng.choice((4, 8, 16)), ctx.rng.choice((2, 3, 4, 8))), "float32")
         xs = ctx.argument(spec, "xs")  # a Jacobian per example is d x d: keep d small
@@ -232,12 +210,9 @@ def _per_example_jacobian(ctx: Draw) -> Piece | None:
     return _piece((xs,), [*lines, f"$0 = jax.vmap({kind}({fn}))({xs.name})"], [xs.spec.with_shape((batch, d, d))], ["jacobians"])
 
 
-def _per_example_loop(ctx: Draw) -> Piece | None:
+def _per_example_loop(ctx: Draw, xs: Value) -> Piece | None:
     """A data-dependent loop per example (Newton's method to a tolerance), vmapped: the loop
     runs until every example has converged."""
-    xs = ctx.pick(Operand(("float32",), 1, 2))
-    if xs is None:
-        return None
     fn, a, state, v, i = (ctx.fresh(n) for n in ("newton_sqrt", "a", "state", "v", "i"))
     tol = ctx.rng.choice(("1e-3", "1e-5"))
     lines = [
@@ -255,14 +230,14 @@ def _per_example_loop(ctx: Draw) -> Piece | None:
 
 
 OPS = (
-    block("jax.vmap", CAT, _map_region, weight=2.0),
-    block("vmap.shared_weights", CAT, _shared_weights, weight=1.2),
-    block("vmap.per_example_loss", CAT, _per_example_loss, weight=1.2),
-    block("vmap.pairwise", CAT, _pairwise, weight=0.8),
-    block("vmap.batched_primitive", CAT, _batched_primitive),
-    block("vmap.per_example_keys", CAT, _per_example_keys, weight=0.6),
-    block("vmap.ensemble", CAT, _ensemble, weight=0.6),
-    block("vmap.named_axis", CAT, _named_axis, weight=0.6),
+    anchored("jax.vmap", CAT, BATCHED, _map_region, weight=2.0),
+    anchored("vmap.shared_weights", CAT, MATRIX, _shared_weights, weight=1.2),
+    anchored("vmap.per_example_loss", CAT, F32_MATRIX, _per_example_loss, weight=1.2),
+    anchored("vmap.pairwise", CAT, MATRIX, _pairwise, weight=0.8),
+    anchored("vmap.batched_primitive", CAT, MATRIX, _batched_primitive),
+    anchored("vmap.per_example_keys", CAT, BATCHED, _per_example_keys, weight=0.6),
+    anchored("vmap.ensemble", CAT, F32_MATRIX, _ensemble, weight=0.6),
+    anchored("vmap.named_axis", CAT, Operand(FLOAT, 1, 3), _named_axis, weight=0.6),
     block("vmap.per_example_jacobian", CAT, _per_example_jacobian, weight=0.5),
-    block("vmap.per_example_loop", CAT, _per_example_loop, weight=0.4, differentiable=False),
+    anchored("vmap.per_example_loop", CAT, Operand(("float32",), 1, 2), _per_example_loop, weight=0.4, differentiable=False),
 )
