@@ -188,13 +188,20 @@ def _take_along(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[Tens
     return f"jnp.take_along_axis({{0}}, {{1}}, axis={axis})", (idx,), (x.spec.with_shape(tuple(idx_shape)),)
 
 
-def _batched_gather(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[TensorSpec, ...]] | None:
-    """`lax.gather` with operand/indices batch dims: per example, pick rows along one axis."""
+def _batch_indices(ctx: Draw, x: Value) -> tuple[int, tuple[int, ...], tuple[int, ...], int, Value]:
+    """Indices for a gather / scatter with batch dims: the count `nb` of leading dims that are
+    batch, those dims, the dims after the indexed axis `nb`, and `k` indices per example (an
+    int32 value of shape (*batch, k, 1))."""
     shape = x.spec.shape
     nb = ctx.rng.randint(1, len(shape) - 1)
     batch, rest = shape[:nb], shape[nb + 1:]
     k = ctx.rng.choice(SMALL)
-    idx = ctx.need(TensorSpec((*batch, k, 1), "int32"))
+    return nb, batch, rest, k, ctx.need(TensorSpec((*batch, k, 1), "int32"))
+
+
+def _batched_gather(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[TensorSpec, ...]] | None:
+    """`lax.gather` with operand/indices batch dims: per example, pick rows along one axis."""
+    nb, batch, rest, k, idx = _batch_indices(ctx, x)
     dnums = (f"lax.GatherDimensionNumbers(offset_dims={tup(range(nb + 1, nb + 1 + len(rest)))}, collapsed_slice_dims=({nb},), "
              f"start_index_map=({nb},), operand_batching_dims={tup(range(nb))}, start_indices_batching_dims={tup(range(nb))})")
     mode = ctx.rng.choice(["CLIP", "FILL_OR_DROP", "PROMISE_IN_BOUNDS"])
@@ -260,11 +267,7 @@ def _segment(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[TensorS
 
 def _batched_scatter(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[TensorSpec, ...]] | None:
     """`lax.scatter_add` with batch dims: per example, accumulate updates into rows of one axis."""
-    shape = x.spec.shape
-    nb = ctx.rng.randint(1, len(shape) - 1)
-    batch, rest = shape[:nb], shape[nb + 1:]
-    k = ctx.rng.choice(SMALL)
-    idx = ctx.need(TensorSpec((*batch, k, 1), "int32"))
+    nb, batch, rest, k, idx = _batch_indices(ctx, x)
     updates = ctx.need(x.spec.with_shape((*batch, k, *rest)))
     dnums = (f"lax.ScatterDimensionNumbers(update_window_dims={tup(range(nb + 1, nb + 1 + len(rest)))}, inserted_window_dims=({nb},), "
              f"scatter_dims_to_operand_dims=({nb},), operand_batching_dims={tup(range(nb))}, scatter_indices_batching_dims={tup(range(nb))})")
