@@ -1,11 +1,16 @@
 """Checks every op-category test shares: drawn programs lower, and every statement's declared
-spec is what JAX infers (not only the returned ones)."""
+spec is what JAX infers (not only the returned ones); and the tests every category module
+declares (its ops lower, reach their StableHLO ops, and are all its category draws)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from unittest import mock
+
+import pytest
 
 from builder import generator
 from builder.extractor import Extracted, extract
@@ -71,3 +76,40 @@ def check_op(op: OpDecl, seeds: range) -> None:
             raise AssertionError(f"op {op.name} seed {seed} failed to lower:\n{program.render()}") from err
         declared = [v.spec for node in program.nodes for v in node.outputs]
         assert ir.outputs == declared, (op.name, seed, _mismatches(program, ir), program.render())
+
+
+# --- the tests every category module declares, written once -----------------------------------
+def op_named(ops: Sequence[OpDecl], name: str) -> OpDecl:
+    return next(o for o in ops if o.name == name)
+
+
+def lowers_with_declared_specs(ops: Sequence[OpDecl]) -> Callable[[OpDecl], None]:
+    """A test: each op's single-op program lowers, with the spec it declares for every statement."""
+
+    @pytest.mark.parametrize("op", ops, ids=lambda o: o.name)
+    def test(op: OpDecl) -> None:
+        check_op(op, range(1))
+
+    return test
+
+
+def reaches(ops: Sequence[OpDecl], expected: Mapping[str, str | tuple[str, ...]], seeds: range = range(1)) -> Callable[[str, Any], None]:
+    """A test: each named op's single-op program, lowered at one of `seeds`, has its StableHLO op
+    (or, given several, at least one of them)."""
+
+    @pytest.mark.parametrize(("name", "hlo_ops"), sorted(expected.items()))
+    def test(name: str, hlo_ops: str | tuple[str, ...]) -> None:
+        op = op_named(ops, name)
+        wanted = {hlo_ops} if isinstance(hlo_ops, str) else set(hlo_ops)
+        assert any(wanted & set(lower(single_op_program(op, seed)).ops) for seed in seeds), name
+
+    return test
+
+
+def draws_only(category: str, ops: Sequence[OpDecl]) -> Callable[[], None]:
+    """A test: `category` draws exactly the ops its module declares."""
+
+    def test() -> None:
+        assert {o.name for o in catalogue_for(category)} == {o.name for o in ops}
+
+    return test

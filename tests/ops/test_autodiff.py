@@ -7,10 +7,9 @@ from __future__ import annotations
 import ast
 
 import pytest
-from op_checks import check_op, check_seeds, lower, single_op_program
+from op_checks import check_seeds, draws_only, lower, lowers_with_declared_specs, single_op_program
 
 from builder.generator import generate
-from builder.ops import catalogue_for
 from builder.ops.autodiff import CUSTOM, OPS
 
 CATEGORY = "autodiff"
@@ -21,13 +20,8 @@ def _op(name):
     return next(o for o in OPS if o.name == name)
 
 
-@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
-def test_every_op_lowers_with_the_specs_it_declares(op):
-    check_op(op, range(1))
-
-
-def test_the_category_draws_only_its_own_ops():
-    assert {o.name for o in catalogue_for(CATEGORY)} == {o.name for o in OPS}
+test_every_op_lowers_with_the_specs_it_declares = lowers_with_declared_specs(OPS)
+test_the_category_draws_only_its_own_ops = draws_only(CATEGORY, OPS)
 
 
 def test_remat_reaches_optimization_barrier():

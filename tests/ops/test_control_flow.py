@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from op_checks import check_op, check_seeds, lower, single_op_program
+from op_checks import check_seeds, draws_only, lower, lowers_with_declared_specs, reaches, single_op_program
 
 from builder.generator import SizeLimits, generate
-from builder.ops import catalogue_for
 from builder.ops.control_flow import OPS
 
 CATEGORY = "control_flow"
@@ -24,19 +23,9 @@ REACHES = {
 }
 
 
-@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
-def test_every_op_lowers_with_the_specs_it_declares(op):
-    check_op(op, range(1))
-
-
-@pytest.mark.parametrize(("name", "hlo_op"), sorted(REACHES.items()))
-def test_ops_reach_their_stablehlo_region_op(name, hlo_op):
-    op = next(o for o in OPS if o.name == name)
-    assert hlo_op in lower(single_op_program(op, 0)).ops
-
-
-def test_the_category_draws_only_its_own_ops_and_glue():
-    assert {o.name for o in catalogue_for(CATEGORY)} == {o.name for o in OPS}
+test_every_op_lowers_with_the_specs_it_declares = lowers_with_declared_specs(OPS)
+test_ops_reach_their_stablehlo_region_op = reaches(OPS, REACHES)
+test_the_category_draws_only_its_own_ops = draws_only(CATEGORY, OPS)
 
 
 def test_regions_nest():

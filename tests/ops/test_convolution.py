@@ -7,16 +7,14 @@ import jax
 import jax.numpy as jnp
 import pytest
 from jax import lax
-from op_checks import check_op, check_seeds, lower, single_op_program
+from op_checks import check_seeds, lower, lowers_with_declared_specs, single_op_program
 
 from builder.ops.convolution import OPS, same_pads, transpose_pads, windowed
 
 CATEGORY = "convolution"
 
 
-@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
-def test_every_op_lowers_with_the_specs_it_declares(op):
-    check_op(op, range(1))
+test_every_op_lowers_with_the_specs_it_declares = lowers_with_declared_specs(OPS)
 
 
 @pytest.mark.parametrize(("name", "hlo_op"), [

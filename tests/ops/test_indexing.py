@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from op_checks import check_op, check_seeds, lower, single_op_program
+from op_checks import check_seeds, lower, lowers_with_declared_specs, reaches, single_op_program
 
 from builder.generator import generate
 from builder.ops.indexing import OPS
@@ -27,15 +27,8 @@ REACHES = {
 }
 
 
-@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
-def test_every_op_lowers_with_the_specs_it_declares(op):
-    check_op(op, range(1))
-
-
-@pytest.mark.parametrize(("name", "hlo_op"), sorted(REACHES.items()))
-def test_ops_reach_their_stablehlo_op(name, hlo_op):
-    op = next(o for o in OPS if o.name == name)
-    assert any(hlo_op in lower(single_op_program(op, seed)).ops for seed in range(3))
+test_every_op_lowers_with_the_specs_it_declares = lowers_with_declared_specs(OPS)
+test_ops_reach_their_stablehlo_op = reaches(OPS, REACHES, seeds=range(3))
 
 
 def test_flips_reach_reverse():

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 from jax import lax
-from op_checks import check_op, check_seeds, lower, single_op_program
+from op_checks import check_seeds, lowers_with_declared_specs, reaches, single_op_program
 
 from builder.extractor import distinct_ops
 from builder.ops.numerics import INVERSE_TRIG, OPS, SPECIAL, SPECIAL_F32
@@ -30,16 +30,8 @@ REACHES = {
 }
 
 
-@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
-def test_every_op_lowers_with_the_specs_it_declares(op):
-    check_op(op, range(1))
-
-
-@pytest.mark.parametrize(("name", "hlo_ops"), sorted(REACHES.items()))
-def test_ops_reach_their_stablehlo_ops(name, hlo_ops):
-    op = next(o for o in OPS if o.name == name)
-    wanted = {hlo_ops} if isinstance(hlo_ops, str) else set(hlo_ops)
-    assert wanted & set(lower(single_op_program(op, 1)).ops), name
+test_every_op_lowers_with_the_specs_it_declares = lowers_with_declared_specs(OPS)
+test_ops_reach_their_stablehlo_ops = reaches(OPS, REACHES, seeds=range(1, 2))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])

@@ -7,11 +7,10 @@ import math
 import re
 
 import pytest
-from op_checks import check_op, check_seeds, lower, single_op_program
+from op_checks import check_op, check_seeds, draws_only, lower, lowers_with_declared_specs, reaches
 
 from builder.config import PairsConfig
 from builder.generator import generate
-from builder.ops import catalogue_for
 from builder.ops.parallel import OPS
 from builder.pipeline import make_row
 
@@ -31,18 +30,9 @@ def _op(name):
     return next(o for o in OPS if o.name == name)
 
 
-@pytest.mark.parametrize("op", OPS, ids=lambda o: o.name)
-def test_every_op_lowers_with_the_specs_it_declares(op):
-    check_op(op, range(1))
-
-
-@pytest.mark.parametrize(("name", "hlo_op"), sorted(REACHES.items()))
-def test_ops_reach_their_collective(name, hlo_op):
-    assert hlo_op in lower(single_op_program(_op(name), 0)).ops
-
-
-def test_the_category_draws_only_its_own_ops():
-    assert {o.name for o in catalogue_for(CATEGORY)} == {o.name for o in OPS}
+test_every_op_lowers_with_the_specs_it_declares = lowers_with_declared_specs(OPS)
+test_ops_reach_their_collective = reaches(OPS, REACHES)
+test_the_category_draws_only_its_own_ops = draws_only(CATEGORY, OPS)
 
 
 def test_the_mesh_is_defined_once_and_the_ir_keeps_its_size():
