@@ -107,9 +107,9 @@ class ConfigRecord:
             flag = f"--{key.replace('_', '-')}"
             if key == "categories":
                 flags.append(f"{flag} " + ",".join(f"{k}={float(w):g}" for k, w in sorted(value.items())))
-            elif value is True:
-                flags.append(flag)
-            elif value is not False:
+            elif isinstance(value, bool):  # the CLI's switches: --x / --no-x
+                flags.append(flag if value else f"--no-{key.replace('_', '-')}")
+            else:
                 flags.append(f"{flag} {value}")
         return f"jax-stablehlo-pairs build {self.name} {' '.join(flags)} --output-dir {self.name}"
 

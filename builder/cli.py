@@ -13,14 +13,13 @@ from .config import ConfigError
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("seed", "train_size", "validation_size", "test_size", "min_statements", "max_statements", "max_args", "shard_size")
     out = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
-    if args.hlo_optimized:
-        out["hlo_optimized"] = True
+    for switch in ("hlo_optimized", "gradient", "portable_only"):  # --x / --no-x; None when not given
+        if getattr(args, switch, None) is not None:
+            out[switch] = getattr(args, switch)
     if args.categories is not None:
         out["categories"] = parse_categories(args.categories)
     if getattr(args, "split_mode", None) is not None:
         out["split_mode"] = args.split_mode
-    if getattr(args, "portable_only", False):
-        out["portable_only"] = True
     return out
 
 
@@ -159,7 +158,9 @@ def _add_build_options(parser: argparse.ArgumentParser, num_proc_help: str, cach
     """What a command that builds configs takes: config values, work units, optimized HLO, workers, cache."""
     _add_config_values(parser)
     parser.add_argument("--shard-size", type=int, help="rows per work unit")
-    parser.add_argument("--hlo-optimized", action="store_true", help="also compile each program and store optimized HLO")
+    switch = argparse.BooleanOptionalAction
+    parser.add_argument("--hlo-optimized", action=switch, help="also compile each program and store optimized HLO")
+    parser.add_argument("--gradient", action=switch, help="store the gradient's StableHLO (--no-gradient: forward IR only, about 2x faster)")
     parser.add_argument("--num-proc", type=int, default=1, help=num_proc_help)
     parser.add_argument("--cache-dir", help=cache_dir_help)
 
@@ -176,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an earlier build in --output-dir (once the new one is complete)"
     )
     build.add_argument("--split-mode", choices=("random", "structural"), help="structural: no validation/test row shares a structure hash with train")
-    build.add_argument("--portable-only", action="store_true", help="leave out programs whose IR has custom calls or backend attributes")
+    build.add_argument(
+        "--portable-only", action=argparse.BooleanOptionalAction, help="leave out programs whose IR has custom calls or backend attributes"
+    )
     build.set_defaults(func=cmd_build)
 
     validate = sub.add_parser("validate", help="prove a build's rows: parse the IR back, run it with XLA and the reference interpreter, compare with the Python")
@@ -193,9 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--num-proc", type=int, default=1, help="rows validated at once, each with its own XLA and interpreter processes")
     _add_config_values(validate)
     validate.add_argument("--split-mode", choices=("random", "structural"))
-    validate.add_argument("--portable-only", action="store_true")
+    validate.add_argument("--portable-only", action=argparse.BooleanOptionalAction)
     validate.add_argument("--cache-dir", help="datasets cache directory for a config built on the fly")
-    validate.set_defaults(func=cmd_validate, hlo_optimized=False, shard_size=None)
+    validate.set_defaults(func=cmd_validate, hlo_optimized=None, gradient=None, shard_size=None)
 
     publish = sub.add_parser("publish", help="build configs (or reuse builds) and push them to the Hub with a dataset card")
     publish.add_argument("repo_id", help="the dataset repo, e.g. my-org/jax-stablehlo-pairs (created if missing)")

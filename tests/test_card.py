@@ -158,3 +158,13 @@ def test_the_readme_examples_regenerate_from_their_seeds():
         program = generate(category, int(seed), limits_of(load_all()[category]))
         lines = [line for line in program.render().splitlines() if not line.startswith(("import ", "from "))]
         assert "\n".join(lines).strip("\n") == body, f"README's {category} example no longer regenerates from seed {seed}"
+
+
+def test_the_card_build_command_parses_back_to_the_same_config():
+    """The command the card prints is run by people: its flags must rebuild exactly these rows."""
+    from builder.cli import _overrides, build_parser
+
+    for rec in (record("matrix", gradient=False, portable_only=True, seed=9), record("balanced", hlo_optimized=True, split_mode="structural")):
+        args = build_parser().parse_args(rec.build_command.split()[1:])
+        assert resolve_config(args.config, _overrides(args)) == resolve_config(rec.name, {k: v for k, v in rec.config.items() if k != "description"})
+    assert "--no-gradient" in record("matrix", gradient=False).build_command
