@@ -9,7 +9,10 @@ For each row, trusting nothing the extractor wrote:
    their signatures must match `args` and `outputs`;
 2. compile the IR text with XLA and run it on seeded inputs that fit `args`;
 3. run it with the StableHLO reference interpreter too, where that can (no custom calls,
-   within a time limit): an executor that shares no code with XLA;
+   within a time limit): an executor that shares no code with XLA; a difference is re-judged
+   by measurements (the program's sensitivity to its inputs; both executors on the module
+   rewritten to f64, where rounding shrinks and a wrong op does not: `oracle`; XLA without
+   its algebraic simplifier);
 4. run the Python through `jax.jit` on the same inputs and compare pytree paths, shapes,
    dtypes and values (dtype-aware tolerances, NaN/Inf in the same places); the same for the
    gradient IR against `jax.grad` of the documented scalar loss;
