@@ -332,8 +332,8 @@ class Validator:
         if outcome.outputs is None or oracle.unexplained(interpreted, xla, outcome.outputs, exact):
             return None
         return (
-            f"rounding: run in f64 the two agree (their f32 difference shrinks at least {1 / oracle.SHRINK:g}-fold); "
-            f"f32 error against f64 up to {oracle.rounding_error(xla, exact):.3g} for XLA, "
+            f"rounding: run in f64 the two agree (their difference shrinks at least {1 / oracle.SHRINK:g}-fold); "
+            f"error against f64 up to {oracle.rounding_error(xla, exact):.3g} for XLA, "
             f"{oracle.rounding_error(interpreted, exact):.3g} for the interpreter"
         )
 
