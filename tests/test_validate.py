@@ -155,3 +155,20 @@ def test_agreement_counts_rows_executed_and_compared():
     not_run = report(("xla", SKIP))
     line = Summary([agreed, disagreed, uncompared, not_run]).agreement()
     assert line == "agreement under execution: 1 of 2 rows executed and compared (50.00%); 1 more executed rows had no values to compare (see skipped checks)"
+
+
+def test_results_that_are_a_floats_bits_are_found_in_the_ir():
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from builder.runners import float_bit_patterns
+
+    x = np.ones(3, np.float32)
+
+    def f(x):
+        bits = jax.lax.bitcast_convert_type
+        return bits(jnp.sin(x), jnp.int32), x, bits(x.astype(jnp.bfloat16), jnp.uint16), bits(x, jnp.uint8), bits(x.astype(jnp.int32), jnp.float32)
+
+    text = jax.jit(f).lower(x).as_text()
+    assert float_bit_patterns(text) == {0: "float32", 2: "bfloat16"}  # not split into bytes, not int -> float
