@@ -17,9 +17,13 @@ from builder import fingerprint
 from builder.cli import make_builder
 
 BUILD = """
-import hashlib, json, sys
+import hashlib, json, signal, sys
 from pathlib import Path
 from builder.cli import make_builder
+
+# Ctrl-C as on a terminal: Python turns SIGINT into KeyboardInterrupt only if its parent has not set
+# SIGINT to be ignored, and a shell running a job in the background (`cmd &`) does just that.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def build(cache, num_proc):
     b = make_builder("balanced", cache_dir=cache, seed=3, train_size=12, validation_size=3, test_size=3,
