@@ -101,6 +101,21 @@ def _wrap(module: Any) -> tuple[str, list[str]]:
     return text[:at] + wrapper + text[at:], kinds
 
 
+def _ops_named(module: Any, name: str) -> list[Any]:
+    """Every op called `name` in the module (collected first: callers rewrite their operands)."""
+    from jaxlib.mlir import ir
+
+    found: list[Any] = []
+
+    def visit(op: Any) -> Any:
+        if op.name == name:
+            found.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    return found
+
+
 def _copy_scatter_operands(module: Any) -> None:
     """Give every `stablehlo.scatter` a fresh copy of its operands.
 
@@ -110,15 +125,7 @@ def _copy_scatter_operands(module: Any) -> None:
     from jaxlib.mlir import ir
     from jaxlib.mlir.dialects import stablehlo
 
-    scatters: list[Any] = []
-
-    def visit(op: Any) -> Any:
-        if op.name == "stablehlo.scatter":
-            scatters.append(op)
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
-    for op in scatters:
+    for op in _ops_named(module, "stablehlo.scatter"):
         for i in range((len(op.operands) - 1) // 2):  # operands: inputs..., indices, updates...
             value = op.operands[i]
             with ir.InsertionPoint(op):
@@ -136,15 +143,7 @@ def _widen_convolution_operands(module: Any) -> None:
     from jaxlib.mlir import ir
     from jaxlib.mlir.dialects import stablehlo
 
-    convolutions: list[Any] = []
-
-    def visit(op: Any) -> Any:
-        if op.name == "stablehlo.convolution":
-            convolutions.append(op)
-        return ir.WalkResult.ADVANCE
-
-    module.operation.walk(visit)
-    for op in convolutions:
+    for op in _ops_named(module, "stablehlo.convolution"):
         element = ir.RankedTensorType(op.results[0].type).element_type
         for i in range(2):
             value = op.operands[i]
