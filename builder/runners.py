@@ -231,6 +231,11 @@ class PythonSide:
     error: str | None = None
 
 
+def python_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The columns `python_side` reads: all a child process running the row's Python is sent."""
+    return {k: row.get(k) for k in ("python", "entry_point", "args", "args_tree", "stablehlo_grad")}
+
+
 def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool, execute: bool = True) -> PythonSide:
     """Run the row's Python through `jax.jit` (and `jax.grad` of the documented scalar loss) on `inputs`
     (unless not `execute`) and lower it again (when `relower`)."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .runners import PythonSide, python_side
+from .runners import PythonSide, python_fields, python_side
 
 # JAX needs ~1.5 GiB of address space just to start its CPU client.
 DEFAULT_MEMORY = 4 << 30
@@ -44,8 +44,7 @@ def _limit(seconds: float, memory_bytes: int) -> None:
 
 def run_untrusted(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool, limits: Limits, execute: bool = True) -> PythonSide:
     """`runners.python_side` in a limited child process; a crash, a limit or a timeout becomes `error`."""
-    keys = ("python", "entry_point", "args", "args_tree", "stablehlo_grad")
-    payload = pickle.dumps(({k: row.get(k) for k in keys}, [np.asarray(x) for x in inputs], relower, execute))
+    payload = pickle.dumps((python_fields(row), [np.asarray(x) for x in inputs], relower, execute))
     with tempfile.TemporaryDirectory(prefix="validate-sandbox-") as scratch:
         try:
             done = subprocess.run(

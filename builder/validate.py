@@ -220,8 +220,7 @@ class Validator:
             return report
         relower = row.get("jax_version") == self.ours
         if ours:
-            keys = ("python", "entry_point", "args", "args_tree", "stablehlo_grad")
-            reply = self.executor.call(("python", {k: row.get(k) for k in keys}, inputs, relower, execute))
+            reply = self.executor.call(("python", runners.python_fields(row), inputs, relower, execute))
             if reply.failed:
                 report.add("python", SKIP if "time limit" in reply.failed else FAIL, f"JAX on the Python: {reply.failed}")
                 return report
@@ -294,10 +293,11 @@ class Validator:
         assert outcome.outputs is not None
         lowest = lowest_precision(text)
         tolerances = widened(INDEPENDENT, lowest)
+        narrow = narrowest_range(text)
 
-        def disagreements(reference: list[np.ndarray], slack: list[np.ndarray] | None = None) -> list[str]:
+        def disagreements(reference: Sequence[np.ndarray], slack: list[np.ndarray] | None = None, got: Sequence[np.ndarray] | None = None) -> list[str]:
             return compare_outputs(
-                outcome.outputs, reference, tolerances, labels, independent=True, low_precision=narrowest_range(text), slack=slack
+                got if got is not None else outcome.outputs, reference, tolerances, labels, independent=True, low_precision=narrow, slack=slack
             )
 
         problems, note = disagreements(xla), ""
@@ -320,10 +320,7 @@ class Validator:
             def as_floats(outputs: Sequence[np.ndarray]) -> list[np.ndarray]:
                 return [np.asarray(o).view(ml_dtypes.finfo(patterns[i]).dtype) if i in patterns else o for i, o in enumerate(outputs)]
 
-            floats = compare_outputs(
-                as_floats(outcome.outputs), as_floats(xla), tolerances, labels, independent=True, low_precision=narrowest_range(text), slack=slack
-            )
-            if not floats:
+            if not disagreements(as_floats(xla), slack, got=as_floats(outcome.outputs)):
                 shown = ", ".join(labels[i] if i < len(labels) and labels[i] else f"output {i}" for i in sorted(patterns))
                 problems, note = [], f"{name}: agreed with {shown} (bitcast_convert of a float) compared as the float it holds"
         detail = f"{name} (interpreter vs XLA): " + "; ".join(problems[:3]) if problems else note
