@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--split-mode", choices=("random", "structural"))
     validate.add_argument("--portable-only", action=argparse.BooleanOptionalAction)
     validate.add_argument("--cache-dir", help="datasets cache directory for a config built on the fly")
-    validate.set_defaults(func=cmd_validate, hlo_optimized=None, gradient=None, shard_size=None)
+    validate.set_defaults(func=cmd_validate, shard_size=None)
 
     publish = sub.add_parser("publish", help="build configs (or reuse builds) and push them to the Hub with a dataset card")
     publish.add_argument("repo_id", help="the dataset repo, e.g. my-org/jax-stablehlo-pairs (created if missing)")
