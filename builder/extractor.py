@@ -137,6 +137,40 @@ def _drop_dead_trace_finalizers() -> None:
             finalizer.detach()
 
 
+@dataclass(frozen=True)
+class Lowering:
+    """One program traced and lowered by JAX: the objects behind a row's IR texts, which
+    validation also compiles and runs, so the module it executes is the one the texts print."""
+
+    traced: Any  # jax.stages.Traced of the program
+    forward: Any  # jax.stages.Lowered of the program
+    gradient: Any | None  # jax.stages.Lowered of the scalar loss's gradient, where the row has one
+
+    def texts(self) -> tuple[str, str | None, str]:
+        """stablehlo, stablehlo_grad and jaxpr, as a row holds them."""
+        grad = self.gradient.as_text() if self.gradient is not None else None
+        return self.forward.as_text(), grad, str(self.traced.jaxpr)
+
+
+def lower(source: str, entry_point: str, leaves: Sequence[TensorSpec], args_tree: str, differentiable: bool = True) -> Lowering:
+    """Trace and lower the program and, where it is differentiable, the gradient of `scalar_loss`."""
+    release_traces()
+    fn = load_function(source, entry_point)
+    args = abstract_args(leaves, args_tree)
+    # keep_unused: the IR takes every argument leaf, so its signature is the row's `args` (jit would
+    # otherwise drop a leaf the program never reads, and a consumer could not tell which one).
+    traced = jax.jit(fn, keep_unused=True).trace(*args)
+    forward = traced.lower()
+    gradient = None
+    float_leaves = [i for i, s in enumerate(leaves) if s.dtype in FLOAT]
+    outputs = jax.tree_util.tree_leaves(traced.out_info)
+    if differentiable and float_leaves and any(str(o.dtype) in FLOAT or str(o.dtype) == "complex64" for o in outputs):
+        flat, treedef = jax.tree_util.tree_flatten(args)
+        grad = jax.grad(scalar_loss(fn, treedef), argnums=tuple(float_leaves))
+        gradient = jax.jit(grad, keep_unused=True).lower(*flat)
+    return Lowering(traced, forward, gradient)
+
+
 def extract(
     source: str,
     entry_point: str,
@@ -145,27 +179,13 @@ def extract(
     differentiable: bool = True,
     optimized_hlo: bool = False,
 ) -> Extracted:
-    release_traces()
-    fn = load_function(source, entry_point)
-    args = abstract_args(leaves, args_tree)
-    # keep_unused: the IR takes every argument leaf, so its signature is the row's `args` (jit would
-    # otherwise drop a leaf the program never reads, and a consumer could not tell which one).
-    traced = jax.jit(fn, keep_unused=True).trace(*args)
-    lowered = traced.lower()
-    stablehlo = lowered.as_text()
-    cost = lowered.cost_analysis() or {}
-    outputs = [TensorSpec(tuple(o.shape), str(o.dtype)) for o in jax.tree_util.tree_leaves(traced.out_info)]
-
-    grad_text = None
-    float_leaves = [i for i, s in enumerate(leaves) if s.dtype in FLOAT]
-    if differentiable and float_leaves and any(o.dtype in FLOAT or o.dtype == "complex64" for o in outputs):
-        flat, treedef = jax.tree_util.tree_flatten(args)
-        grad = jax.grad(scalar_loss(fn, treedef), argnums=tuple(float_leaves))
-        grad_text = jax.jit(grad, keep_unused=True).lower(*flat).as_text()
-
-    hlo = lowered.compile().as_text() if optimized_hlo else None
+    lowering = lower(source, entry_point, leaves, args_tree, differentiable)
+    stablehlo, grad_text, jaxpr = lowering.texts()
+    cost = lowering.forward.cost_analysis() or {}
+    outputs = [TensorSpec(tuple(o.shape), str(o.dtype)) for o in jax.tree_util.tree_leaves(lowering.traced.out_info)]
+    hlo = lowering.forward.compile().as_text() if optimized_hlo else None
     return Extracted(
-        jaxpr=str(traced.jaxpr),
+        jaxpr=jaxpr,
         stablehlo=stablehlo,
         stablehlo_grad=grad_text,
         hlo_optimized=hlo,

@@ -237,34 +237,30 @@ def python_fields(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool, execute: bool = True) -> PythonSide:
-    """Run the row's Python through `jax.jit` (and `jax.grad` of the documented scalar loss) on `inputs`
-    (unless not `execute`) and lower it again (when `relower`)."""
+    """Lower the row's Python with JAX as the extractor does (the texts, when `relower`) and run
+    that lowering, program and gradient of the documented scalar loss, on `inputs` (unless not
+    `execute`): the modules executed are the ones the relowered texts print."""
     import jax
 
-    from .extractor import extract, load_function, scalar_loss
-    from .specs import FLOAT, spec_of
+    from .extractor import lower
+    from .specs import spec_of
 
     side = PythonSide()
     try:
-        fn = load_function(row["python"], row["entry_point"])
-        leaves = python_values(row["args"], inputs)
-        skeleton = ast.literal_eval(row["args_tree"])
+        specs = [spec_of(a) for a in row["args"]]
+        lowering = lower(row["python"], row["entry_point"], specs, row["args_tree"], row.get("stablehlo_grad") is not None)
         if relower:
-            specs = [spec_of(a) for a in row["args"]]
-            ir = extract(row["python"], row["entry_point"], specs, row["args_tree"], row.get("stablehlo_grad") is not None)
-            side.stablehlo, side.stablehlo_grad, side.jaxpr = ir.stablehlo, ir.stablehlo_grad, ir.jaxpr
+            side.stablehlo, side.stablehlo_grad, side.jaxpr = lowering.texts()
         if not execute:
             return side
-        call = fill(skeleton, leaves)
-        out = jax.jit(fn).lower(*call).compile(COMPILER_OPTIONS)(*call)
+        leaves = python_values(row["args"], inputs)
+        call = fill(ast.literal_eval(row["args_tree"]), leaves)
+        out = lowering.forward.compile(COMPILER_OPTIONS)(*call)
         flat = jax.tree_util.tree_flatten_with_path(out)[0]
         side.outputs = [np.asarray(v) for _, v in flat]
         side.paths = ["result" + jax.tree_util.keystr(p) for p, _ in flat]
-        if row.get("stablehlo_grad") is not None:
-            _, treedef = jax.tree_util.tree_flatten(fill(skeleton, list(range(len(leaves)))))
-            floats = tuple(i for i, a in enumerate(row["args"]) if a["dtype"] in FLOAT)
-            grad = jax.jit(jax.grad(scalar_loss(fn, treedef), argnums=floats))
-            grads = grad.lower(*leaves).compile(COMPILER_OPTIONS)(*leaves)
+        if lowering.gradient is not None:
+            grads = lowering.gradient.compile(COMPILER_OPTIONS)(*leaves)
             side.grads = [np.asarray(g) for g in grads]
     except Exception as err:
         side.error = f"{type(err).__name__}: {err}"[:500]
