@@ -18,7 +18,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
             out[switch] = getattr(args, switch)
     if args.categories is not None:
         out["categories"] = parse_categories(args.categories)
-    if getattr(args, "split_mode", None) is not None:
+    if args.split_mode is not None:
         out["split_mode"] = args.split_mode
     return out
 
@@ -152,6 +152,10 @@ def _add_config_values(parser: argparse.ArgumentParser) -> None:
     for flag in ("--seed", "--train-size", "--validation-size", "--test-size", "--min-statements", "--max-statements", "--max-args"):
         parser.add_argument(flag, type=int)
     parser.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
+    parser.add_argument("--split-mode", choices=("random", "structural"), help="structural: no validation/test row shares a structure hash with train")
+    parser.add_argument(
+        "--portable-only", action=argparse.BooleanOptionalAction, help="leave out programs whose IR has custom calls or backend attributes"
+    )
 
 
 def _add_build_options(parser: argparse.ArgumentParser, num_proc_help: str, cache_dir_help: str) -> None:
@@ -176,10 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--overwrite", action="store_true", help="replace an earlier build in --output-dir (once the new one is complete)"
     )
-    build.add_argument("--split-mode", choices=("random", "structural"), help="structural: no validation/test row shares a structure hash with train")
-    build.add_argument(
-        "--portable-only", action=argparse.BooleanOptionalAction, help="leave out programs whose IR has custom calls or backend attributes"
-    )
     build.set_defaults(func=cmd_build)
 
     validate = sub.add_parser("validate", help="prove a build's rows: parse the IR back, run it with XLA and the reference interpreter, compare with the Python")
@@ -195,8 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--memory-limit", type=float, default=4.0, help="--trust-code: GiB of address space per row of foreign Python")
     validate.add_argument("--num-proc", type=int, default=1, help="rows validated at once, each with its own XLA and interpreter processes")
     _add_config_values(validate)
-    validate.add_argument("--split-mode", choices=("random", "structural"))
-    validate.add_argument("--portable-only", action=argparse.BooleanOptionalAction)
     validate.add_argument("--cache-dir", help="datasets cache directory for a config built on the fly")
     validate.set_defaults(func=cmd_validate, shard_size=None)
 

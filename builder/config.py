@@ -122,7 +122,7 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
             f"min_statements ({out['min_statements']}) is larger than max_statements ({out['max_statements']}): "
             "lower min_statements or raise max_statements"
         )
-    out["max_args"] = _int("max_args", v.get("max_args", 5), 1, MAX_ARGS, "array arguments per program")
+    out["max_args"] = _int("max_args", v.get("max_args", 5), 1, MAX_ARGS, "positional arguments per program; a pytree of weights counts as one")
     out["hlo_optimized"] = _bool("hlo_optimized", v.get("hlo_optimized", False))
     out["gradient"] = _bool("gradient", v.get("gradient", True))
     out["shard_size"] = _int("shard_size", v.get("shard_size", 100), 1, 100_000, "rows per work unit")

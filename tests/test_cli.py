@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from builder.cli import main
+from builder.cli import _overrides, build_parser, main
 
 
 def cli(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -68,6 +68,18 @@ def test_a_non_integer_flag_is_refused_by_the_parser(flag, value, capsys):
         main(["build", "matrix", flag, value, "--output-dir", "unused"])
     assert exit_.value.code == 2
     assert f"argument {flag}: invalid int value: '{value}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["build", "matrix", "--output-dir", "unused"], ["validate", "matrix"], ["publish", "org/repo", "--config", "matrix"]],
+    ids=["build", "validate", "publish"],
+)
+def test_every_command_that_builds_takes_the_same_config_values(command):
+    values = ["--seed", "3", "--train-size", "40", "--categories", "matrix=2,reduction=1"]
+    values += ["--split-mode", "structural", "--portable-only"]
+    got = _overrides(build_parser().parse_args([*command, *values]))
+    assert got == {"seed": 3, "train_size": 40, "categories": {"matrix": 2.0, "reduction": 1.0}, "split_mode": "structural", "portable_only": True}
 
 
 def build(out, cache, *extra: str) -> int:
