@@ -116,7 +116,8 @@ _WIDTH = {"f32": 32, "f16": 16, "bf16": 16}
 
 def float_bit_patterns(text: str) -> dict[int, str]:
     """The results of @main that are a float's bits (`stablehlo.bitcast_convert` of an f32 / f16 /
-    bf16 value to an integer of its width, returned as is): result index -> the float's dtype name."""
+    bf16 value to an integer of its width, or split into narrower integers along a new last axis,
+    returned as is): result index -> the float's dtype name."""
     start = text.find("func.func public @main(")
     ret = re.compile(r"^    return (.*?) : ", re.MULTILINE).search(text, start) if start >= 0 else None
     if ret is None:
@@ -124,7 +125,7 @@ def float_bit_patterns(text: str) -> dict[int, str]:
     out = {}
     for i, name in enumerate(v.strip() for v in ret.group(1).split(",")):
         m = re.search(_BITCAST.format(name=re.escape(name)), text[start : ret.start()], re.MULTILINE)
-        if m and _WIDTH[m.group(1)] == int(m.group(2)):
+        if m and _WIDTH[m.group(1)] % int(m.group(2)) == 0:
             out[i] = ELEMENT_TYPES[m.group(1)]
     return out
 

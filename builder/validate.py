@@ -318,7 +318,8 @@ class Validator:
         patterns = runners.float_bit_patterns(text) if problems else {}
         if patterns:  # a result that is a float's bits: two executors' floats an ulp apart differ by 1 as integers
             def as_floats(outputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-                return [np.asarray(o).view(ml_dtypes.finfo(patterns[i]).dtype) if i in patterns else o for i, o in enumerate(outputs)]
+                # an integer of the float's width holds one float; narrower ones (a new last axis) its bytes in order
+                return [np.ascontiguousarray(o).view(ml_dtypes.finfo(patterns[i]).dtype) if i in patterns else o for i, o in enumerate(outputs)]
 
             if not disagreements(as_floats(xla), slack, got=as_floats(outcome.outputs)):
                 shown = ", ".join(labels[i] if i < len(labels) and labels[i] else f"output {i}" for i in sorted(patterns))

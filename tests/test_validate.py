@@ -171,4 +171,4 @@ def test_results_that_are_a_floats_bits_are_found_in_the_ir():
         return bits(jnp.sin(x), jnp.int32), x, bits(x.astype(jnp.bfloat16), jnp.uint16), bits(x, jnp.uint8), bits(x.astype(jnp.int32), jnp.float32)
 
     text = jax.jit(f).lower(x).as_text()
-    assert float_bit_patterns(text) == {0: "float32", 2: "bfloat16"}  # not split into bytes, not int -> float
+    assert float_bit_patterns(text) == {0: "float32", 2: "bfloat16", 3: "float32"}  # also split into bytes; not int -> float
