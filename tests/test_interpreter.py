@@ -9,7 +9,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from builder.interpreter import Interpreter
+from builder.interpreter import ABORTS, Interpreter
 from builder.runners import run_xla
 from builder.worker import Worker
 
@@ -75,3 +75,35 @@ def test_a_worker_bounds_a_program_that_runs_too_long():
         assert worker.call(("xla", lower(jnp.sin, x), [x])).value[0] == "ok"  # the child is up: the limit is the loop's
         assert worker.call(("xla", text, [n]), timeout=3).failed == "over the 3 s time limit"
         assert worker.call(("xla", lower(jnp.sin, x), [x])).value[0] == "ok"  # a fresh child takes over
+
+
+ABORTING_PROGRAMS = {
+    "stablehlo.fft": lambda: jnp.fft.fft(jnp.arange(8, dtype=jnp.complex64)),
+    "stablehlo.rng_bit_generator": lambda: jax.lax.rng_bit_generator(jnp.zeros(4, jnp.uint32), (4,))[1],
+}
+RAW = """
+import sys
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import stablehlo
+from builder.interpreter import make_context
+with make_context(), ir.Location.unknown():
+    stablehlo.eval_module(ir.Module.parse(sys.stdin.read()), [])
+print("ran")
+"""
+
+
+@pytest.mark.parametrize("op", sorted(ABORTS))
+def test_an_op_the_interpreter_aborts_on_is_skipped_without_a_crash(interpreter, op):
+    import subprocess
+    import sys
+
+    text = lower(ABORTING_PROGRAMS[op])
+    assert op in text
+    raw = subprocess.run([sys.executable, "-c", RAW], input=text, capture_output=True, text=True, timeout=120, check=False)
+    assert raw.returncode != 0 and ABORTS[op] in raw.stderr, (raw.returncode, raw.stderr[-300:])  # the abort is real
+    x = np.ones(3, np.float32)
+    assert interpreter.run(lower(jnp.sin, x), [x]).outputs is not None  # the child is up
+    pid = interpreter.worker._process.pid
+    outcome = interpreter.run(text, [])
+    assert outcome.outputs is None and f"{op}: the interpreter aborts on it" in outcome.skipped
+    assert interpreter.worker._process.pid == pid  # told apart before running: no crash, no fresh child
