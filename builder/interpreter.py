@@ -161,6 +161,40 @@ def _widen_convolution_operands(module: Any) -> None:
                     op.operands[i] = stablehlo.ConvertOp(ir.RankedTensorType.get(operand_type.shape, element), value).result
 
 
+def _total_order_compares(module: Any) -> None:
+    """Rewrite every float `stablehlo.compare ... TOTALORDER` as a SIGNED compare of total-order keys.
+
+    The interpreter shipped in jaxlib 0.10 compares TOTALORDER like IEEE (-0.0 equals +0.0, NaN is
+    unordered), where the spec orders -NaN < -Inf < ... < -0.0 < +0.0 < ... < +Inf < +NaN: a sort
+    (`top_k`, `jnp.sort` lower to one) then mixes signed zeros. The key is XLA's own: the float's
+    bits as a signed integer, with the magnitude bits flipped when the sign is set."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import stablehlo
+
+    for op in _ops_named(module, "stablehlo.compare"):
+        if "compare_type" not in op.attributes or "TOTALORDER" not in str(op.attributes["compare_type"]):
+            continue
+        operand_type = ir.RankedTensorType(op.operands[0].type)
+        element = operand_type.element_type
+        width = {"f64": 64, "f32": 32, "f16": 16, "bf16": 16}.get(str(element))
+        if width is None:
+            continue
+        shape = list(operand_type.shape)
+        int_type = ir.RankedTensorType.get(shape, ir.IntegerType.get_signless(width))
+
+        def splat(value: int, int_type: Any = int_type, width: int = width) -> Any:
+            scalar = ir.IntegerAttr.get(ir.IntegerType.get_signless(width), value)
+            return stablehlo.ConstantOp(ir.DenseElementsAttr.get_splat(int_type, scalar)).result
+
+        with ir.InsertionPoint(op):
+            for i in range(2):
+                bits = stablehlo.BitcastConvertOp(int_type, op.operands[i]).result
+                sign = stablehlo.ShiftRightArithmeticOp(bits, splat(width - 1)).result
+                flip = stablehlo.AndOp(sign, splat((1 << (width - 1)) - 1)).result
+                op.operands[i] = stablehlo.XorOp(bits, flip).result
+        op.attributes["compare_type"] = ir.Attribute.parse("#stablehlo<comparison_type SIGNED>")
+
+
 def _to_attr(array: np.ndarray, tensor_type: Any) -> Any:
     """An input array as the DenseElementsAttr the interpreter takes (bf16 and complex by their bits)."""
     from jaxlib.mlir import ir
@@ -191,6 +225,7 @@ def evaluate(ctx: Any, text: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
         passmanager.PassManager.parse("builtin.module(func.func(chlo-legalize-to-stablehlo))").run(module.operation)
         _copy_scatter_operands(module)
         _widen_convolution_operands(module)
+        _total_order_compares(module)
         wrapped, kinds = _wrap(module)
         module = ir.Module.parse(wrapped)
         main = next(op for op in module.body.operations if ir.StringAttr(op.attributes["sym_name"]).value == ENTRY)

@@ -38,6 +38,7 @@ import numpy as np
 
 from . import oracle, runners
 from .compare import (
+    DIRECTIONS,
     INDEPENDENT,
     SAME_COMPILER,
     compare_outputs,
@@ -51,6 +52,7 @@ from .compare import (
 from .extractor import jax_version
 from .generator import SizeLimits, generate
 from .interpreter import Interpreter
+from .localize import localize
 from .pipeline import derive_seed
 from .sandbox import Limits, run_untrusted
 from .worker import Worker
@@ -303,10 +305,11 @@ class Validator:
         problems, note = disagreements(xla), ""
         slack: list[np.ndarray] | None = None
         if problems:  # ill-conditioned at these inputs? Allow what a few ulps of input noise move XLA's own result by.
-            moved = self._xla_quietly(text, perturbed(inputs, report.input_seed, perturbation(lowest)))
-            slack = sensitivity(xla, moved) if moved is not None else None
+            moves = [self._xla_quietly(text, perturbed(inputs, report.input_seed, perturbation(lowest), way)) for way in DIRECTIONS]
+            moved = [m for m in moves if m is not None]
+            slack = sensitivity(xla, *moved) if moved else None
             if slack is not None and not disagreements(xla, slack):
-                problems, note = [], f"{name}: agreed within 4x the change a {perturbation(lowest):.1e} relative input perturbation causes"
+                problems, note = [], f"{name}: agreed within 4x the most a {perturbation(lowest):.1e} relative input perturbation (3 directions) moves XLA's result"
         if problems:  # rounding in another order, amplified by an ill-conditioned program? Both executors again in f64
             rounding = self._rounding(text, inputs, xla, outcome.outputs)
             if rounding is not None:
@@ -324,7 +327,17 @@ class Validator:
             if not disagreements(as_floats(xla), slack, got=as_floats(outcome.outputs)):
                 shown = ", ".join(labels[i] if i < len(labels) and labels[i] else f"output {i}" for i in sorted(patterns))
                 problems, note = [], f"{name}: agreed with {shown} (bitcast_convert of a float) compared as the float it holds"
-        detail = f"{name} (interpreter vs XLA): " + "; ".join(problems[:3]) if problems else note
+        if problems:  # where do the two part ways, and is every such place one the spec allows? (`localize`)
+            found = localize(
+                runners.mlir_context(), text, inputs, lambda t, i: self._xla_quietly(t, i, runners.LITERAL),
+                lambda t, i: self.interpreter.run(t, list(i)).outputs,
+                lambda x, got: not disagreements(x, got=got),
+            )
+            if found.explained:
+                problems, note = [], f"{name}: {found.summary()}"
+            else:
+                problems.append(f"where: {found.why}")
+        detail = f"{name} (interpreter vs XLA): " + "; ".join(problems[:3] + problems[-1:] if len(problems) > 3 else problems) if problems else note
         report.add("interpreter", FAIL if problems else OK, detail)
 
     def _rounding(self, text: str, inputs: Sequence[np.ndarray], xla: list[np.ndarray], interpreted: list[np.ndarray]) -> str | None:

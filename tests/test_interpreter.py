@@ -107,3 +107,16 @@ def test_an_op_the_interpreter_aborts_on_is_skipped_without_a_crash(interpreter,
     outcome = interpreter.run(text, [])
     assert outcome.outputs is None and f"{op}: the interpreter aborts on it" in outcome.skipped
     assert interpreter.worker._process.pid == pid  # told apart before running: no crash, no fresh child
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, ml_dtypes.bfloat16])
+def test_totalorder_compares_order_signed_zeros_and_nans(interpreter, dtype):
+    a = np.array([0.0, -0.0, np.nan, 1.0, -np.inf, -np.nan], dtype)
+    b = np.array([-0.0, 0.0, 1.0, np.nan, -0.0, np.nan], dtype)
+    text = lower(lambda a, b: (jax.lax.lt(a, b), jnp.sort(a)), a, b)
+    text = text.replace(", FLOAT :", ", TOTALORDER :", 1)  # lax.lt compares IEEE-style; the sort already uses TOTALORDER
+    assert "TOTALORDER" in text
+    got, want = interpreter.run(text, [a, b]).outputs, run_xla(text, [a, b])
+    np.testing.assert_array_equal(want[0], [False, True, False, True, True, True])  # the spec's total order
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g.view(np.uint8), w.view(np.uint8))  # bit for bit: -0.0 before +0.0 in the sort

@@ -1,0 +1,314 @@
+"""Where two executors part ways in a module, and whether the difference is one the spec allows.
+
+When the reference interpreter and XLA disagree on a module and the cheaper second looks
+(`validate`: sensitivity, the f64 oracle, XLA without algsimp) do not explain it, validation
+localizes the difference. @main, with its private functions inlined and CHLO expanded, is made to
+return every value it computes; both executors run that probe on the same inputs. A *root* is an
+op whose operands the two computed bit for bit alike and whose result they did not. A root is
+*excused* when every element where it differs is
+
+- the result of a transcendental op (exp, log, tanh, sin, pow, rsqrt, ...) within `ULPS` units in
+  the last place: the spec leaves their accuracy to the implementation, and XLA approximates them
+  with its own polynomials while the interpreter calls the C library;
+- a subnormal operand or result of an elementwise op: XLA's CPU runtime flushes subnormals to
+  zero (as if by FTZ / DAZ), the interpreter keeps them;
+- a zero of the other sign, or a NaN with other payload bits.
+
+Excused roots are then *spliced*: each becomes an extra argument of @main given XLA's values, on
+both executors, so no wrong op downstream can hide behind an allowed difference, and the probe runs
+again. When the module's outputs then agree, the disagreement is explained by the excused roots
+alone. An unexcused root, or a difference that outlives `ROUNDS` rounds, is not explained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+ULPS = 8
+ROUNDS = 4
+TRANSCENDENTAL = frozenset(
+    f"stablehlo.{name}"
+    for name in (
+        "exponential", "exponential_minus_one", "log", "log_plus_one", "logistic", "tanh", "tan",
+        "sine", "cosine", "atan2", "power", "cbrt", "rsqrt",
+    )
+)  # fmt: skip
+ELEMENTWISE = TRANSCENDENTAL | frozenset(
+    f"stablehlo.{name}"
+    for name in (
+        "abs", "add", "subtract", "multiply", "divide", "remainder", "maximum", "minimum", "negate", "sign",
+        "sqrt", "ceil", "floor", "round_nearest_afz", "round_nearest_even", "compare", "select", "clamp",
+        "convert", "is_finite", "reduce_precision", "real", "imag", "complex",
+    )
+)  # fmt: skip
+
+Run = Callable[[str, list[np.ndarray]], "list[np.ndarray] | None"]
+
+
+@dataclass(frozen=True)
+class Node:
+    """One op of @main in the probe: its name, where its operands come from, which probe results it made."""
+
+    name: str
+    operands: tuple[tuple[str, int], ...]  # ("arg", i) or ("value", k): k indexes the probe's extra results
+    results: tuple[int, ...]
+
+
+@dataclass
+class Localization:
+    """The verdict: explained (by `excused`, per root op) or not (`why`)."""
+
+    explained: bool
+    why: str = ""
+    excused: dict[str, set[str]] = field(default_factory=dict)  # op name -> the kinds of difference seen
+    spliced: int = 0
+
+    def summary(self) -> str:
+        parts = [f"{op} ({', '.join(sorted(kinds))})" for op, kinds in sorted(self.excused.items())]
+        return f"the executors part only at {'; '.join(parts)}: with XLA's values spliced in there ({self.spliced} ops), they agree"
+
+
+def _inline_calls(module: Any) -> None:
+    """Inline every `func.call` at the top level of @main (again until none is left): probing
+    sees inside JAX's private functions (`@relu`, `@_where`, ...)."""
+    from jaxlib.mlir import ir
+
+    funcs = {ir.StringAttr(op.attributes["sym_name"]).value: op for op in module.body.operations if "sym_name" in op.attributes}
+    main = funcs["main"]
+    for _ in range(64):
+        calls = [op for op in main.regions[0].blocks[0].operations if op.name == "func.call"]
+        if not calls:
+            return
+        for call in calls:
+            callee = funcs[ir.FlatSymbolRefAttr(call.attributes["callee"]).value]
+            block = callee.regions[0].blocks[0]
+            mapping = list(zip(block.arguments, call.operands, strict=True))
+            returned: list[Any] = []
+            for op in block.operations:
+                if op.name == "func.return":
+                    returned = [_mapped(v, mapping) for v in op.operands]
+                    break
+                clone = op.clone(ip=ir.InsertionPoint(call))
+                for i, v in enumerate(op.operands):
+                    clone.operands[i] = _mapped(v, mapping)
+                mapping += list(zip(op.results, clone.results, strict=True))
+            for old, new in zip(call.results, returned, strict=True):
+                old.replace_all_uses_with(new)
+            call.erase()
+
+
+def _mapped(value: Any, mapping: list[tuple[Any, Any]]) -> Any:
+    for old, new in reversed(mapping):
+        if old == value:
+            return new
+    return value  # defined outside the callee's body (cannot happen in a JAX module): left as is
+
+
+def prepare(ctx: Any, text: str) -> str:
+    """The module with CHLO expanded to StableHLO and @main's calls inlined: what both executors probe."""
+    from jaxlib.mlir import ir, passmanager
+
+    with ctx, ir.Location.unknown():
+        module = ir.Module.parse(text)
+        passmanager.PassManager.parse("builtin.module(func.func(chlo-legalize-to-stablehlo))").run(module.operation)
+        _inline_calls(module)
+        module.operation.verify()
+        return str(module)
+
+
+def _main(module: Any) -> Any:
+    from jaxlib.mlir import ir
+
+    return next(op for op in module.body.operations if "sym_name" in op.attributes and ir.StringAttr(op.attributes["sym_name"]).value == "main")
+
+
+def probe(ctx: Any, text: str) -> tuple[str, int, list[Node]]:
+    """`text` with @main also returning every tensor its top-level ops compute; the number of
+    original results, and the ops in order with the probe results they made."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import func
+
+    with ctx, ir.Location.unknown():
+        module = ir.Module.parse(text)
+        main = _main(module)
+        block = main.regions[0].blocks[0]
+        ret = next(op for op in block.operations if op.name == "func.return")
+        values: list[Any] = []
+        nodes: list[Node] = []
+        for op in block.operations:
+            if op.name == "func.return":
+                continue
+            operands = []
+            for v in op.operands:
+                if isinstance(v, ir.BlockArgument):
+                    operands.append(("arg", v.arg_number))
+                else:
+                    operands.append(("value", next((k for k, w in enumerate(values) if w == v), -1)))
+            made = [r for r in op.results if isinstance(r.type, ir.RankedTensorType)]
+            nodes.append(Node(op.name, tuple(operands), tuple(range(len(values), len(values) + len(made)))))
+            values += made
+        outputs = list(ret.operands)
+        with ir.InsertionPoint(ret):
+            func.ReturnOp(outputs + values)
+        ret.erase()
+        ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
+        main.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(list(ftype.inputs), [v.type for v in outputs + values]))
+        if "res_attrs" in main.attributes:
+            del main.attributes["res_attrs"]
+        return str(module), len(outputs), nodes
+
+
+def splice(ctx: Any, text: str, results: Sequence[int]) -> str:
+    """`text` with the top-level results numbered `results` (probe order) replaced by new trailing arguments of @main."""
+    from jaxlib.mlir import ir
+
+    with ctx, ir.Location.unknown():
+        module = ir.Module.parse(text)
+        main = _main(module)
+        block = main.regions[0].blocks[0]
+        values = [r for op in block.operations if op.name != "func.return" for r in op.results if isinstance(r.type, ir.RankedTensorType)]
+        added = []
+        for k in results:
+            arg = block.add_argument(values[k].type, ir.Location.unknown())
+            values[k].replace_all_uses_with(arg)
+            added.append(values[k].type)
+        ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
+        main.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get(list(ftype.inputs) + added, list(ftype.results)))
+        if "arg_attrs" in main.attributes:
+            attrs = list(ir.ArrayAttr(main.attributes["arg_attrs"]))
+            main.attributes["arg_attrs"] = ir.ArrayAttr.get(attrs + [ir.DictAttr.get({})] * len(added))
+        return str(module)
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    if a.dtype.kind == "c":
+        a = a.view(a.real.dtype)
+    if a.dtype.kind == "f" or a.dtype.name == "bfloat16":
+        return a.view(f"u{a.dtype.itemsize}")
+    return a
+
+
+def identical(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and np.array_equal(_bits(a), _bits(b))
+
+
+def _ordered(a: np.ndarray) -> np.ndarray:
+    """Float bits as integers that count ulps: consecutive floats differ by 1, -0 and +0 are both 0."""
+    bits = _bits(a).astype(np.int64)
+    width = 8 * np.asarray(a).dtype.itemsize
+    sign = np.int64(1) << (width - 1)
+    return np.where(bits & sign, -(bits & (sign - 1)), bits)
+
+
+def _subnormal(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if not (a.dtype.kind == "f" or a.dtype.name == "bfloat16"):
+        return np.zeros(a.shape, bool)
+    tiny = float(ml_dtypes.finfo(a.dtype).smallest_normal)
+    wide = np.abs(a.astype(np.float64))
+    return (wide > 0) & (wide < tiny)
+
+
+def excuse(node: Node, xla: np.ndarray, interp: np.ndarray, operands: list[np.ndarray]) -> tuple[set[str], str | None]:
+    """Why each element where a root's result differs may differ (the kinds), or what cannot be excused."""
+    xla, interp = np.asarray(xla), np.asarray(interp)
+    if xla.dtype.kind == "c":  # real and imaginary parts, each its own float
+        xla, interp = xla.view(xla.real.dtype), interp.view(interp.real.dtype)
+        operands = [o.view(o.real.dtype) if o.dtype.kind == "c" else np.repeat(o, 2, axis=-1) if o.shape else o for o in operands]
+    differs = _bits(xla) != _bits(interp)
+    kinds: set[str] = set()
+    floats = xla.dtype.kind == "f" or xla.dtype.name == "bfloat16"
+    if floats:
+        with np.errstate(invalid="ignore"):
+            x64, i64 = xla.astype(np.float64), interp.astype(np.float64)
+            nan = np.isnan(x64) & np.isnan(i64)
+            zero = (x64 == 0) & (i64 == 0)
+        if (differs & nan).any():
+            kinds.add("NaN payload")
+        if (differs & zero).any():
+            kinds.add("sign of zero")
+        left = differs & ~nan & ~zero
+    else:
+        left = differs
+    if node.name in ELEMENTWISE and left.any():
+        flushed = _subnormal(xla) | _subnormal(interp)
+        for o in operands:
+            if o.shape == xla.shape:
+                flushed |= _subnormal(o)
+            elif o.size == 1:
+                flushed |= bool(_subnormal(o).any())
+        if (left & flushed).any():
+            kinds.add("subnormals, which XLA flushes to zero")
+        left &= ~flushed
+    if node.name in TRANSCENDENTAL and floats and left.any():
+        ulps = np.abs(_ordered(xla) - _ordered(interp))
+        if (ulps[left] <= ULPS).all():
+            kinds.add(f"at most {int(ulps[left].max())} ulps")
+            left &= False
+    if left.any():
+        at = tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(left)[0]), left.shape))
+        return kinds, f"{node.name} differs on operands both computed alike: at {list(at)} XLA {xla[at]!r}, interpreter {interp[at]!r}"
+    return kinds, None
+
+
+def localize(
+    ctx: Any, text: str, inputs: Sequence[np.ndarray], xla: Run, interpreter: Run, agree: Callable[[list[np.ndarray], list[np.ndarray]], bool]
+) -> Localization:
+    """Find where the interpreter and XLA part ways on `text` and whether every such place is allowed (see the module doc)."""
+    try:
+        current = prepare(ctx, text)
+    except Exception as err:  # a module the bindings cannot rewrite: no verdict
+        return Localization(False, f"could not prepare the module: {type(err).__name__}: {err}"[:300])
+    extra: list[np.ndarray] = []
+    done: set[int] = set()  # probe results already spliced (their ops stay in the module, dead)
+    verdict = Localization(False)
+    for _ in range(ROUNDS):
+        probe_text, n_out, nodes = probe(ctx, current)
+        a, b = xla(probe_text, [*inputs, *extra]), interpreter(probe_text, [*inputs, *extra])
+        if a is None or b is None or len(a) != len(b):
+            verdict.why = "an executor did not run the probe"
+            return verdict
+        if agree(a[:n_out], b[:n_out]):
+            verdict.explained = verdict.spliced > 0
+            verdict.why = "" if verdict.explained else "the probe agrees where the module did not"
+            return verdict
+        values_a, values_b = a[n_out:], b[n_out:]
+
+        def operand(ref: tuple[str, int], side: list[np.ndarray], args: Sequence[np.ndarray]) -> np.ndarray:
+            return np.asarray(args[ref[1]]) if ref[0] == "arg" else np.asarray(side[ref[1]])
+
+        roots = []
+        args = [*inputs, *extra]
+        for node in nodes:
+            if all(k in done or identical(values_a[k], values_b[k]) for k in node.results):
+                continue
+            if all(ref[0] == "arg" or identical(values_a[ref[1]], values_b[ref[1]]) for ref in node.operands):
+                roots.append(node)
+        if not roots:
+            verdict.why = "no op differs on identical operands"
+            return verdict
+        splice_at = []
+        for node in roots:
+            operands = [operand(ref, values_a, args) for ref in node.operands]
+            for k in node.results:
+                if k in done or identical(values_a[k], values_b[k]):
+                    continue
+                kinds, why = excuse(node, values_a[k], values_b[k], operands)
+                if why:
+                    verdict.why = why
+                    return verdict
+                verdict.excused.setdefault(node.name, set()).update(kinds)
+                splice_at.append(k)
+                extra.append(np.asarray(values_a[k]))
+        current = splice(ctx, current, splice_at)
+        done.update(splice_at)
+        verdict.spliced += len(splice_at)
+    verdict.why = f"the outputs still differ after splicing {verdict.spliced} ops in {ROUNDS} rounds"
+    return verdict
