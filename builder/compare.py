@@ -163,29 +163,37 @@ def perturbation(lowest: str) -> float:
     return max(PERTURBATION, 2 * float(ml_dtypes.finfo(lowest).eps))
 
 
-def perturbed(inputs: Sequence[np.ndarray], seed: int, relative: float = PERTURBATION) -> list[np.ndarray]:
-    """The inputs with every float element moved by `relative` (random sign); f16 / bf16 inputs by at least one ulp."""
+def perturbed(inputs: Sequence[np.ndarray], seed: int, relative: float = PERTURBATION, direction: float | None = None) -> list[np.ndarray]:
+    """The inputs with every float element moved by `relative` (random sign, or all by `direction`'s);
+    f16 / bf16 inputs by at least one ulp."""
     rng = np.random.default_rng(seed)
     out = []
     for x in inputs:
         x = np.asarray(x)
         if x.dtype.kind == "f" or x.dtype.name == "bfloat16":
             step = max(relative, float(ml_dtypes.finfo(x.dtype).eps))
-            x = (x.astype(np.float64) * (1 + step * rng.choice([-1.0, 1.0], x.shape))).astype(x.dtype)
+            signs = rng.choice([-1.0, 1.0], x.shape) if direction is None else np.sign(direction)
+            x = (x.astype(np.float64) * (1 + step * signs)).astype(x.dtype)
         out.append(x)
     return out
 
 
-def sensitivity(reference: Sequence[np.ndarray], moved: Sequence[np.ndarray], factor: float = 4.0) -> list[np.ndarray]:
-    """Per element, `factor` times how far the outputs moved when the inputs moved by a few ulps:
-    how much an ill-conditioned program (tan near a pole, a long chain of cancellations)
-    amplifies rounding. Two executors that round differently may differ by that much."""
+DIRECTIONS = (None, 1.0, -1.0)  # random signs, every input up, every input down
+
+
+def sensitivity(reference: Sequence[np.ndarray], *moved: Sequence[np.ndarray], factor: float = 4.0) -> list[np.ndarray]:
+    """Per element, `factor` times the most the outputs moved when the inputs moved by a few ulps
+    (each of `moved` is one such move): how much an ill-conditioned program (tan near a pole, a
+    long chain of cancellations) amplifies rounding. Two executors that round differently may
+    differ by that much. Several moves: where the program is chaotic (`sin` of an argument whose
+    ulp exceeds 2π) a single move can land near where it started."""
     out = []
-    for a, b in zip(reference, moved, strict=True):
-        a, b = np.asarray(a), np.asarray(b)
+    for i, a in enumerate(reference):
+        a = np.asarray(a)
         if a.dtype.kind in "fc" or a.dtype.name == "bfloat16":
             with np.errstate(invalid="ignore", over="ignore"):
-                out.append(factor * np.abs(_float_view(a) - _float_view(b)))
+                moves = [np.abs(_float_view(a) - _float_view(np.asarray(m[i]))) for m in moved]
+                out.append(factor * np.fmax.reduce(moves) if moves else np.zeros(a.shape))
         else:
             out.append(np.zeros(a.shape))
     return out

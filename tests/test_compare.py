@@ -5,7 +5,16 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from builder.compare import INDEPENDENT, SAME_COMPILER, compare_array, lowest_precision, perturbed, sensitivity, widened
+from builder.compare import (
+    DIRECTIONS,
+    INDEPENDENT,
+    SAME_COMPILER,
+    compare_array,
+    lowest_precision,
+    perturbed,
+    sensitivity,
+    widened,
+)
 
 
 def test_float_tolerance_scales_with_the_dtype():
@@ -59,3 +68,16 @@ def test_an_ill_conditioned_output_gets_its_own_sensitivity_as_slack():
     calm = np.array([0.3, 0.4], np.float32)  # far from the pole: a few ulps of input noise move nothing
     slack = sensitivity([np.tan(calm)], [np.tan(perturbed([calm], 0)[0])])[0]
     assert compare_array(np.tan(calm) * 1.01, np.tan(calm), INDEPENDENT, slack=slack) is not None
+
+
+def test_a_chaotic_output_is_judged_by_the_largest_of_several_moves():
+    x = np.array([36.266930], np.float32)  # numerics seed 8565065042867341218: sin(expm1(x) - x), expm1 ~ 5.6e15
+    f = lambda v: np.sin(np.expm1(v.astype(np.float64)) - v).astype(np.float32)  # noqa: E731
+    want, other = f(x), np.float32([0.99532104])  # another executor's expm1, an ulp away, gave this
+    moves = [f(perturbed([x], 0, direction=way)[0]) for way in DIRECTIONS]
+    assert all(m[0] != want[0] for m in moves)  # every move changes the result: a 2^-20 move is 2e11 in expm1
+    assert {np.sign(m) for m in perturbed([np.ones(4, np.float32)], 0, direction=-1.0)[0] - 1} == {-1.0}
+    slack = sensitivity([want], *[[m] for m in moves])[0]
+    np.testing.assert_allclose(slack, 4 * np.max([np.abs(m - want) for m in moves], axis=0), rtol=1e-6)  # the largest move
+    assert compare_array(other, want, INDEPENDENT) is not None
+    assert compare_array(other, want, INDEPENDENT, slack=slack) is None
