@@ -55,7 +55,7 @@ class Node:
     """One op of @main in the probe: its name, where its operands come from, which probe results it made."""
 
     name: str
-    operands: tuple[tuple[str, int], ...]  # ("arg", i) or ("value", k): k indexes the probe's extra results
+    operands: tuple[tuple[str, int], ...]  # ("arg", i), ("value", k) (k indexes the probe's extra results) or ("opaque", -1)
     results: tuple[int, ...]
 
 
@@ -148,7 +148,8 @@ def probe(ctx: Any, text: str) -> tuple[str, int, list[Node]]:
                 if isinstance(v, ir.BlockArgument):
                     operands.append(("arg", v.arg_number))
                 else:
-                    operands.append(("value", next((k for k, w in enumerate(values) if w == v), -1)))
+                    k = next((k for k, w in enumerate(values) if w == v), None)
+                    operands.append(("value", k) if k is not None else ("opaque", -1))  # a token: no data to differ
             made = [r for r in op.results if isinstance(r.type, ir.RankedTensorType)]
             nodes.append(Node(op.name, tuple(operands), tuple(range(len(values), len(values) + len(made)))))
             values += made
@@ -289,14 +290,14 @@ def localize(
         for node in nodes:
             if all(k in done or identical(values_a[k], values_b[k]) for k in node.results):
                 continue
-            if all(ref[0] == "arg" or identical(values_a[ref[1]], values_b[ref[1]]) for ref in node.operands):
+            if all(ref[0] != "value" or identical(values_a[ref[1]], values_b[ref[1]]) for ref in node.operands):
                 roots.append(node)
         if not roots:
             verdict.why = "no op differs on identical operands"
             return verdict
         splice_at = []
         for node in roots:
-            operands = [operand(ref, values_a, args) for ref in node.operands]
+            operands = [operand(ref, values_a, args) for ref in node.operands if ref[0] != "opaque"]
             for k in node.results:
                 if k in done or identical(values_a[k], values_b[k]):
                     continue
