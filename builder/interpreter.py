@@ -219,7 +219,7 @@ def evaluate(ctx: Any, text: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
     if _COLLECTIVES.search(text):
         raise Unsupported("collective ops need several devices")
     if aborting := sorted(set(_ABORTING.findall(text))):
-        raise Unsupported("; ".join(f"{op}: the interpreter aborts on it ({ABORTS[op]})" for op in aborting))
+        raise Unsupported("; ".join(f"the interpreter aborts on {op} ({ABORTS[op]})" for op in aborting))
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(text)
         passmanager.PassManager.parse("builtin.module(func.func(chlo-legalize-to-stablehlo))").run(module.operation)

@@ -105,7 +105,7 @@ def test_an_op_the_interpreter_aborts_on_is_skipped_without_a_crash(interpreter,
     assert interpreter.run(lower(jnp.sin, x), [x]).outputs is not None  # the child is up
     pid = interpreter.worker._process.pid
     outcome = interpreter.run(text, [])
-    assert outcome.outputs is None and f"{op}: the interpreter aborts on it" in outcome.skipped
+    assert outcome.outputs is None and f"the interpreter aborts on {op} (" in outcome.skipped
     assert interpreter.worker._process.pid == pid  # told apart before running: no crash, no fresh child
 
 
