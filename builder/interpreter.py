@@ -161,6 +161,34 @@ def _widen_convolution_operands(module: Any) -> None:
                     op.operands[i] = stablehlo.ConvertOp(ir.RankedTensorType.get(operand_type.shape, element), value).result
 
 
+def _accumulate_narrow_floats_in_f32(module: Any) -> None:
+    """Compute every f16 / bf16 `stablehlo.convolution` and `stablehlo.dot_general` in f32 and round
+    the result once, as XLA does.
+
+    The spec leaves the accumulation precision to the implementation; the interpreter shipped in
+    jaxlib 0.10 rounds every partial sum to the 8 (bf16) or 11 (f16) bits of the result, XLA sums in
+    f32 (convolution seed 4772544156829727900: 4.15625 against 4.125, a bf16 ulp, which a later
+    relu-like routing turned into 0 against 0.93). Products of f16 / bf16 values are exact in f32."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import stablehlo
+
+    f32 = ir.F32Type.get()
+    for name in ("stablehlo.convolution", "stablehlo.dot_general"):
+        for op in _ops_named(module, name):
+            result = ir.RankedTensorType(op.results[0].type)
+            if str(result.element_type) not in ("bf16", "f16"):
+                continue
+            with ir.InsertionPoint(op):
+                operands = [stablehlo.ConvertOp(ir.RankedTensorType.get(ir.RankedTensorType(v.type).shape, f32), v).result for v in list(op.operands)[:2]]
+                wide = op.clone(ip=ir.InsertionPoint(op))
+                for i, value in enumerate(operands):
+                    wide.operands[i] = value
+                wide.results[0].set_type(ir.RankedTensorType.get(result.shape, f32))
+                narrow = stablehlo.ConvertOp(result, wide.results[0]).result
+            op.results[0].replace_all_uses_with(narrow)
+            op.erase()
+
+
 def _total_order_compares(module: Any) -> None:
     """Rewrite every float `stablehlo.compare ... TOTALORDER` as a SIGNED compare of total-order keys.
 
@@ -225,6 +253,7 @@ def evaluate(ctx: Any, text: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
         passmanager.PassManager.parse("builtin.module(func.func(chlo-legalize-to-stablehlo))").run(module.operation)
         _copy_scatter_operands(module)
         _widen_convolution_operands(module)
+        _accumulate_narrow_floats_in_f32(module)
         _total_order_compares(module)
         wrapped, kinds = _wrap(module)
         module = ir.Module.parse(wrapped)

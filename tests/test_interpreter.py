@@ -120,3 +120,12 @@ def test_totalorder_compares_order_signed_zeros_and_nans(interpreter, dtype):
     np.testing.assert_array_equal(want[0], [False, True, False, True, True, True])  # the spec's total order
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g.view(np.uint8), w.view(np.uint8))  # bit for bit: -0.0 before +0.0 in the sort
+
+
+def test_a_bf16_convolution_and_dot_sum_in_f32_and_round_once(interpreter):
+    ones = np.ones(300, ml_dtypes.bfloat16)  # summed in bf16, 300 ones stall at 256
+    conv = lambda a, b: jax.lax.conv_general_dilated(a, b, (1,), "VALID", dimension_numbers=("NWC", "WIO", "NWC"))  # noqa: E731
+    for fn, args in ((jnp.dot, [ones, ones]), (conv, [ones.reshape(1, 300, 1), ones.reshape(300, 1, 1)])):
+        text = lower(fn, *args)
+        assert "bf16>" in text.split("return")[-1]
+        np.testing.assert_array_equal(interpreter.run(text, args).outputs[0].astype(np.float32).ravel(), [300.0])

@@ -64,3 +64,33 @@ def test_a_wrong_op_is_not_explained():
     found = localize(mlir_context(), text, [x, y], xla, broken, agree)
     assert not found.explained
     assert found.why.startswith("stablehlo.multiply differs on operands both computed alike")
+
+
+def strict(reference, got) -> bool:
+    return all(identical(a, b) for a, b in zip(reference, got, strict=True))
+
+
+@pytest.mark.parametrize("kind", ["matmul", "sum"])
+def test_sums_in_another_order_are_explained_within_their_bound(interpreter, kind):
+    rng = np.random.default_rng(0)
+    if kind == "matmul":
+        args = [rng.standard_normal((32, 512)).astype(np.float32), rng.standard_normal((512, 32)).astype(np.float32)]
+        text, op = lower(lambda m, w: m @ w, *args), "stablehlo.dot_general"
+    else:
+        args = [rng.standard_normal(100_000).astype(np.float32)]
+        text, op = lower(jnp.sum, *args), "stablehlo.reduce"
+    assert not strict(xla(text, args), interpreter(text, args))  # the two sum in different orders
+    found = localize(mlir_context(), text, args, xla, interpreter, strict)  # only bit-for-bit agreement counts
+    assert found.explained, found.why
+    assert found.excused == {op: {"order of summation (within n·eps·Σ|terms|)"}}
+
+
+def test_a_sum_that_is_not_one_is_not_explained():
+    v = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    text = lower(jnp.sum, v)
+
+    def broken(text, inputs):  # an executor whose reduction takes the maximum
+        return xla(text.replace("stablehlo.add", "stablehlo.maximum"), inputs)
+
+    found = localize(mlir_context(), text, [v], xla, broken, strict)
+    assert not found.explained and found.why.startswith("stablehlo.reduce differs on operands both computed alike")
