@@ -15,7 +15,17 @@ op whose operands the two computed bit for bit alike and whose result they did n
 - a zero of the other sign, or a NaN with other payload bits;
 - a sum's result (convolution, dot_general, a reduce or reduce_window that adds) within
   n·eps·Σ|terms| (the most any summation order can move it, the products' rounding included):
-  the spec fixes no order, and XLA and the interpreter sum in different ones.
+  the spec fixes no order, and XLA and the interpreter sum in different ones;
+- an add or subtract of a multiply's result where XLA's value is the fused multiply-add (the
+  product unrounded, one rounding in all) and the interpreter's the two roundings IEEE gives:
+  XLA's CPU backend lets LLVM contract every multiply-add into an FMA
+  (`AllowFPOpFusion = Fast`: "this increases precision"), so its add sees a product the probe,
+  which returns the rounded product, cannot show;
+- a convolution's NaN or ±Inf in the interpreter where XLA has a number, when the same
+  convolution with its padding and input dilation written out (a `stablehlo.pad` of zeros, as
+  the spec defines it) gives that NaN / Inf in XLA too: XLA's convolution skips the taps that
+  fall on padding, so a NaN or Inf of the kernel never meets the zero it is multiplied by
+  (0 · NaN = NaN in the spec and the interpreter).
 
 Excused roots are then *spliced*: each becomes an extra argument of @main given XLA's values, on
 both executors, so no wrong op downstream can hide behind an allowed difference, and the probe runs
@@ -33,7 +43,7 @@ import ml_dtypes
 import numpy as np
 
 ULPS = 8
-ROUNDS = 8
+ROUNDS = 32
 TRANSCENDENTAL = frozenset(
     f"stablehlo.{name}"
     for name in (
@@ -210,6 +220,38 @@ def splice(ctx: Any, text: str, results: Sequence[int]) -> str:
         return str(module)
 
 
+def explicit_padding(ctx: Any, text: str) -> str | None:
+    """`text` (a `single_op` module of one convolution) with its padding and input dilation done by a
+    `stablehlo.pad` of zeros first, as the spec defines a convolution (None: nothing to write out)."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import stablehlo
+
+    with ctx, ir.Location.unknown():
+        module = ir.Module.parse(text)
+        conv = next(o for o in _main(module).regions[0].blocks[0].operations if o.name == "stablehlo.convolution")
+        lhs = conv.operands[0]
+        lhs_type = ir.RankedTensorType(lhs.type)
+        spatial = stablehlo.ConvDimensionNumbers(conv.attributes["dimension_numbers"]).input_spatial_dimensions
+        pads = np.asarray(ir.DenseIntElementsAttr(conv.attributes["padding"]), np.int64).reshape(-1, 2) if "padding" in conv.attributes else np.zeros((len(spatial), 2), np.int64)
+        dilation = list(ir.DenseI64ArrayAttr(conv.attributes["lhs_dilation"])) if "lhs_dilation" in conv.attributes else [1] * len(spatial)
+        if not pads.any() and all(d == 1 for d in dilation):
+            return None
+        low, high, interior = [0] * lhs_type.rank, [0] * lhs_type.rank, [0] * lhs_type.rank
+        for i, d in enumerate(spatial):
+            low[d], high[d], interior[d] = int(pads[i][0]), int(pads[i][1]), dilation[i] - 1
+        shape = [n + low[d] + high[d] + max(n - 1, 0) * interior[d] for d, n in enumerate(lhs_type.shape)]
+        element = lhs_type.element_type
+        with ir.InsertionPoint(conv):
+            zero = stablehlo.ConstantOp(ir.DenseElementsAttr.get_splat(ir.RankedTensorType.get([], element), ir.FloatAttr.get(element, 0.0)))
+            padded = stablehlo.PadOp(lhs, zero.result, low, high, interior, results=[ir.RankedTensorType.get(shape, element)])
+        conv.operands[0] = padded.result
+        for name in ("padding", "lhs_dilation"):
+            if name in conv.attributes:
+                del conv.attributes[name]
+        module.operation.verify()
+        return str(module)
+
+
 def _bits(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     if a.dtype.kind == "c":
@@ -242,15 +284,59 @@ def _subnormal(a: np.ndarray) -> np.ndarray:
 
 
 SUMS = frozenset({"stablehlo.convolution", "stablehlo.dot_general"})
+PADDED = "a NaN / Inf times padding (XLA's convolution skips the taps on padding, the spec multiplies its zeros)"
+CONTRACTIBLE = frozenset({"stablehlo.add", "stablehlo.subtract"})
+FUSED = "a multiply fused into it (XLA's CPU backend contracts a multiply-add into an FMA: one rounding)"
+
+
+@dataclass(frozen=True)
+class Contraction:
+    """An add / subtract evaluated both ways IEEE allows XLA: `strict`, its operands as they are
+    (what the interpreter computes); `fused`, one per operand a multiply made, with that product
+    left unrounded (an FMA)."""
+
+    strict: np.ndarray
+    fused: tuple[np.ndarray, ...]
+
+
+def contraction(node: Node, producers: dict[int, Node], value: Callable[[tuple[str, int]], np.ndarray]) -> Contraction | None:
+    """How `node` evaluates with and without FMA contraction (None: not an add / subtract of floats
+    of at most 32 bits, whose products f64 holds exactly)."""
+    if node.name not in CONTRACTIBLE or len(node.operands) != 2:
+        return None
+    lhs, rhs = (value(ref) for ref in node.operands)
+    if not (lhs.dtype.kind == "f" or lhs.dtype.name == "bfloat16") or lhs.dtype.itemsize > 4:
+        return None
+    sign = 1.0 if node.name == "stablehlo.add" else -1.0
+    with np.errstate(all="ignore"):
+        strict = np.asarray(lhs + rhs if sign > 0 else lhs - rhs)
+        wide = [lhs.astype(np.float64), rhs.astype(np.float64)]
+        fused = []
+        for side, ref in enumerate(node.operands):
+            made_by = producers.get(ref[1]) if ref[0] == "value" else None
+            if made_by is None or made_by.name != "stablehlo.multiply":
+                continue
+            a, b = (value(r).astype(np.float64) for r in made_by.operands)
+            exact = [wide[0], wide[1]]
+            exact[side] = a * b  # exact in f64: two 24-bit significands make at most 48 bits
+            fused.append(np.asarray(exact[0] + sign * exact[1]).astype(lhs.dtype))
+    return Contraction(strict, tuple(fused)) if fused else None
 
 
 def excuse(
-    node: Node, xla: np.ndarray, interp: np.ndarray, operands: list[np.ndarray], bound: tuple[str, np.ndarray] | None = None
+    node: Node,
+    xla: np.ndarray,
+    interp: np.ndarray,
+    operands: list[np.ndarray],
+    bound: tuple[str, np.ndarray] | None = None,
+    contracted: Contraction | None = None,
+    padded: np.ndarray | None = None,
 ) -> tuple[set[str], str | None]:
     """Why each element where a root's result differs may differ (the kinds), or what cannot be excused.
 
     `bound`: a kind of difference the op may show and, per element, the most it can move the
-    result (`_bound`: the order of a sum)."""
+    result (`_bound`: the order of a sum). `contracted`: the op's value with and without an FMA.
+    `padded`: XLA's value of a convolution with its padding written out (`explicit_padding`)."""
     xla, interp = np.asarray(xla), np.asarray(interp)
     if xla.dtype.kind == "c":  # real and imaginary parts, each its own float
         xla, interp = xla.view(xla.real.dtype), interp.view(interp.real.dtype)
@@ -280,6 +366,22 @@ def excuse(
         if (left & flushed).any():
             kinds.add("subnormals, which XLA flushes to zero")
         left &= ~flushed
+    if padded is not None and floats and left.any():
+        with np.errstate(invalid="ignore"):
+            spec = np.asarray(padded).astype(np.float64)
+            i64, x64 = interp.astype(np.float64), xla.astype(np.float64)
+            meets = ~np.isfinite(i64) & np.isfinite(x64) & ((np.isnan(i64) & np.isnan(spec)) | (i64 == spec))
+        if (left & meets).any():
+            kinds.add(PADDED)
+        left &= ~meets
+    if contracted is not None and left.any():
+        as_ieee = _bits(interp) == _bits(contracted.strict)
+        as_fma = np.zeros(left.shape, bool)
+        for fused in contracted.fused:
+            as_fma |= _bits(xla) == _bits(fused)
+        if (left & as_ieee & as_fma).any():
+            kinds.add(FUSED)
+        left &= ~(as_ieee & as_fma)
     if bound is not None and floats and left.any():
         with np.errstate(invalid="ignore"):
             within = np.abs(xla.astype(np.float64) - interp.astype(np.float64)) <= bound[1]
@@ -332,6 +434,13 @@ def _bound(
     return None
 
 
+def _padded(ctx: Any, text: str, index: int, operands: list[np.ndarray], xla: Run) -> np.ndarray | None:
+    """XLA's value of the `index`-th op, a convolution, with its padding written out (None: it has none)."""
+    explicit = explicit_padding(ctx, single_op(ctx, text, index))
+    result = xla(explicit, operands) if explicit is not None else None
+    return None if result is None else np.asarray(result[0])
+
+
 def localize(
     ctx: Any, text: str, inputs: Sequence[np.ndarray], xla: Run, interpreter: Run, agree: Callable[[list[np.ndarray], list[np.ndarray]], bool]
 ) -> Localization:
@@ -360,6 +469,7 @@ def localize(
 
         roots = []
         args = [*inputs, *extra]
+        producers = {k: node for node in nodes for k in node.results}
         for node in nodes:
             if all(k in done or identical(values_a[k], values_b[k]) for k in node.results):
                 continue
@@ -375,7 +485,9 @@ def localize(
                 if k in done or identical(values_a[k], values_b[k]):
                     continue
                 bound = _bound(ctx, current, nodes, node, values_a, np.asarray(values_a[k]), operands, xla)
-                kinds, why = excuse(node, values_a[k], values_b[k], operands, bound)
+                contracted = contraction(node, producers, lambda ref, side=values_a, args=args: operand(ref, side, args))
+                padded = _padded(ctx, current, nodes.index(node), operands, xla) if node.name == "stablehlo.convolution" else None
+                kinds, why = excuse(node, values_a[k], values_b[k], operands, bound, contracted, padded)
                 if why:
                     verdict.why = why
                     return verdict

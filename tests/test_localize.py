@@ -1,5 +1,6 @@
 """Localizing a disagreement between the reference interpreter and XLA: allowed differences (a
-transcendental's last bits, subnormals XLA flushes) are found, spliced out and explain it; a wrong op does not."""
+transcendental's last bits, subnormals XLA flushes, a multiply-add XLA fuses, a NaN its convolution
+never multiplies by padding) are found, spliced out and explain it; a wrong op does not."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from builder.compare import INDEPENDENT, compare_outputs
 from builder.interpreter import Interpreter
-from builder.localize import identical, localize
+from builder.localize import FUSED, PADDED, Contraction, Node, excuse, identical, localize
 from builder.runners import LITERAL, mlir_context, run_xla
 
 
@@ -94,3 +95,66 @@ def test_a_sum_that_is_not_one_is_not_explained():
 
     found = localize(mlir_context(), text, [v], xla, broken, strict)
     assert not found.explained and found.why.startswith("stablehlo.reduce differs on operands both computed alike")
+
+
+def test_a_multiply_add_xla_fuses_is_explained(interpreter):
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((24, 26, 2)).astype(np.float32) for _ in range(2)]
+    text = lower(lambda x, y: x * x + y * y, *args)  # from convolution seed 5899303346570970571's gradient
+    x, y = args
+    assert identical(interpreter(text, args)[0], x * x + y * y)  # the interpreter rounds twice, as IEEE does
+    assert not identical(xla(text, args)[0], x * x + y * y)  # XLA's CPU backend fused one product into an FMA
+    found = localize(mlir_context(), text, args, xla, interpreter, strict)
+    assert found.explained, found.why
+    assert found.excused == {"stablehlo.add": {FUSED}}
+
+
+def test_an_add_that_neither_rounding_gives_is_not_excused():
+    rng = np.random.default_rng(1)
+    x, y = (rng.standard_normal(4096).astype(np.float32) for _ in range(2))
+    strict = x * x + y * y
+    fused = (x.astype(np.float64) * x + y * y).astype(np.float32)
+    assert not identical(strict, fused)
+    node, contracted = Node("stablehlo.add", (("value", 0), ("value", 1)), (2,)), Contraction(strict, (fused,))
+    assert excuse(node, fused, strict, [x * x, y * y], contracted=contracted) == ({FUSED}, None)
+    off = np.where(fused != strict, np.nextafter(fused, np.float32(np.inf)), fused)  # one ulp from the FMA's value
+    _, why = excuse(node, off, strict, [x * x, y * y], contracted=contracted)
+    assert why is not None and why.startswith("stablehlo.add differs on operands both computed alike")
+
+
+# The weight-gradient convolution of convolution seed 5899303346570970571: its kernel window (26) is wider
+# than the input (24), so the first tap of every output falls on the low padding.
+PADDED_CONVOLUTION = """module @m {
+  func.func public @main(%lhs: tensor<24x24x6xf32>, %rhs: tensor<24x26x2xf32>) -> tensor<2x3x2xf32> {
+    %0 = stablehlo.convolution(%lhs, %rhs) dim_numbers = [f, 0, b]x[i, 0, o]->[0, b, f], window = {stride = [1], pad = [[2, 1]], lhs_dilate = [1], rhs_dilate = [1], reverse = [false]} {batch_group_count = 2 : i64, feature_group_count = 1 : i64} : (tensor<24x24x6xf32>, tensor<24x26x2xf32>) -> tensor<2x3x2xf32>
+    return %0 : tensor<2x3x2xf32>
+  }
+}"""
+
+
+def conv_args(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((24, 24, 6)).astype(np.float32), rng.standard_normal((24, 26, 2)).astype(np.float32)]
+
+
+def test_a_nan_times_padding_xla_skips_is_explained(interpreter):
+    args = conv_args(0)
+    args[1][:, 0, :] = np.nan  # the kernel's first tap: multiplies only padding
+    assert np.isnan(interpreter(PADDED_CONVOLUTION, args)[0]).all()  # the spec's 0 * NaN
+    assert np.isfinite(xla(PADDED_CONVOLUTION, args)[0]).all()  # XLA never multiplies padding
+    found = localize(mlir_context(), PADDED_CONVOLUTION, args, xla, interpreter, agree)
+    assert found.explained, found.why
+    assert PADDED in found.excused["stablehlo.convolution"]
+
+
+def test_a_nan_no_padding_explains_is_not_excused(interpreter):
+    args = conv_args(0)  # no NaN anywhere
+
+    def broken(text, inputs):  # an executor that reads a NaN the inputs do not hold
+        kernel = np.array(inputs[1])
+        kernel[:, 0, :] = np.nan
+        return interpreter(text, [inputs[0], kernel, *inputs[2:]])
+
+    found = localize(mlir_context(), PADDED_CONVOLUTION, args, xla, broken, agree)
+    assert not found.explained
+    assert found.why.startswith("stablehlo.convolution differs on operands both computed alike")
