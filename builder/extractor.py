@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import jaxlib
+import numpy as np
 from jax._src import util as jax_util
 from jax._src.interpreters import partial_eval
 
@@ -49,10 +50,22 @@ def jax_version() -> str:
     return f"jax {jax.__version__}; jaxlib {jaxlib.__version__}; platform {jax.default_backend()}"
 
 
-def load_function(source: str, entry_point: str) -> Callable[..., Any]:
-    """Exec `source` in a fresh namespace and return its entry point."""
+def load_function(source: str, entry_point: str, on_devices: bool = False) -> Callable[..., Any]:
+    """Exec `source` in a fresh namespace and return its entry point.
+
+    `on_devices`: every module-level `AbstractMesh` (a `parallel` program's mesh, which lowers
+    without devices but cannot compile) is replaced by a `Mesh` of the same axes over this
+    process's first devices, so the program can run (validation, with `HOST_DEVICES` host devices)."""
     namespace: dict[str, Any] = {"__name__": f"program_{entry_point}"}
     exec(compile(source, f"<{entry_point}>", "exec"), namespace)
+    if on_devices:
+        for name, value in list(namespace.items()):
+            if isinstance(value, jax.sharding.AbstractMesh):
+                devices = jax.devices()[: value.size]
+                if len(devices) < value.size:
+                    raise ValueError(f"{name} spans {value.size} devices and this process has {len(devices)}")
+                grid = np.array(devices, dtype=object).reshape(value.axis_sizes)
+                namespace[name] = jax.sharding.Mesh(grid, value.axis_names, axis_types=value.axis_types)
     return namespace[entry_point]
 
 
@@ -152,10 +165,13 @@ class Lowering:
         return self.forward.as_text(), grad, str(self.traced.jaxpr)
 
 
-def lower(source: str, entry_point: str, leaves: Sequence[TensorSpec], args_tree: str, differentiable: bool = True) -> Lowering:
-    """Trace and lower the program and, where it is differentiable, the gradient of `scalar_loss`."""
+def lower(
+    source: str, entry_point: str, leaves: Sequence[TensorSpec], args_tree: str, differentiable: bool = True, on_devices: bool = False
+) -> Lowering:
+    """Trace and lower the program and, where it is differentiable, the gradient of `scalar_loss`
+    (`on_devices`: over concrete meshes, see `load_function`)."""
     release_traces()
-    fn = load_function(source, entry_point)
+    fn = load_function(source, entry_point, on_devices)
     args = abstract_args(leaves, args_tree)
     # keep_unused: the IR takes every argument leaf, so its signature is the row's `args` (jit would
     # otherwise drop a leaf the program never reads, and a consumer could not tell which one).

@@ -9,6 +9,7 @@ side rebuilds the call from the row's `args` / `args_tree` as the README tells c
 from __future__ import annotations
 
 import ast
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -44,6 +45,9 @@ COMPILER_OPTIONS = {
 # IEEE's `inf * 0 = NaN` into 0. Without it XLA evaluates the IR as written: the judge when XLA and
 # the interpreter disagree on NaN.
 LITERAL = {**COMPILER_OPTIONS, "xla_disable_hlo_passes": "algsimp"}
+# Host CPU devices an executor process asks XLA for: the largest mesh the generator draws (`parallel`),
+# so a module partitioned by `shard_map` runs here, one partition a device, collectives included.
+HOST_DEVICES = 8
 # Custom-call targets XLA's CPU client is known to implement without Python callbacks.
 SAFE_CUSTOM_CALLS = re.compile(r"^(lapack_|ducc_|Sharding$|SPMD|annotate_device_placement$|xla\.sdy\.)")
 _CUSTOM_CALL = re.compile(r"stablehlo\.custom_call @([\w$.\-]+)|call_target_name = \"([^\"]+)\"")
@@ -193,19 +197,77 @@ def fill(skeleton: Any, leaves: Sequence[Any]) -> Any:
 # --- XLA on the IR text ----------------------------------------------------------------
 
 
+def ask_for_host_devices() -> None:
+    """Before JAX starts in this process: have XLA's CPU client present `HOST_DEVICES` devices."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={HOST_DEVICES}".strip()
+
+
+def replicated_boundary(text: str) -> str:
+    """A partitioned module (`sdy.mesh`, `shard_map`) with every argument and result of @main
+    sharded as replicated over its mesh: each device gets and returns the whole array. JAX leaves
+    them unannotated (the partitioner then picks), which fixes nothing a caller could place
+    inputs by; the computation inside is untouched."""
+    from jaxlib.mlir import ir
+
+    with mlir_context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        mesh = next(ir.StringAttr(op.attributes["sym_name"]).value for op in module.body.operations if op.name == "sdy.mesh")
+        main = next(op for op in module.body.operations if "sym_name" in op.attributes and ir.StringAttr(op.attributes["sym_name"]).value == "main")
+        ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
+
+        def annotated(kind: str, types: Sequence[Any]) -> Any:
+            old = list(ir.ArrayAttr(main.attributes[kind])) if kind in main.attributes else [ir.DictAttr.get({})] * len(types)
+            new = []
+            for attrs, t in zip(old, types, strict=True):
+                entries = {a.name: a.attr for a in ir.DictAttr(attrs)}
+                dims = ", ".join(["{}"] * ir.RankedTensorType(t).rank)
+                entries["sdy.sharding"] = ir.Attribute.parse(f"#sdy.sharding<@{mesh}, [{dims}]>")
+                new.append(ir.DictAttr.get(entries))
+            return ir.ArrayAttr.get(new)
+
+        main.attributes["arg_attrs"] = annotated("arg_attrs", list(ftype.inputs))
+        main.attributes["res_attrs"] = annotated("res_attrs", list(ftype.results))
+        return str(module)
+
+
+def _run_partitioned(text: str, inputs: Sequence[np.ndarray], options: dict[str, Any], partitions: int) -> list[np.ndarray]:
+    """`run_xla` of a module partitioned over `partitions` devices: XLA's SPMD partitioner splits it,
+    one partition a host device, and every device returns the whole (replicated) result."""
+    import jax
+    import jax.extend.backend as jeb
+
+    backend = jeb.get_backend("cpu")
+    devices = backend.devices()[:partitions]
+    if len(devices) < partitions:
+        raise ValueError(f"the module is partitioned over {partitions} devices and this process has {len(devices)}")
+    text = replicated_boundary(text).replace("mhlo.num_partitions = 1 : i32", f"mhlo.num_partitions = {partitions} : i32", 1)
+    compile_options = jeb.get_compile_options(1, partitions, device_assignment=np.arange(partitions).reshape(1, partitions), env_options_overrides=options)
+    compile_options.executable_build_options.use_spmd_partitioning = True
+    executable = backend.compile_and_load(text, executable_devices=devices, compile_options=compile_options)
+    mesh = jax.sharding.Mesh(np.array(devices), ("partitions",))
+    whole = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    results = executable.execute_sharded([jax.device_put(np.asarray(x), whole) for x in inputs])
+    return [np.asarray(per_device[0]) for per_device in results.disassemble_into_single_device_arrays()]
+
+
 def run_xla(text: str, inputs: Sequence[np.ndarray], options: dict[str, Any] | None = None) -> list[np.ndarray]:
     """Compile the StableHLO text with XLA's CPU client (`COMPILER_OPTIONS`, or `options`) and run it on `inputs`."""
     import jax
     import jax.extend.backend as jeb
 
-    backend = jeb.get_backend("cpu")
-    device = backend.devices()[0]
     if any(t.startswith("lapack_") for t in custom_call_targets(text)):
         # jaxlib binds its LAPACK kernels (scipy's) on first use by JAX's own lowering; a module
         # compiled from text gets there first, and an unbound kernel is a null pointer.
         from jaxlib import lapack
 
         lapack._lapack.initialize()
+    partitions = mesh_devices(text)
+    if partitions > 1:
+        return _run_partitioned(text, inputs, options or COMPILER_OPTIONS, partitions)
+    backend = jeb.get_backend("cpu")
+    device = backend.devices()[0]
     compile_options = jeb.get_compile_options(1, 1, env_options_overrides=options or COMPILER_OPTIONS)
     executable = backend.compile_and_load(text, executable_devices=[device], compile_options=compile_options)
     arrays = [np.asarray(x) for x in inputs]
@@ -234,7 +296,7 @@ class PythonSide:
 
 def python_fields(row: dict[str, Any]) -> dict[str, Any]:
     """The columns `python_side` reads: all a child process running the row's Python is sent."""
-    return {k: row.get(k) for k in ("python", "entry_point", "args", "args_tree", "stablehlo_grad")}
+    return {k: row.get(k) for k in ("python", "entry_point", "args", "args_tree", "stablehlo", "stablehlo_grad")}
 
 
 def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool, execute: bool = True) -> PythonSide:
@@ -254,6 +316,8 @@ def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool
             side.stablehlo, side.stablehlo_grad, side.jaxpr = lowering.texts()
         if not execute:
             return side
+        if mesh_devices(row.get("stablehlo") or "") > 1:  # an abstract mesh lowers but cannot run: the same program over host devices
+            lowering = lower(row["python"], row["entry_point"], specs, row["args_tree"], row.get("stablehlo_grad") is not None, on_devices=True)
         leaves = python_values(row["args"], inputs)
         call = fill(ast.literal_eval(row["args_tree"]), leaves)
         out = lowering.forward.compile(COMPILER_OPTIONS)(*call)
@@ -283,6 +347,8 @@ def _handle(request: tuple[Any, ...]) -> tuple[str, Any]:
 
 if __name__ == "__main__":
     from .runners import _handle as handle  # the package's module, so replies unpickle as builder.runners types
+    from .runners import ask_for_host_devices
     from .worker import serve
 
+    ask_for_host_devices()  # before anything starts JAX
     serve(handle)

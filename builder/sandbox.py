@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .runners import PythonSide, python_fields, python_side
+from .runners import PythonSide, ask_for_host_devices, python_fields, python_side
 
 # JAX needs ~1.5 GiB of address space just to start its CPU client.
 DEFAULT_MEMORY = 4 << 30
@@ -92,6 +92,7 @@ def _load(path: Path) -> PythonSide:
 
 def _main() -> None:
     _limit(float(sys.argv[1]), int(sys.argv[2]))
+    ask_for_host_devices()
     row, inputs, relower, execute = pickle.loads(sys.stdin.buffer.read())
     side = python_side(row, inputs, relower, execute)
     if side.error and "MemoryError" in side.error:

@@ -172,3 +172,27 @@ def test_results_that_are_a_floats_bits_are_found_in_the_ir():
 
     text = jax.jit(f).lower(x).as_text()
     assert float_bit_patterns(text) == {0: "float32", 2: "bfloat16", 3: "float32"}  # also split into bytes; not int -> float
+
+
+PARALLEL = PairsConfig(
+    name="p", seed=3, train_size=1, validation_size=0, test_size=0,
+    categories=(("parallel", 1.0),), min_statements=3, max_statements=8,
+)  # fmt: skip
+
+
+def test_a_shard_map_row_runs_partitioned_over_host_devices_and_a_flipped_collective_is_caught():
+    [(_, row)] = list(generate_rows(PARALLEL, "train", 0, 1))
+    assert "sdy.manual_computation" in row["stablehlo"] and "stablehlo.all_reduce" in row["stablehlo"]
+    with Validator(limits_of(PARALLEL), Options(interpreter=False)) as v:
+        report = v.validate(row)
+        assert not report.failed, report.findings
+        for check in ("xla", "python", "relower"):  # executed: XLA partitions the IR text over the host's devices
+            assert report.status(check) == OK, (check, report.findings)
+        assert report.agreed
+        # the reduction every all_reduce applies across devices, made a maximum: only running it shows that
+        summed = re.compile(r"(stablehlo\.all_reduce.*?\n.*?)stablehlo\.add", re.DOTALL)
+        broken = {**row, "stablehlo": summed.sub(r"\1stablehlo.maximum", row["stablehlo"])}
+        assert broken["stablehlo"] != row["stablehlo"]
+        report = v.validate(broken)
+    assert report.status("parse") == OK and report.status("xla") == OK
+    assert report.status("python") == FAIL, report.findings
