@@ -168,3 +168,27 @@ def test_the_card_build_command_parses_back_to_the_same_config():
         args = build_parser().parse_args(rec.build_command.split()[1:])
         assert resolve_config(args.config, _overrides(args)) == resolve_config(rec.name, {k: v for k, v in rec.config.items() if k != "description"})
     assert "--no-gradient" in record("matrix", gradient=False).build_command
+
+
+@pytest.mark.parametrize("document", ["README.md", "dataset_card.md"])
+def test_the_rebuild_recipe_gives_the_row_s_stablehlo(document):
+    """The 'Rebuilding a call' snippet, run as written, on a row whose program never reads one argument."""
+    import jax
+    import jax.numpy as jnp
+
+    text = (ROOT / document).read_text()
+    snippet = re.search(r"Rebuilding a call.*?```python\n(.*?)```", text, re.DOTALL).group(1)
+    python = "import jax.numpy as jnp\n\n\ndef fn(x, params):\n    return jnp.sin(x) * params['w']\n"
+    ns: dict = {}
+    exec(python, ns)
+    x, w, unused = (jax.ShapeDtypeStruct(s, jnp.float32) for s in ((3,), (3,), (2,)))
+    row = {
+        "python": python,
+        "entry_point": "fn",
+        "args": [{"name": n, "shape": list(s.shape), "dtype": "float32", "weak_type": False} for n, s in (("x", x), ("params['b']", unused), ("params['w']", w))],
+        "args_tree": "(0, {'b': 1, 'w': 2})",
+        "stablehlo": jax.jit(ns["fn"], keep_unused=True).lower(x, {"b": unused, "w": w}).as_text(),
+    }
+    scope = {"row": row}
+    exec(snippet, scope)
+    assert scope["text"] == row["stablehlo"]
