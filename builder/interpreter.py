@@ -223,6 +223,51 @@ def _total_order_compares(module: Any) -> None:
         op.attributes["compare_type"] = ir.Attribute.parse("#stablehlo<comparison_type SIGNED>")
 
 
+def _define_integer_division(module: Any) -> None:
+    """Give every integer `stablehlo.divide` / `remainder` XLA's results where the spec leaves them to
+    the implementation: x / 0 = -1 (all bits set), x % 0 = x, and for signed types MIN / -1 = MIN,
+    MIN % -1 = 0. The interpreter shipped in jaxlib 0.10 divides with the host's instruction, which
+    kills the process with SIGFPE there (a tenth of `arithmetic` programs reach a zero divisor on
+    the inputs drawn); every other element is divided as before, by the interpreter's own code."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import stablehlo
+
+    for name in ("stablehlo.divide", "stablehlo.remainder"):
+        for op in _ops_named(module, name):
+            result = ir.RankedTensorType(op.results[0].type)
+            if result.element_type.typeid != ir.IntegerType.static_typeid:
+                continue
+            element = ir.IntegerType(result.element_type)
+            width, signed = element.width, not element.is_unsigned
+            if width == 1:
+                continue  # i1 has no divide that traps the way a machine divide does
+
+            def splat(value: int, result: Any = result, element: Any = element) -> Any:
+                return stablehlo.ConstantOp(ir.DenseElementsAttr.get_splat(result, ir.IntegerAttr.get(element, value))).result
+
+            def compare(a: Any, b: Any) -> Any:
+                return stablehlo.CompareOp(a, b, ir.Attribute.parse("#stablehlo<comparison_direction EQ>")).result
+
+            x, y = op.operands[0], op.operands[1]
+            with ir.InsertionPoint(op):
+                by_zero = compare(y, splat(0))
+                undefined, overflow = by_zero, None
+                if signed:
+                    lowest = -(1 << (width - 1))
+                    overflow = stablehlo.AndOp(compare(x, splat(lowest)), compare(y, splat(-1))).result
+                    undefined = stablehlo.OrOp(by_zero, overflow).result
+                divisor = stablehlo.SelectOp(undefined, splat(1), y).result
+                safe = op.clone(ip=ir.InsertionPoint(op))
+                safe.operands[1] = divisor
+                value = safe.results[0]
+                if overflow is not None:
+                    value = stablehlo.SelectOp(overflow, splat(lowest) if name == "stablehlo.divide" else splat(0), value).result
+                at_zero = splat(-1 if signed else (1 << width) - 1) if name == "stablehlo.divide" else x
+                value = stablehlo.SelectOp(by_zero, at_zero, value).result
+            op.results[0].replace_all_uses_with(value)
+            op.erase()
+
+
 def _to_attr(array: np.ndarray, tensor_type: Any) -> Any:
     """An input array as the DenseElementsAttr the interpreter takes (bf16 and complex by their bits)."""
     from jaxlib.mlir import ir
@@ -255,6 +300,7 @@ def evaluate(ctx: Any, text: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
         _widen_convolution_operands(module)
         _accumulate_narrow_floats_in_f32(module)
         _total_order_compares(module)
+        _define_integer_division(module)
         wrapped, kinds = _wrap(module)
         module = ir.Module.parse(wrapped)
         main = next(op for op in module.body.operations if ir.StringAttr(op.attributes["sym_name"]).value == ENTRY)

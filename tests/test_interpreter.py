@@ -1,5 +1,6 @@
 """The reference interpreter as a second executor: it agrees with XLA, survives what it cannot run,
-and works around jaxlib 0.10's scatter writing into its operand and convolution accumulating in its operands' type."""
+and works around jaxlib 0.10's scatter writing into its operand, convolution accumulating in its operands' type
+and integer division by zero killing the process."""
 
 from __future__ import annotations
 
@@ -60,11 +61,47 @@ def test_a_convolution_accumulates_in_its_result_type(interpreter, dtype, result
 def test_what_it_cannot_run_is_a_reason_not_a_crash(interpreter):
     spd = np.eye(4, dtype=np.float32) * 2
     assert "custom_call lapack_" in interpreter.run(lower(jnp.linalg.cholesky, spd), [spd]).skipped
-    zero = np.zeros(3, np.int32)
-    outcome = interpreter.run(lower(lambda v: v // v, zero), [zero])
-    assert outcome.outputs is None and "SIGFPE" in outcome.skipped
+    x, w = np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32)
+    weight_gradient = lower(jax.grad(lambda w, x: jnp.sum(jnp.sin(jax.lax.conv(x, w, (1, 1), "SAME")))), w, x)
+    outcome = interpreter.run(weight_gradient, [w, x])  # jaxlib 0.10's interpreter aborts the process here
+    assert outcome.outputs is None and "Incompatible index and shape" in outcome.skipped
     x = np.ones(3, np.float32)
     assert interpreter.run(lower(jnp.sin, x), [x]).outputs is not None  # a fresh child after the crash
+
+
+INTEGER_DIVISION = """
+import sys
+import numpy as np
+from jaxlib.mlir import ir
+from jaxlib.mlir.dialects import stablehlo
+from builder.interpreter import make_context
+with make_context(), ir.Location.unknown():
+    module = ir.Module.parse(sys.stdin.read())
+    arg = ir.DenseElementsAttr.get(np.array([7, 0], np.int32))
+    stablehlo.eval_module(module, [arg, arg])
+print("ran")
+"""
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int8, np.uint32, np.uint8])
+def test_integer_division_by_zero_and_overflow_give_xla_s_values(interpreter, dtype):
+    import subprocess
+    import sys
+
+    signed = np.issubdtype(dtype, np.signedinteger)
+    low = np.iinfo(dtype).min
+    x = np.array([7, 9, low, low, 5, 13], dtype)
+    y = np.array([0, 0, -1 if signed else 3, 0, 2, 4], dtype)  # by zero, MIN / -1 (signed), and plain
+    text = lower(lambda x, y: (jax.lax.div(x, y), jax.lax.rem(x, y)), x, y)
+    got = interpreter.run(text, [x, y])
+    assert got.outputs is not None, got.skipped
+    for ours, xla in zip(got.outputs, run_xla(text, [x, y]), strict=True):
+        np.testing.assert_array_equal(ours, xla)
+    np.testing.assert_array_equal(got.outputs[0][:2], [np.array(-1).astype(dtype)] * 2)  # x / 0: all bits set
+    np.testing.assert_array_equal(got.outputs[1][:2], x[:2])  # x % 0 = x
+    if dtype is np.int32:  # the raw interpreter still dies on a zero divisor: the rewrite is what makes it run
+        raw = subprocess.run([sys.executable, "-c", INTEGER_DIVISION], input=lower(jax.lax.div, x[:2], y[:2]), capture_output=True, text=True, timeout=120, check=False)
+        assert raw.returncode == -8 and "ran" not in raw.stdout, (raw.returncode, raw.stderr[-300:])  # SIGFPE
 
 
 def test_a_worker_bounds_a_program_that_runs_too_long():
