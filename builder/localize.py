@@ -80,6 +80,10 @@ class Localization:
     why: str = ""
     excused: dict[str, set[str]] = field(default_factory=dict)  # op name -> the kinds of difference seen
     spliced: int = 0
+    # When the very first probe agrees: XLA's values of the module's outputs in the probe, where every
+    # intermediate is returned too (so nothing is fused away). Differing from XLA's run of the module
+    # itself, they show XLA disagreeing with itself: a fusion-dependent miscompile, not an IR problem.
+    unfused: list[np.ndarray] | None = None
 
     def summary(self) -> str:
         parts = [f"{op} ({', '.join(sorted(kinds))})" for op, kinds in sorted(self.excused.items())]
@@ -461,6 +465,8 @@ def localize(
         if agree(a[:n_out], b[:n_out]):
             verdict.explained = verdict.spliced > 0
             verdict.why = "" if verdict.explained else "the probe agrees where the module did not"
+            if not verdict.explained:
+                verdict.unfused = [np.asarray(v) for v in a[:n_out]]
             return verdict
         values_a, values_b = a[n_out:], b[n_out:]
 

@@ -63,6 +63,9 @@ OK, FAIL, SKIP = "ok", "fail", "skip"
 NONDETERMINISTIC = re.compile(r"stablehlo\.rng(?![_\w])")
 NONDETERMINISTIC_WHY = "stablehlo.rng (lax.rng_uniform) draws fresh numbers on every run"
 CHECKS = ("regenerate", "parse", "xla", "interpreter", "python", "grad", "relower", "identity")
+# An interpreter difference that XLA shows against itself: the module's outputs change when every
+# intermediate is returned too (nothing fused away), and the interpreter agrees with those.
+MISCOMPILED = "XLA miscompiles this module: the interpreter agrees with XLA's values when nothing is fused away"
 
 
 @dataclass(frozen=True)
@@ -335,6 +338,11 @@ class Validator:
             )
             if found.explained:
                 problems, note = [], f"{name}: {found.summary()}"
+            elif found.unfused is not None and disagreements(found.unfused, got=xla) and not disagreements(found.unfused):
+                # XLA's own values move when its intermediates are also returned, and the interpreter agrees with
+                # those: the IR is right and XLA's compile of the module is not (reported apart, never hidden)
+                shown = "; ".join(disagreements(found.unfused, got=xla)[:2])
+                problems, note = [], f"{name}: {MISCOMPILED} (XLA vs XLA with every intermediate returned: {shown})"
             else:
                 problems.append(f"where: {found.why}")
         detail = f"{name} (interpreter vs XLA): " + "; ".join(problems[:3] + problems[-1:] if len(problems) > 3 else problems) if problems else note
@@ -460,9 +468,21 @@ class Summary:
         skipped = self.skipped()
         if skipped:
             parts.append("skipped checks:\n" + "\n".join(f"  {n:>6}  {why}" for why, n in skipped.most_common()))
+        miscompiled = self.miscompiled()
+        if miscompiled:
+            parts.append(f"XLA miscompiles found ({len(miscompiled)}; the IR agrees with the interpreter and with XLA unfused):" + "".join(f"\n  {line}" for line in miscompiled))
         failures = self.failures()
         parts.append(f"disagreements and failures ({len(failures)}):" + ("".join(f"\n  {line}" for line in failures) or " none"))
         return "\n\n".join(parts)
+
+    def miscompiled(self) -> list[str]:
+        """The rows whose IR XLA computed wrongly (`MISCOMPILED`): never counted as a difference of the IR, never hidden."""
+        return [
+            f"{r.id} [{r.category}] seed {r.seed} inputs {r.input_seed}: {f.detail}"
+            for r in self.reports
+            for f in r.findings
+            if f.check == "interpreter" and MISCOMPILED in f.detail
+        ]
 
 
 def _reason(detail: str) -> str:

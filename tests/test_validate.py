@@ -196,3 +196,28 @@ def test_a_shard_map_row_runs_partitioned_over_host_devices_and_a_flipped_collec
         report = v.validate(broken)
     assert report.status("parse") == OK and report.status("xla") == OK
     assert report.status("python") == FAIL, report.findings
+
+
+def test_xla_disagreeing_with_itself_is_reported_as_a_miscompile_not_an_ir_difference():
+    """jaxlib 0.10.2's XLA:CPU sums `(x - z).astype(f32)` of 4,096 uint8s as if the subtraction did not wrap
+    (broadcasting seed 7100893465118667184); returning the difference too, or the interpreter, wraps as the spec says."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from builder.runners import run_xla
+
+    rng = np.random.default_rng(0)
+    x, z = (rng.integers(0, 9, 4096).astype(np.uint8) for _ in range(2))
+    text = jax.jit(lambda x, z: jnp.sum((x - z).astype(jnp.float32))).lower(x, z).as_text()
+    xla = run_xla(text, [x, z])
+    exact = (x - z).astype(np.float64).sum()  # numpy wraps uint8
+    if abs(float(xla[0]) - exact) < 1:
+        pytest.skip(f"this XLA ({jax.__version__}) sums the wrapped differences correctly")
+    report = RowReport("train-0000000", "broadcasting", 0, 0)
+    with Validator(None, Options()) as v:
+        v._interpret("stablehlo", text, [x, z], xla, ["result"], report)
+    assert report.status("interpreter") == OK, report.findings
+    assert "XLA miscompiles this module" in report.findings[-1].detail
+    printed = Summary([report]).format()
+    assert "XLA miscompiles found (1;" in printed and "train-0000000 [broadcasting]" in printed
