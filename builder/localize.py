@@ -439,7 +439,10 @@ def _bound(
 
 
 def _padded(ctx: Any, text: str, index: int, operands: list[np.ndarray], xla: Run) -> np.ndarray | None:
-    """XLA's value of the `index`-th op, a convolution, with its padding written out (None: it has none)."""
+    """XLA's value of the `index`-th op, a convolution, with its padding written out (None: it has
+    none, or its operands are not real floats: only a NaN / Inf can tell padding skipped from multiplied)."""
+    if not all(o.dtype.kind == "f" or o.dtype.name == "bfloat16" for o in operands):
+        return None
     explicit = explicit_padding(ctx, single_op(ctx, text, index))
     result = xla(explicit, operands) if explicit is not None else None
     return None if result is None else np.asarray(result[0])
