@@ -338,10 +338,10 @@ class Validator:
             )
             if found.explained:
                 problems, note = [], f"{name}: {found.summary()}"
-            elif found.unfused is not None and disagreements(found.unfused, got=xla) and not disagreements(found.unfused):
+            elif found.unfused is not None and (self_differs := disagreements(found.unfused, got=xla)) and not disagreements(found.unfused):
                 # XLA's own values move when its intermediates are also returned, and the interpreter agrees with
                 # those: the IR is right and XLA's compile of the module is not (reported apart, never hidden)
-                shown = "; ".join(disagreements(found.unfused, got=xla)[:2])
+                shown = "; ".join(self_differs[:2])
                 problems, note = [], f"{name}: {MISCOMPILED} (XLA vs XLA with every intermediate returned: {shown})"
             else:
                 problems.append(f"where: {found.why}")
