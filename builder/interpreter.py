@@ -68,12 +68,27 @@ def make_context() -> Any:
     return ctx
 
 
+def symbols(module: Any) -> dict[str, Any]:
+    """The module's top-level ops that carry a symbol name (functions, `sdy.mesh`), by that name."""
+    from jaxlib.mlir import ir
+
+    return {ir.StringAttr(op.attributes["sym_name"]).value: op for op in module.body.operations if "sym_name" in op.attributes}
+
+
+def entry_function(module: Any, name: str = ENTRY) -> Any:
+    """The module's entry function (`@main`); ValueError when it has none."""
+    found = symbols(module).get(name)
+    if found is None:
+        raise ValueError(f"the module has no @{name} function")
+    return found
+
+
 def _wrap(module: Any) -> tuple[str, list[str]]:
     """The module with its entry point renamed and a new `main` that returns bf16 / f16 results
     as integer bits and complex results as (real, imag); and how to undo that per result."""
     from jaxlib.mlir import ir
 
-    main = next(op for op in module.body.operations if ir.StringAttr(op.attributes["sym_name"]).value == ENTRY)
+    main = entry_function(module)
     ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
     ins = [str(t) for t in ftype.inputs]
     outs = [str(t) for t in ftype.results]
@@ -303,7 +318,7 @@ def evaluate(ctx: Any, text: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
         _define_integer_division(module)
         wrapped, kinds = _wrap(module)
         module = ir.Module.parse(wrapped)
-        main = next(op for op in module.body.operations if ir.StringAttr(op.attributes["sym_name"]).value == ENTRY)
+        main = entry_function(module)
         in_types = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value).inputs
         if len(in_types) != len(inputs):
             raise Unsupported(f"the module takes {len(in_types)} arguments, {len(inputs)} were given")

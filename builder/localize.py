@@ -42,6 +42,8 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from .interpreter import entry_function, symbols
+
 ULPS = 8
 ROUNDS = 32
 TRANSCENDENTAL = frozenset(
@@ -95,7 +97,7 @@ def _inline_calls(module: Any) -> None:
     sees inside JAX's private functions (`@relu`, `@_where`, ...)."""
     from jaxlib.mlir import ir
 
-    funcs = {ir.StringAttr(op.attributes["sym_name"]).value: op for op in module.body.operations if "sym_name" in op.attributes}
+    funcs = symbols(module)
     main = funcs["main"]
     for _ in range(64):
         calls = [op for op in main.regions[0].blocks[0].operations if op.name == "func.call"]
@@ -138,12 +140,6 @@ def prepare(ctx: Any, text: str) -> str:
         return str(module)
 
 
-def _main(module: Any) -> Any:
-    from jaxlib.mlir import ir
-
-    return next(op for op in module.body.operations if "sym_name" in op.attributes and ir.StringAttr(op.attributes["sym_name"]).value == "main")
-
-
 def probe(ctx: Any, text: str) -> tuple[str, int, list[Node]]:
     """`text` with @main also returning every tensor its top-level ops compute; the number of
     original results, and the ops in order with the probe results they made."""
@@ -152,7 +148,7 @@ def probe(ctx: Any, text: str) -> tuple[str, int, list[Node]]:
 
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(text)
-        main = _main(module)
+        main = entry_function(module)
         block = main.regions[0].blocks[0]
         ret = next(op for op in block.operations if op.name == "func.return")
         values: list[Any] = []
@@ -188,7 +184,7 @@ def single_op(ctx: Any, text: str, index: int) -> str:
 
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(text)
-        op = [o for o in _main(module).regions[0].blocks[0].operations if o.name != "func.return"][index]
+        op = [o for o in entry_function(module).regions[0].blocks[0].operations if o.name != "func.return"][index]
         single = ir.Module.create()
         with ir.InsertionPoint(single.body):
             main = func.FuncOp("main", ir.FunctionType.get([v.type for v in op.operands], [op.results[0].type]))
@@ -208,7 +204,7 @@ def splice(ctx: Any, text: str, results: Sequence[int]) -> str:
 
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(text)
-        main = _main(module)
+        main = entry_function(module)
         block = main.regions[0].blocks[0]
         values = [r for op in block.operations if op.name != "func.return" for r in op.results if isinstance(r.type, ir.RankedTensorType)]
         added = []
@@ -232,7 +228,7 @@ def explicit_padding(ctx: Any, text: str) -> str | None:
 
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(text)
-        conv = next(o for o in _main(module).regions[0].blocks[0].operations if o.name == "stablehlo.convolution")
+        conv = next(o for o in entry_function(module).regions[0].blocks[0].operations if o.name == "stablehlo.convolution")
         lhs = conv.operands[0]
         lhs_type = ir.RankedTensorType(lhs.type)
         spatial = stablehlo.ConvDimensionNumbers(conv.attributes["dimension_numbers"]).input_spatial_dimensions
@@ -410,7 +406,7 @@ def _sums_with_add(ctx: Any, text: str, index: int) -> bool:
 
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(text)
-        op = [o for o in _main(module).regions[0].blocks[0].operations if o.name != "func.return"][index]
+        op = [o for o in entry_function(module).regions[0].blocks[0].operations if o.name != "func.return"][index]
         body = [o.name for o in op.regions[0].blocks[0].operations] if len(op.regions) == 1 else []
         return body == ["stablehlo.add", "stablehlo.return"]
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .interpreter import entry_function
+
 # MLIR element types -> numpy dtype names (the row's `dtype` vocabulary).
 ELEMENT_TYPES = {
     "f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64",
@@ -92,10 +94,7 @@ def parse(text: str) -> Signature:
             module.operation.verify()
         except Exception as err:  # MLIRError: the diagnostics say where
             raise ValueError(" ".join(str(err).split())[:400]) from None
-        mains = [op for op in module.body.operations if "sym_name" in op.attributes and ir.StringAttr(op.attributes["sym_name"]).value == "main"]
-        if len(mains) != 1:
-            raise ValueError(f"expected one @main function, found {len(mains)}")
-        main = mains[0]
+        main = entry_function(module)
         ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
         labels: list[str] = []
         if "res_attrs" in main.attributes:
@@ -214,7 +213,7 @@ def replicated_boundary(text: str) -> str:
     with mlir_context(), ir.Location.unknown():
         module = ir.Module.parse(text)
         mesh = next(ir.StringAttr(op.attributes["sym_name"]).value for op in module.body.operations if op.name == "sdy.mesh")
-        main = next(op for op in module.body.operations if "sym_name" in op.attributes and ir.StringAttr(op.attributes["sym_name"]).value == "main")
+        main = entry_function(module)
         ftype = ir.FunctionType(ir.TypeAttr(main.attributes["function_type"]).value)
 
         def annotated(kind: str, types: Sequence[Any]) -> Any:

@@ -69,6 +69,13 @@ def test_a_dropped_line_is_caught_by_parsing(rows, validator):
     assert "undeclared" in next(f.detail for f in report.findings if f.status == FAIL)
 
 
+def test_a_module_without_an_entry_function_fails_parsing_and_says_so(rows, validator):
+    renamed = rows[0]["stablehlo"].replace("func.func public @main(", "func.func public @entry(", 1)
+    report = validator.validate({**rows[0], "stablehlo": renamed})
+    assert report.status("parse") == FAIL
+    assert "no @main function" in next(f.detail for f in report.findings if f.status == FAIL)
+
+
 def test_a_wrong_constant_is_caught_by_execution(rows, validator):
     constant = re.compile(r"dense<(-?[0-9.]+e[+-][0-9]+)> : tensor<f32>")
     row = next(r for r in rows if constant.search(r["stablehlo"]))
