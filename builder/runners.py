@@ -310,13 +310,17 @@ def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool
     side = PythonSide()
     try:
         specs = [spec_of(a) for a in row["args"]]
-        lowering = lower(row["python"], row["entry_point"], specs, row["args_tree"], row.get("stablehlo_grad") is not None)
+        grad = row.get("stablehlo_grad") is not None
+        # an abstract mesh lowers (the texts) but cannot run: execution lowers the same program over host devices
+        partitioned = mesh_devices(row.get("stablehlo") or "") > 1
+        if relower or not (execute and partitioned):
+            lowering = lower(row["python"], row["entry_point"], specs, row["args_tree"], grad)
         if relower:
             side.stablehlo, side.stablehlo_grad, side.jaxpr = lowering.texts()
         if not execute:
             return side
-        if mesh_devices(row.get("stablehlo") or "") > 1:  # an abstract mesh lowers but cannot run: the same program over host devices
-            lowering = lower(row["python"], row["entry_point"], specs, row["args_tree"], row.get("stablehlo_grad") is not None, on_devices=True)
+        if partitioned:
+            lowering = lower(row["python"], row["entry_point"], specs, row["args_tree"], grad, on_devices=True)
         leaves = python_values(row["args"], inputs)
         call = fill(ast.literal_eval(row["args_tree"]), leaves)
         out = lowering.forward.compile(COMPILER_OPTIONS)(*call)

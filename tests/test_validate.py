@@ -196,6 +196,8 @@ def test_a_shard_map_row_runs_partitioned_over_host_devices_and_a_flipped_collec
         for check in ("xla", "python", "relower"):  # executed: XLA partitions the IR text over the host's devices
             assert report.status(check) == OK, (check, report.findings)
         assert report.agreed
+        other_jax = v.validate({**row, "jax_version": "0.0.1"})  # not relowered, still executed (lowered once, over devices)
+        assert other_jax.status("relower") == SKIP and other_jax.status("python") == OK and other_jax.agreed
         # the reduction every all_reduce applies across devices, made a maximum: only running it shows that
         summed = re.compile(r"(stablehlo\.all_reduce.*?\n.*?)stablehlo\.add", re.DOTALL)
         broken = {**row, "stablehlo": summed.sub(r"\1stablehlo.maximum", row["stablehlo"])}
