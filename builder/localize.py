@@ -21,6 +21,8 @@ op whose operands the two computed bit for bit alike and whose result they did n
   XLA's CPU backend lets LLVM contract every multiply-add into an FMA
   (`AllowFPOpFusion = Fast`: "this increases precision"), so its add sees a product the probe,
   which returns the rounded product, cannot show;
+- the modulus of a complex number (`abs`, a hypot) within `ULPS` ulps, and a part of a complex quotient within `ULPS` eps of the quotient's modulus: the spec fixes no
+  algorithm for complex division, and XLA's scaled formula and C++'s `std::complex` round differently;
 - a convolution's NaN or ±Inf in the interpreter where XLA has a number, when the same
   convolution with its padding and input dilation written out (a `stablehlo.pad` of zeros, as
   the spec defines it) gives that NaN / Inf in XLA too: XLA's convolution skips the taps that
@@ -43,9 +45,12 @@ import ml_dtypes
 import numpy as np
 
 from .interpreter import entry_function, symbols
+from .runners import ELEMENT_TYPES
 
 ULPS = 8
 ROUNDS = 32
+UNROLL_TRIPS = 64  # a counted loop of more iterations stays one op to the probe
+UNROLL_OPS = 20_000  # and none is unrolled past this many ops at @main's top level
 TRANSCENDENTAL = frozenset(
     f"stablehlo.{name}"
     for name in (
@@ -61,6 +66,11 @@ ELEMENTWISE = TRANSCENDENTAL | frozenset(
         "convert", "is_finite", "reduce_precision", "real", "imag", "complex",
     )
 )  # fmt: skip
+
+# Complex ops whose algorithm the spec leaves open: XLA divides with its own scaled formula, the
+# interpreter with C++'s `std::complex`; the parts of the two quotients can differ by a few eps of the
+# quotient's modulus (a part much smaller than the modulus, relatively by far more).
+COMPLEX_ALGORITHMS = {"stablehlo.divide": "quotient"}
 
 Run = Callable[[str, list[np.ndarray]], "list[np.ndarray] | None"]
 
@@ -92,50 +102,153 @@ class Localization:
         return f"the executors part only at {'; '.join(parts)}: with XLA's values spliced in there ({self.spliced} ops), they agree"
 
 
-def _inline_calls(module: Any) -> None:
-    """Inline every `func.call` at the top level of @main (again until none is left): probing
-    sees inside JAX's private functions (`@relu`, `@_where`, ...)."""
+def _flatten(module: Any) -> None:
+    """Inline every `func.call` at the top level of @main and unroll its counted loops, again until
+    neither is left: probing sees inside JAX's private functions (`@relu`, `@_where`, ...) and
+    inside `fori_loop` / `scan` bodies, where a loop would hide every iteration behind one op."""
     from jaxlib.mlir import ir
 
     funcs = symbols(module)
-    main = funcs["main"]
-    for _ in range(64):
-        calls = [op for op in main.regions[0].blocks[0].operations if op.name == "func.call"]
-        if not calls:
-            return
+    block = funcs["main"].regions[0].blocks[0]
+    for _ in range(256):
+        ops = list(block.operations)
+        calls = [op for op in ops if op.name == "func.call"]
         for call in calls:
-            callee = funcs[ir.FlatSymbolRefAttr(call.attributes["callee"]).value]
-            block = callee.regions[0].blocks[0]
-            mapping = list(zip(block.arguments, call.operands, strict=True))
-            returned: list[Any] = []
-            for op in block.operations:
-                if op.name == "func.return":
-                    returned = [_mapped(v, mapping) for v in op.operands]
-                    break
-                clone = op.clone(ip=ir.InsertionPoint(call))
-                for i, v in enumerate(op.operands):
-                    clone.operands[i] = _mapped(v, mapping)
-                mapping += list(zip(op.results, clone.results, strict=True))
-            for old, new in zip(call.results, returned, strict=True):
-                old.replace_all_uses_with(new)
-            call.erase()
+            callee = funcs[ir.FlatSymbolRefAttr(call.attributes["callee"]).value].regions[0].blocks[0]
+            _replace(call, _copy_body(callee, list(call.operands), ir.InsertionPoint(call)))
+        if calls:
+            continue
+        size = len(ops)
+        flattened = False
+        for op in ops:
+            trips = _trip_count(op) if op.name == "stablehlo.while" else None
+            copies = trips if trips is not None and trips <= UNROLL_TRIPS else 1 if op.name in ("stablehlo.case", "stablehlo.if") else 0
+            grown = copies * sum(_size(region) for region in op.regions[1 if trips is not None else 0 :])
+            if copies == 0 or size + grown > UNROLL_OPS:
+                continue
+            size += grown
+            flattened = True
+            if trips is None:
+                _replace(op, _select_branch(op))
+                continue
+            carried = list(op.operands)
+            for _ in range(trips):
+                carried = _copy_body(op.regions[1].blocks[0], carried, ir.InsertionPoint(op))
+            _replace(op, carried)
+        if not flattened:
+            return
 
 
-def _mapped(value: Any, mapping: list[tuple[Any, Any]]) -> Any:
-    for old, new in reversed(mapping):
-        if old == value:
-            return new
-    return value  # defined outside the callee's body (cannot happen in a JAX module): left as is
+def _select_branch(op: Any) -> list[Any]:
+    """A `case` (or `if`) written as every branch computed, then the taken one's values selected:
+    the same results, as JAX's branches have no effects, with each branch's ops visible to the
+    probe. An op of a branch not taken that the executors compute differently is reported like
+    any other, so this can only make localization stricter, never excuse a difference."""
+    from jaxlib.mlir import ir
+    from jaxlib.mlir.dialects import stablehlo
+
+    ip = ir.InsertionPoint(op)
+    branches = [_copy_body(region.blocks[0], [], ip) for region in op.regions]
+    chosen = branches[-1]  # `case` runs the last branch for an index out of range
+    for k in reversed(range(len(branches) - 1)):
+        if op.name == "stablehlo.if":  # (pred) then-region, else-region
+            taken = op.operands[0]
+        else:
+            index = op.operands[0]
+            element = np.dtype(ELEMENT_TYPES[str(ir.RankedTensorType(index.type).element_type)])
+            constant = stablehlo.ConstantOp(ir.DenseElementsAttr.get(np.array(k, element), type=index.type), ip=ip)
+            taken = stablehlo.CompareOp(index, constant.result, stablehlo.ComparisonDirectionAttr.get("EQ"), ip=ip).result
+        chosen = [stablehlo.SelectOp(taken, a, b, ip=ip).result for a, b in zip(branches[k], chosen, strict=True)]
+    return chosen
+
+
+def _copy_body(block: Any, arguments: list[Any], ip: Any) -> list[Any]:
+    """Copy `block`'s ops (a callee's or a loop body's) before `ip` with its arguments bound to
+    `arguments`; the values its terminator returns, as copied."""
+    mapping = dict(zip(block.arguments, arguments, strict=True))
+    for op in block.operations:
+        if op.name in ("func.return", "stablehlo.return"):
+            return [mapping.get(v, v) for v in op.operands]
+        clone = op.clone(ip=ip)
+        _rebind(op, clone, mapping)
+        mapping.update(zip(op.results, clone.results, strict=True))
+    raise ValueError("a block without a terminator")
+
+
+def _rebind(original: Any, clone: Any, mapping: dict[Any, Any]) -> None:
+    """Point the clone's operands, and those of the ops in its regions (a `case` branch or a loop
+    body may use values defined around it), at the copies `mapping` names."""
+    for i, value in enumerate(original.operands):
+        if value in mapping:
+            clone.operands[i] = mapping[value]
+    for region, copied in zip(original.regions, clone.regions, strict=True):
+        for block, copied_block in zip(region.blocks, copied.blocks, strict=True):
+            for op, copied_op in zip(block.operations, copied_block.operations, strict=True):
+                _rebind(op, copied_op, mapping)
+
+
+def _replace(op: Any, values: list[Any]) -> None:
+    for old, new in zip(op.results, values, strict=True):
+        old.replace_all_uses_with(new)
+    op.erase()
+
+
+def _size(region: Any) -> int:
+    return sum(1 for block in region.blocks for _ in block.operations)
+
+
+def _defining(value: Any) -> Any:
+    """The op that computes `value`, or None for a block argument."""
+    from jaxlib.mlir import ir
+
+    owner = value.owner
+    return None if isinstance(owner, ir.Block) else owner
+
+
+def _integer(value: Any) -> int | None:
+    """The value of a scalar integer `stablehlo.constant`, else None."""
+    from jaxlib.mlir import ir
+
+    op = _defining(value)
+    if op is None or op.name != "stablehlo.constant":
+        return None
+    try:
+        attr = ir.DenseIntElementsAttr(op.attributes["value"])
+    except ValueError:  # a float constant
+        return None
+    return int(ir.IntegerAttr(attr.get_splat_value()).value) if attr.is_splat and len(ir.ShapedType(attr.type).shape) == 0 else None
+
+
+def _trip_count(loop: Any) -> int | None:
+    """How often a loop written as JAX writes `fori_loop` and `scan` runs: a carried counter that
+    starts at a constant, the condition `counter < N` alone and the body adding 1 to it. None for
+    any other loop (a `while_loop` whose condition reads the data stays one op to the probe)."""
+    cond, body = loop.regions[0].blocks[0], loop.regions[1].blocks[0]
+    ops = list(cond.operations)
+    compare = _defining(ops[-1].operands[0]) if len(ops[-1].operands) == 1 else None
+    if compare is None or compare.name != "stablehlo.compare" or "LT" not in str(compare.attributes["comparison_direction"]):
+        return None
+    counter = next((k for k, arg in enumerate(cond.arguments) if arg == compare.operands[0]), None)
+    limit = _integer(compare.operands[1])
+    if counter is None or limit is None:
+        return None
+    start = _integer(loop.operands[counter])
+    step = _defining(list(body.operations)[-1].operands[counter])
+    if start is None or step is None or step.name != "stablehlo.add":
+        return None
+    if sorted((v == body.arguments[counter], _integer(v) == 1) for v in step.operands) != [(False, True), (True, False)]:
+        return None
+    return max(0, limit - start)
 
 
 def prepare(ctx: Any, text: str) -> str:
-    """The module with CHLO expanded to StableHLO and @main's calls inlined: what both executors probe."""
+    """The module with CHLO expanded to StableHLO, @main's calls inlined and its counted loops unrolled: what both executors probe."""
     from jaxlib.mlir import ir, passmanager
 
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(text)
         passmanager.PassManager.parse("builtin.module(func.func(chlo-legalize-to-stablehlo))").run(module.operation)
-        _inline_calls(module)
+        _flatten(module)
         module.operation.verify()
         return str(module)
 
@@ -152,6 +265,7 @@ def probe(ctx: Any, text: str) -> tuple[str, int, list[Node]]:
         block = main.regions[0].blocks[0]
         ret = next(op for op in block.operations if op.name == "func.return")
         values: list[Any] = []
+        numbered: dict[Any, int] = {}  # value -> its index in `values` (a loop unrolled makes thousands)
         nodes: list[Node] = []
         for op in block.operations:
             if op.name == "func.return":
@@ -161,10 +275,11 @@ def probe(ctx: Any, text: str) -> tuple[str, int, list[Node]]:
                 if isinstance(v, ir.BlockArgument):
                     operands.append(("arg", v.arg_number))
                 else:
-                    k = next((k for k, w in enumerate(values) if w == v), None)
+                    k = numbered.get(v)
                     operands.append(("value", k) if k is not None else ("opaque", -1))  # a token: no data to differ
             made = [r for r in op.results if isinstance(r.type, ir.RankedTensorType)]
             nodes.append(Node(op.name, tuple(operands), tuple(range(len(values), len(values) + len(made)))))
+            numbered.update((r, len(values) + i) for i, r in enumerate(made))
             values += made
         outputs = list(ret.operands)
         with ir.InsertionPoint(ret):
@@ -338,7 +453,10 @@ def excuse(
     result (`_bound`: the order of a sum). `contracted`: the op's value with and without an FMA.
     `padded`: XLA's value of a convolution with its padding written out (`explicit_padding`)."""
     xla, interp = np.asarray(xla), np.asarray(interp)
+    modulus = None
     if xla.dtype.kind == "c":  # real and imaginary parts, each its own float
+        if node.name in COMPLEX_ALGORITHMS and xla.shape:
+            modulus = np.repeat(np.abs(xla).astype(np.float64), 2, axis=-1)  # as the parts lie in the view
         xla, interp = xla.view(xla.real.dtype), interp.view(interp.real.dtype)
         operands = [o.view(o.real.dtype) if o.dtype.kind == "c" else np.repeat(o, 2, axis=-1) if o.shape else o for o in operands]
     differs = _bits(xla) != _bits(interp)
@@ -388,7 +506,14 @@ def excuse(
         if (left & within).any():
             kinds.add(bound[0])
         left &= ~within
-    if node.name in TRANSCENDENTAL and floats and left.any():
+    if modulus is not None and left.any():
+        with np.errstate(invalid="ignore"):
+            within = np.abs(xla.astype(np.float64) - interp.astype(np.float64)) <= ULPS * np.finfo(xla.dtype).eps * modulus
+        if (left & within).any():
+            kinds.add(f"a complex {COMPLEX_ALGORITHMS[node.name]} within {ULPS} eps of its modulus")
+        left &= ~within
+    modulus_of_complex = node.name == "stablehlo.abs" and any(o.dtype.kind == "c" for o in operands)  # hypot: no algorithm fixed
+    if (node.name in TRANSCENDENTAL or modulus_of_complex) and floats and left.any():
         ulps = np.abs(_ordered(xla) - _ordered(interp))
         if (ulps[left] <= ULPS).all():
             kinds.add(f"at most {int(ulps[left].max())} ulps")
@@ -453,7 +578,8 @@ def localize(
     except Exception as err:  # a module the bindings cannot rewrite: no verdict
         return Localization(False, f"could not prepare the module: {type(err).__name__}: {err}"[:300])
     extra: list[np.ndarray] = []
-    done: set[int] = set()  # probe results already spliced (their ops stay in the module, dead)
+    spliced: set[int] = set()  # probe results whose consumers now read XLA's value (a trailing argument of @main)
+    judged: set[int] = set()  # spliced results whose op was compared on operands both executors shared
     verdict = Localization(False)
     for _ in range(ROUNDS):
         probe_text, n_out, nodes = probe(ctx, current)
@@ -461,33 +587,36 @@ def localize(
         if a is None or b is None or len(a) != len(b):
             verdict.why = "an executor did not run the probe"
             return verdict
-        if agree(a[:n_out], b[:n_out]):
-            verdict.explained = verdict.spliced > 0
-            verdict.why = "" if verdict.explained else "the probe agrees where the module did not"
-            if not verdict.explained:
-                verdict.unfused = [np.asarray(v) for v in a[:n_out]]
+        outputs_agree = agree(a[:n_out], b[:n_out])
+        if outputs_agree and not spliced:
+            verdict.why = "the probe agrees where the module did not"
+            verdict.unfused = [np.asarray(v) for v in a[:n_out]]
             return verdict
         values_a, values_b = a[n_out:], b[n_out:]
 
         def operand(ref: tuple[str, int], side: list[np.ndarray], args: Sequence[np.ndarray]) -> np.ndarray:
             return np.asarray(args[ref[1]]) if ref[0] == "arg" else np.asarray(side[ref[1]])
 
-        roots = []
+        def differs(k: int, values_a: list[Any] = values_a, values_b: list[Any] = values_b) -> bool:
+            return not identical(values_a[k], values_b[k])
+
         args = [*inputs, *extra]
         producers = {k: node for node in nodes for k in node.results}
+        splice_at: list[int] = []
         for node in nodes:
-            if all(k in done or identical(values_a[k], values_b[k]) for k in node.results):
+            open_results = [k for k in node.results if k not in judged]
+            if not any(k in spliced or differs(k) for k in open_results):
                 continue
-            if all(ref[0] != "value" or identical(values_a[ref[1]], values_b[ref[1]]) for ref in node.operands):
-                roots.append(node)
-        if not roots:
-            verdict.why = "no op differs on identical operands"
-            return verdict
-        splice_at = []
-        for node in roots:
+            if any(ref[0] == "value" and differs(ref[1]) for ref in node.operands):
+                # its operands already differ: splice XLA's values of its results, so that it, and every op
+                # reading them, computes on shared operands in the next round and is judged there
+                splice_at += [k for k in open_results if k not in spliced and differs(k)]
+                continue
             operands = [operand(ref, values_a, args) for ref in node.operands if ref[0] != "opaque"]
-            for k in node.results:
-                if k in done or identical(values_a[k], values_b[k]):
+            for k in open_results:
+                if k in spliced:
+                    judged.add(k)
+                if not differs(k):
                     continue
                 bound = _bound(ctx, current, nodes, node, values_a, np.asarray(values_a[k]), operands, xla)
                 contracted = contraction(node, producers, lambda ref, side=values_a, args=args: operand(ref, side, args))
@@ -497,10 +626,17 @@ def localize(
                     verdict.why = why
                     return verdict
                 verdict.excused.setdefault(node.name, set()).update(kinds)
-                splice_at.append(k)
-                extra.append(np.asarray(values_a[k]))
+                verdict.spliced += 1
+                judged.add(k)
+                if k not in spliced:
+                    splice_at.append(k)
+        if not splice_at and spliced <= judged:  # every op whose value was replaced has been judged on shared operands
+            verdict.explained = outputs_agree
+            verdict.why = "" if outputs_agree else "no op differs on identical operands"
+            return verdict
+        for k in splice_at:
+            extra.append(np.asarray(values_a[k]))
         current = splice(ctx, current, splice_at)
-        done.update(splice_at)
-        verdict.spliced += len(splice_at)
+        spliced.update(splice_at)
     verdict.why = f"the outputs still differ after splicing {verdict.spliced} ops in {ROUNDS} rounds"
     return verdict

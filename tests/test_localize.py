@@ -11,7 +11,7 @@ import pytest
 
 from builder.compare import INDEPENDENT, compare_outputs
 from builder.interpreter import Interpreter
-from builder.localize import FUSED, PADDED, Contraction, Node, excuse, identical, localize
+from builder.localize import FUSED, PADDED, Contraction, Node, excuse, identical, localize, prepare
 from builder.runners import LITERAL, mlir_context, run_xla
 
 
@@ -158,3 +158,70 @@ def test_a_nan_no_padding_explains_is_not_excused(interpreter):
     found = localize(mlir_context(), PADDED_CONVOLUTION, args, xla, broken, agree)
     assert not found.explained
     assert found.why.startswith("stablehlo.convolution differs on operands both computed alike")
+
+
+def chaotic(x):
+    """control_flow seed 6328647855244459703: each step's 1-ulp `expm1` difference is multiplied by
+    e^(v + i) in the next, so after a few steps the two executors' results differ in every digit."""
+    return jax.lax.fori_loop(0, 8, lambda i, v: jnp.cos(jnp.expm1(v + i)), x)
+
+
+def test_loops_are_unrolled_and_branches_selected_so_the_probe_sees_their_ops():
+    x = np.linspace(-1, 1, 8, dtype=np.float32)
+
+    def f(x):
+        y = jax.lax.fori_loop(0, 3, lambda i, v: jnp.sin(v) * 2, x)
+        z = jax.lax.while_loop(lambda v: jnp.max(v) < 10, lambda v: v * 2 + 1, x)  # its condition reads the data
+        return jax.lax.switch(jnp.sum(x > 0) % 2, [jnp.tanh, jnp.exp], y) + z
+
+    text = prepare(mlir_context(), lower(f, x))
+    main = text.split("func.func private")[0]  # @main comes first; the private functions it called are left, unused
+    assert main.count("stablehlo.sine") == 3 and "stablehlo.case" not in main and "func.call" not in main
+    assert "stablehlo.tanh" in main and "stablehlo.exponential" in main and "stablehlo.select" in main
+    assert main.count("stablehlo.while") == 1  # the data-dependent loop stays one op
+    assert agree(xla(lower(f, x), [x]), xla(text, [x]))  # the same program
+
+
+def test_last_place_differences_a_loop_amplifies_are_explained_inside_it(interpreter):
+    x = np.random.default_rng(0).uniform(-2, 2, (32, 60)).astype(np.float32)
+    text = lower(chaotic, x)
+    assert not agree(xla(text, [x]), interpreter(text, [x]))  # far apart, not by a few ulps
+    found = localize(mlir_context(), text, [x], xla, interpreter, agree)
+    assert found.explained, found.why
+    assert set(found.excused) <= {"stablehlo.exponential_minus_one", "stablehlo.cosine"}
+
+
+@pytest.mark.parametrize("where", ["loop", "branch"])
+def test_a_wrong_op_inside_a_loop_or_a_branch_is_named(where):
+    x = np.linspace(-1, 1, 8, dtype=np.float32)
+    if where == "loop":
+        text = lower(lambda x: jax.lax.fori_loop(0, 4, lambda i, v: jnp.tanh(v) * 1.5, x), x)
+    else:
+        text = lower(lambda x: jax.lax.cond(jnp.sum(x) > -5, lambda v: jnp.tanh(v) * 1.5, jnp.sin, x), x)
+
+    def broken(text, inputs):  # an executor that adds where the IR multiplies
+        return xla(text.replace("stablehlo.multiply", "stablehlo.add"), inputs)
+
+    assert not agree(xla(text, [x]), broken(text, [x]))
+    found = localize(mlir_context(), text, [x], xla, broken, agree)
+    assert not found.explained
+    assert found.why.startswith("stablehlo.multiply differs on operands both computed alike"), found.why
+
+
+def test_complex_division_and_modulus_are_measured_against_the_modulus():
+    # autodiff seed 5557865383656033286: XLA and the interpreter divide complex numbers, and take their
+    # modulus, by different algorithms; a part of the quotient may then differ by far more than its own ulp
+    rng = np.random.default_rng(3)
+    a, b = ((rng.standard_normal((64, 8)) + 1j * rng.standard_normal((64, 8))).astype(np.complex64) for _ in range(2))
+    quotient = (a.astype(np.complex128) / b).astype(np.complex64)
+    off = quotient + np.complex64(4e-7) * np.abs(quotient)  # a few eps of the modulus, in both parts
+    node = Node("stablehlo.divide", (("arg", 0), ("arg", 1)), (0,))
+    kinds, why = excuse(node, quotient, off, [a, b])
+    assert why is None and kinds == {"a complex quotient within 8 eps of its modulus"}
+    _, why = excuse(node, quotient, quotient + np.complex64(1e-5) * np.abs(quotient), [a, b])
+    assert why is not None  # 80 eps of the modulus: not a rounding
+    modulus = np.abs(quotient)
+    node = Node("stablehlo.abs", (("value", 0),), (1,))
+    assert excuse(node, modulus, np.nextafter(modulus, np.float32(np.inf)), [quotient]) == ({"at most 1 ulps"}, None)
+    _, why = excuse(Node("stablehlo.abs", (("arg", 0),), (1,)), modulus, np.nextafter(modulus, np.float32(np.inf)), [modulus])
+    assert why is not None  # |x| of a real number is exact
