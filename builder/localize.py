@@ -45,7 +45,6 @@ import ml_dtypes
 import numpy as np
 
 from .interpreter import entry_function, symbols
-from .runners import ELEMENT_TYPES
 
 ULPS = 8
 ROUNDS = 32
@@ -122,9 +121,13 @@ def _flatten(module: Any) -> None:
         flattened = False
         for op in ops:
             trips = _trip_count(op) if op.name == "stablehlo.while" else None
-            copies = trips if trips is not None and trips <= UNROLL_TRIPS else 1 if op.name in ("stablehlo.case", "stablehlo.if") else 0
-            grown = copies * sum(_size(region) for region in op.regions[1 if trips is not None else 0 :])
-            if copies == 0 or size + grown > UNROLL_OPS:
+            if trips is not None and trips <= UNROLL_TRIPS:
+                grown = trips * _size(op.regions[1])  # the body, once an iteration
+            elif op.name in ("stablehlo.case", "stablehlo.if"):
+                grown = sum(_size(region) for region in op.regions)  # every branch, once (trips is None)
+            else:
+                continue
+            if size + grown > UNROLL_OPS:
                 continue
             size += grown
             flattened = True
@@ -155,8 +158,8 @@ def _select_branch(op: Any) -> list[Any]:
             taken = op.operands[0]
         else:
             index = op.operands[0]
-            element = np.dtype(ELEMENT_TYPES[str(ir.RankedTensorType(index.type).element_type)])
-            constant = stablehlo.ConstantOp(ir.DenseElementsAttr.get(np.array(k, element), type=index.type), ip=ip)
+            value = ir.IntegerAttr.get(ir.RankedTensorType(index.type).element_type, k)
+            constant = stablehlo.ConstantOp(ir.DenseElementsAttr.get_splat(index.type, value), ip=ip)
             taken = stablehlo.CompareOp(index, constant.result, stablehlo.ComparisonDirectionAttr.get("EQ"), ip=ip).result
         chosen = [stablehlo.SelectOp(taken, a, b, ip=ip).result for a, b in zip(branches[k], chosen, strict=True)]
     return chosen
@@ -597,26 +600,24 @@ def localize(
         def operand(ref: tuple[str, int], side: list[np.ndarray], args: Sequence[np.ndarray]) -> np.ndarray:
             return np.asarray(args[ref[1]]) if ref[0] == "arg" else np.asarray(side[ref[1]])
 
-        def differs(k: int, values_a: list[Any] = values_a, values_b: list[Any] = values_b) -> bool:
-            return not identical(values_a[k], values_b[k])
-
+        apart = {k for k, (x, y) in enumerate(zip(values_a, values_b, strict=True)) if not identical(x, y)}
         args = [*inputs, *extra]
         producers = {k: node for node in nodes for k in node.results}
         splice_at: list[int] = []
         for node in nodes:
             open_results = [k for k in node.results if k not in judged]
-            if not any(k in spliced or differs(k) for k in open_results):
+            if not any(k in spliced or k in apart for k in open_results):
                 continue
-            if any(ref[0] == "value" and differs(ref[1]) for ref in node.operands):
+            if any(ref[0] == "value" and ref[1] in apart for ref in node.operands):
                 # its operands already differ: splice XLA's values of its results, so that it, and every op
                 # reading them, computes on shared operands in the next round and is judged there
-                splice_at += [k for k in open_results if k not in spliced and differs(k)]
+                splice_at += [k for k in open_results if k not in spliced and k in apart]
                 continue
             operands = [operand(ref, values_a, args) for ref in node.operands if ref[0] != "opaque"]
             for k in open_results:
                 if k in spliced:
                     judged.add(k)
-                if not differs(k):
+                if k not in apart:
                     continue
                 bound = _bound(ctx, current, nodes, node, values_a, np.asarray(values_a[k]), operands, xla)
                 contracted = contraction(node, producers, lambda ref, side=values_a, args=args: operand(ref, side, args))
