@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 
 from builder.config import load_all
-from builder.pipeline import generate_rows
+from builder.pipeline.rows import generate_rows
 
 GOAL = 1.20
 

@@ -15,8 +15,8 @@ import time
 from dataclasses import replace
 
 from builder.config import load_all
-from builder.pipeline import make_row
-from builder.plan import build_plan
+from builder.pipeline.plan import build_plan
+from builder.pipeline.rows import make_row
 
 GOAL = 0.05
 
@@ -34,7 +34,7 @@ def main() -> None:
     plan_s = (time.perf_counter() - start) / args.rows
     dropped = sum(plan.dropped["train"].values())
 
-    from builder.pipeline import category_plan
+    from builder.pipeline.seeds import category_plan
 
     categories = category_plan(config, "train")
     start = time.perf_counter()

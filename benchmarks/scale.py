@@ -105,7 +105,7 @@ def main() -> int:
 
     import datasets
 
-    from builder.cli import make_builder
+    from builder.hf_builder import make_builder
 
     work = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="scale-"))
     load = os.getloadavg()[0]

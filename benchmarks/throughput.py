@@ -85,7 +85,7 @@ def _config(name: str, n: int, split: str = "train", **overrides: Any):
 
 
 def _warm(config_name: str, warmup: int) -> None:
-    from builder.pipeline import generate_rows
+    from builder.pipeline.rows import generate_rows
 
     if warmup:
         for _ in generate_rows(_config(config_name, warmup, "validation"), "validation", 0, warmup):
@@ -99,8 +99,10 @@ def run_pipeline(
     config_name: str, n: int, warmup: int, hlo_optimized: bool = False
 ) -> tuple[float, float, list[Job], float]:
     """Seconds for the global plan and the rows (the plan included), the jobs, mean IR lines."""
-    from builder.generator import generate
-    from builder.pipeline import generate_rows, limits_of, shard_plan
+    from builder.pipeline.plan import shard_plan
+    from builder.pipeline.rows import generate_rows
+    from builder.pipeline.seeds import limits_of
+    from builder.synth.generator import generate
 
     _warm(config_name, warmup)
     config = _config(config_name, n, hlo_optimized=hlo_optimized)
@@ -128,8 +130,8 @@ def run_pipeline(
 
 def _prepared(jobs: list[Job]) -> list[tuple[Any, tuple[Any, ...], Job]]:
     """Exec every source and build its abstract arguments (outside the timed loop)."""
-    from builder.extractor import abstract_args, load_function
-    from builder.specs import TensorSpec
+    from builder.lowering.extractor import abstract_args, load_function
+    from builder.synth.specs import TensorSpec
 
     out = []
     for job in jobs:
@@ -141,8 +143,8 @@ def _prepared(jobs: list[Job]) -> list[tuple[Any, tuple[Any, ...], Job]]:
 def run_limit(config_name: str, jobs: list[Job], warmup: int) -> tuple[float, int]:
     import jax
 
-    from builder.extractor import scalar_loss
-    from builder.specs import FLOAT
+    from builder.lowering.extractor import scalar_loss
+    from builder.synth.specs import FLOAT
 
     _warm(config_name, warmup)
     prepared = _prepared(jobs)
@@ -180,7 +182,7 @@ def run_reference(config_name: str, jobs: list[Job], warmup: int) -> float:
 
 
 def run_build(config_name: str, n: int, num_proc: int, cache_dir: str, gradient: bool = True) -> float:
-    from builder.cli import make_builder
+    from builder.hf_builder import make_builder
 
     # Rows do not depend on shard boundaries; small runs get smaller shards so both workers have work.
     shard_size = max(1, min(_config(config_name, n).shard_size, n // 8))

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError
+from .config import ConfigError, from_values
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -40,25 +40,19 @@ def parse_categories(text: str) -> dict[str, Any]:
     return weights
 
 
-def make_builder(config: str, cache_dir: str | None = None, **overrides: Any):
-    """The builder the loading script would make, without needing the script file."""
-    from .hf_builder import PairsBuilder
-
-    return PairsBuilder(config_name=config, dataset_name="jax_stablehlo_pairs", cache_dir=cache_dir, **overrides)
-
-
 def cmd_build(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     import datasets
 
-    from .dedup import REPORT_NAME as DEDUP_REPORT
-    from .dedup import DedupReport
-    from .extractor import jax_version
-    from .failures import REPORT_NAME, describe, read_report
-    from .fingerprint import code_fingerprint
-    from .output import check_separate, check_target, staged, write_manifest
-    from .stats import collect
+    from .hf_builder import make_builder
+    from .lowering.extractor import jax_version
+    from .pipeline.dedup import REPORT_NAME as DEDUP_REPORT
+    from .pipeline.dedup import DedupReport
+    from .pipeline.failures import REPORT_NAME, describe
+    from .pipeline.fingerprint import code_fingerprint
+    from .pipeline.output import check_separate, check_target, staged, write_manifest
+    from .pipeline.stats import collect
 
     out = Path(args.output_dir)
     if args.num_proc < 1:
@@ -66,9 +60,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     check_target(out, args.overwrite)
     check_separate(out, Path(args.cache_dir or datasets.config.HF_DATASETS_CACHE))
     builder = make_builder(args.config, args.cache_dir, **_overrides(args))  # checks every value: no work yet
-    builder.download_and_prepare(num_proc=args.num_proc if args.num_proc > 1 else None)
-    ds = builder.as_dataset()
-    failures = read_report(Path(builder.cache_dir)) or []
+    ds, failures = builder.build(args.num_proc)
     duplicates = DedupReport.read(Path(builder.cache_dir)) or DedupReport()
     stats = collect(ds, failures=len(failures), duplicates=duplicates.per_split())
     with staged(out, args.overwrite) as tmp:  # `out` changes only once the whole build is written
@@ -93,7 +85,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .hub import PublishError, endpoint, publish
+    from .publish.hub import PublishError, endpoint, publish
 
     from_disk = {}
     for item in args.from_disk:
@@ -122,9 +114,39 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_target(target: str, config_name: str | None, overrides: dict[str, Any], cache_dir: str | None) -> tuple[dict[str, Any], Any]:
+    """The rows `validate` checks and the config that made them (None when unknown).
+
+    `target` is a directory written by `build` (or any `save_to_disk` output), or a config
+    name, which is built first (with `overrides`, e.g. smaller sizes)."""
+    import datasets
+
+    from .hf_builder import make_builder
+    from .pipeline.output import read_manifest
+
+    path = Path(target)
+    if path.is_dir():
+        try:
+            loaded = datasets.load_from_disk(str(path))
+        except FileNotFoundError as err:
+            raise ConfigError(f"{path} holds no saved dataset ({err}); give a directory written by `build`") from None
+        splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"rows": loaded}
+        manifest = read_manifest(path)
+        if config_name is not None:
+            return splits, make_builder(config_name, cache_dir, **overrides).pairs_config
+        if manifest and "values" in manifest:
+            return splits, from_values(manifest["values"], f"{path}/build.json")
+        return splits, None
+    if any(sep in target for sep in "/\\") or target.endswith((".json", ".parquet", ".arrow")):
+        raise ConfigError(f"{target} is not a directory; give a directory written by `build` or a config name")
+    builder = make_builder(target, cache_dir, **overrides)
+    ds, _ = builder.build()
+    return dict(ds), builder.pairs_config
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .sandbox import Limits
-    from .validate import Options, load_target, run
+    from .validation.sandbox import Limits
+    from .validation.validate import Options, run
 
     if args.sample is not None and args.sample < 1:
         raise ConfigError(f"--sample must be at least 1, got {args.sample}")

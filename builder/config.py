@@ -59,13 +59,19 @@ class PairsConfig:
     def weights(self) -> dict[str, float]:
         return dict(self.categories)
 
+    def values(self) -> dict[str, Any]:
+        """Every field as `check` takes it back (categories as a mapping): the one config -> values dict."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["categories"] = dict(self.categories)
+        return out
+
 
 FIELDS = tuple(f.name for f in fields(PairsConfig))
 REQUIRED = ("description", "seed", "train_size", "validation_size", "test_size", "categories")
 
 
 def configs_dir() -> Path:
-    """`configs/` as shipped in the wheel (`builder/configs/`, package data) or beside the package in a checkout.
+    """`builder/configs/`: package data in the wheel, a link to the top-level `configs/` in a checkout.
 
     Found by path, not through `importlib.resources`: `builder.configs` has no `__init__.py`,
     and for such a namespace package `resources.files` gives a `MultiplexedPath` (no `glob`)."""
@@ -229,6 +235,23 @@ def load_named(directory: Path | None = None) -> tuple[dict[str, PairsConfig], d
     return named, broken
 
 
+def resolve(name: str, overrides: Mapping[str, Any] | None = None, named: Mapping[str, PairsConfig] | None = None) -> PairsConfig:
+    """The named config with `overrides` applied (None values ignored, as `datasets` does), checked
+    like a `load_dataset` kwarg: the one way a name and overrides become a config."""
+    named = load_all() if named is None else named
+    if name not in named:
+        raise unknown_config(name, named)
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return check({**named[name].values(), **given}, known_categories(), source=f"config {name!r}")
+
+
+def from_values(values: Mapping[str, Any], source: str) -> PairsConfig:
+    """A config recorded as values (a build's build.json), checked again."""
+    given = dict(values)
+    given["categories"] = dict(given.get("categories") or {})
+    return check(given, known_categories(), source=source)
+
+
 def unknown_config(name: object, known: Mapping[str, Any]) -> ConfigError:
     """The error for a config name that is not in configs/: the known names and the closest one."""
     names = tuple(sorted(known))
@@ -239,6 +262,6 @@ def unknown_config(name: object, known: Mapping[str, Any]) -> ConfigError:
 
 
 def known_categories() -> tuple[str, ...]:
-    from .ops import CATEGORIES, COMPOSITE  # the catalogue is heavy: import it only when asked
+    from .synth.ops import CATEGORIES, COMPOSITE  # the catalogue is heavy: import it only when asked
 
     return tuple(sorted({*CATEGORIES, COMPOSITE}))

@@ -11,7 +11,8 @@ import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import field as dataclass_field
+from dataclasses import make_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +25,19 @@ from .config import (
     SPLITS,
     ConfigError,
     PairsConfig,
-    check,
-    known_categories,
+    from_values,
     load_named,
+    resolve,
     unknown_config,
     unknown_keys,
 )
-from .dedup import dedup_prepared
-from .failures import PARTS_DIR, REPORT_NAME, merge_parts, write_part
 from .features import FEATURES
-from .fingerprint import code_fingerprint
-from .pipeline import Failure, ShardPlan, generate_rows, shard_plan, shards
-from .plan import build_plan
+from .pipeline.dedup import dedup_prepared
+from .pipeline.failures import PARTS_DIR, REPORT_NAME, Failure, merge_parts, read_report, write_part
+from .pipeline.fingerprint import code_fingerprint
+from .pipeline.plan import ShardPlan, build_plan, shard_plan
+from .pipeline.rows import generate_rows
+from .pipeline.seeds import shards
 
 logger = logging.getLogger(__name__)
 VERSION = datasets.Version(__version__)
@@ -61,39 +63,30 @@ def _spawn_if_jax_started(num_proc: int | None) -> Iterator[None]:
 NAMED, BROKEN = load_named()
 for _error in BROKEN.values():
     logger.warning("config left out: %s", _error)
-DEFAULTS = PairsConfig(name="defaults")  # every builder config comes from a YAML file; these only fill the dataclass
 # What `load_dataset` may pass besides our fields; data_dir / data_files mean nothing for synthesized data.
 DATASETS_KWARGS = ("version",)
+OVERRIDABLE = tuple(f for f in FIELDS if f not in ("name", "description"))  # the rest are BuilderConfig's own
 
 
-@dataclass
-class PairsBuilderConfig(datasets.BuilderConfig):
-    """A named config from `configs/`; every field can be overridden as a `load_dataset` kwarg."""
-
-    seed: int = DEFAULTS.seed
-    train_size: int = DEFAULTS.train_size
-    validation_size: int = DEFAULTS.validation_size
-    test_size: int = DEFAULTS.test_size
-    categories: Any = None
-    min_statements: int = DEFAULTS.min_statements
-    max_statements: int = DEFAULTS.max_statements
-    max_args: int = DEFAULTS.max_args
-    hlo_optimized: bool = False
-    gradient: bool = DEFAULTS.gradient
-    shard_size: int = DEFAULTS.shard_size
-    split_mode: str = DEFAULTS.split_mode
-    portable_only: bool = DEFAULTS.portable_only
-
-    def pairs_config(self) -> PairsConfig:
-        """The checked config. datasets sets kwargs with setattr after __post_init__, so check here."""
-        values = {f.name: getattr(self, f.name) for f in fields(PairsConfig) if f.name != "name"}
-        values["categories"] = dict(values["categories"] or {})
-        return check({**values, "name": self.name}, known_categories(), source=f"config {self.name!r}")
+def _pairs_config(self: datasets.BuilderConfig) -> PairsConfig:
+    """The checked config. datasets sets kwargs with setattr after __post_init__, so check here."""
+    values = {name: getattr(self, name) for name in OVERRIDABLE}
+    return from_values({**values, "name": self.name, "description": self.description or ""}, f"config {self.name!r}")
 
 
-def builder_config(config: PairsConfig) -> PairsBuilderConfig:
-    values = {f.name: getattr(config, f.name) for f in fields(PairsConfig) if f.name not in ("name", "description")}
-    values["categories"] = dict(config.categories)
+# A builder config is a `datasets.BuilderConfig` holding `PairsConfig`'s fields, declared from them, so
+# that every field of a named config can be overridden as a `load_dataset` kwarg.
+PairsBuilderConfig = make_dataclass(
+    "PairsBuilderConfig",
+    [(name, Any, dataclass_field(default=None)) for name in OVERRIDABLE],
+    bases=(datasets.BuilderConfig,),
+    namespace={"pairs_config": _pairs_config, "__doc__": "A named config from `configs/`; every field can be overridden."},
+)
+PairsBuilderConfig.__module__ = __name__
+
+
+def builder_config(config: PairsConfig) -> datasets.BuilderConfig:
+    values = {k: v for k, v in config.values().items() if k in OVERRIDABLE}
     return PairsBuilderConfig(name=config.name, version=VERSION, description=config.description, **values)
 
 
@@ -138,22 +131,21 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
         unknown = sorted(set(config_kwargs) - set(allowed))
         if unknown:
             raise unknown_keys(unknown, allowed, f"load_dataset(..., {name!r}, ...)")
-        named = NAMED[name]
         given = {k: v for k, v in config_kwargs.items() if v is not None and k not in DATASETS_KWARGS}
-        values = {f.name: getattr(named, f.name) for f in fields(PairsConfig)}
-        values["categories"] = dict(values["categories"])
-        checked = check({**values, **given}, known_categories(), source=f"config {name!r}")
-        canonical = {
-            k: dict(getattr(checked, k)) if k == "categories" else getattr(checked, k)
-            for k in given
-            if getattr(checked, k) != getattr(named, k)
-        }
+        checked = resolve(name, given, NAMED).values()
+        canonical = {k: checked[k] for k in given if checked[k] != NAMED[name].values()[k]}
         extra = {k: v for k, v in config_kwargs.items() if k in DATASETS_KWARGS}
         return super()._create_builder_config(name, custom_features, **canonical, **extra)
 
     @property
     def pairs_config(self) -> PairsConfig:
         return self.config.pairs_config()
+
+    def build(self, num_proc: int | None = None) -> tuple[datasets.DatasetDict, list[Failure]]:
+        """Build the config, or reuse the finished build in the datasets cache (same config and
+        overrides): the rows, and the drawn programs that failed to lower on the way."""
+        self.download_and_prepare(num_proc=num_proc if num_proc and num_proc > 1 else None)
+        return self.as_dataset(), read_report(Path(self.cache_dir)) or []
 
     def _info(self) -> datasets.DatasetInfo:
         try:
@@ -232,3 +224,9 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
             yield from generate_rows(config, split, start, stop, failures, plan)
             if self._failure_parts is not None:
                 write_part(Path(self._failure_parts), split, start, failures)
+
+
+def make_builder(config: str, cache_dir: str | None = None, **overrides: Any) -> PairsBuilder:
+    """The builder the loading script would make, without needing the script file: the one way the
+    CLI, publishing and the benchmarks build or reuse a build."""
+    return PairsBuilder(config_name=config, dataset_name="jax_stablehlo_pairs", cache_dir=cache_dir, **overrides)

@@ -31,13 +31,14 @@ def run_python(code: str, env: dict[str, str], cwd: Path = ROOT, timeout: int = 
 
 
 def package_copy(dest: Path, env: dict[str, str]) -> tuple[Path, dict[str, str]]:
-    """A private copy of the package, the loading script and configs/ (laid out as in the wheel:
-    `builder/configs/`), importable first through PYTHONPATH. Tests that edit code or configs
-    edit the copy, never the shared checkout. Returns the copy's root and its environment."""
+    """A private copy of the package, the loading script and configs/ (laid out as in the checkout:
+    `builder/configs` links to `configs/`), importable first through PYTHONPATH. Tests that edit
+    code or configs edit the copy, never the shared checkout. Returns the copy's root and its environment."""
     import shutil
 
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(ROOT / "builder", dest / "builder", ignore=ignore)
-    shutil.copytree(ROOT / "configs", dest / "builder" / "configs", ignore=ignore)
+    shutil.copytree(ROOT / "builder", dest / "builder", ignore=ignore, symlinks=True)
+    shutil.copytree(ROOT / "configs", dest / "configs", ignore=ignore)
+    shutil.copy2(ROOT / "dataset_card.md", dest / "dataset_card.md")
     shutil.copy2(SCRIPT, dest / SCRIPT.name)
     return dest, {**env, "PYTHONPATH": str(dest)}

@@ -13,13 +13,13 @@ from pathlib import Path
 
 from conftest import SCRIPT, package_copy, run_python
 
-from builder import fingerprint
-from builder.cli import make_builder
+from builder.hf_builder import make_builder
+from builder.pipeline import fingerprint
 
 BUILD = """
 import hashlib, json, signal, sys
 from pathlib import Path
-from builder.cli import make_builder
+from builder.hf_builder import make_builder
 
 # Ctrl-C as on a terminal: Python turns SIGINT into KeyboardInterrupt only if its parent has not set
 # SIGINT to be ignored, and a shell running a job in the background (`cmd &`) does just that.

@@ -24,7 +24,7 @@ def test_every_shipped_config_loads_and_balanced_covers_every_category():
         assert [c for c, _ in configs[name].categories] == [name]
 
 
-def test_configs_ship_in_the_wheel(tmp_path):
+def test_every_module_config_and_the_card_ship_in_the_wheel(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
         capture_output=True, text=True, check=False,
@@ -34,6 +34,9 @@ def test_configs_ship_in_the_wheel(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith("builder/configs/") and n.endswith(".yaml")}
     assert shipped == {p.name for p in configs_dir().glob("*.yaml")}
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "builder").rglob("*.py")}
+    assert modules and modules <= set(names), sorted(modules - set(names))
+    assert "builder/publish/dataset_card.md" in names
 
 
 def test_a_new_yaml_file_is_a_new_named_config(hf_env, tmp_path):

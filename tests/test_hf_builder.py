@@ -65,7 +65,7 @@ def test_streaming_yields_rows(hf_env):
 
 NUM_PROC = """
 import json, sys
-from builder.cli import make_builder
+from builder.hf_builder import make_builder
 rows = {{}}
 for n in (1, 2):
     b = make_builder("balanced", cache_dir=sys.argv[1] + f"/np{{n}}", seed=11, train_size=12, validation_size=4,

@@ -6,8 +6,8 @@ import json
 
 from conftest import SCRIPT, package_copy, run_python
 
-from builder.cli import make_builder
 from builder.config import known_categories, load_all
+from builder.hf_builder import make_builder
 
 CASES = {
     "config": ("balance", {}),

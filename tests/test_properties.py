@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builder.config import MAX_SEED, SPLITS, PairsConfig, check, known_categories
-from builder.extractor import extract
-from builder.pipeline import Failure, generate_rows
-from builder.specs import spec_of
+from builder.lowering.extractor import extract
+from builder.pipeline.failures import Failure
+from builder.pipeline.rows import generate_rows
+from builder.synth.specs import spec_of
 
 CATEGORIES = known_categories()
 FAST = settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -88,7 +89,7 @@ def test_any_config_gives_exact_rows_of_the_asked_categories_reproducibly(config
 @given(config=configs())
 def test_the_same_config_twice_gives_the_same_programs(config: PairsConfig):
     """Cheap determinism over many configs: the drawn programs (not lowered) repeat exactly."""
-    from builder.plan import _planner, build_plan
+    from builder.pipeline.plan import _planner, build_plan
 
     first = build_plan(config).seeds
     _planner.cache_clear()  # draw the plan afresh, not from the memo

@@ -1,0 +1,216 @@
+"""The pass after the map: no two rows of a build share canonical IR or Python, and in
+`structural` split mode no validation/test row shares a structure hash with train.
+
+The plan (`plan.py`) already rejects repeated Python before anything is lowered; what only
+the lowered IR shows (two different programs with the same canonical StableHLO, or a spare
+seed drawn after a lowering failure) is found here from the hash columns alone, and each
+offending row is replaced by the first of its replacement seeds that repeats nothing. The
+rows are visited in one fixed order (train, validation, test; by index), so the result
+depends on the config alone, never on `num_proc`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ..config import SPLITS, PairsConfig
+from ..synth.generator import generate
+from .failures import Failure
+from .plan import DUPLICATE_PYTHON, python_key
+from .rows import make_row
+from .seeds import MAX_ATTEMPTS, category_plan, derive_seed, limits_of
+
+logger = logging.getLogger(__name__)
+REPORT_NAME = "duplicates.json"
+SAME_IR = "same canonical StableHLO as an earlier row"
+TRAIN_STRUCTURE = "structure hash seen in train"
+KEY_COLUMNS = ("id", "python", "canonical_hash", "structure_hash")
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A row that repeats an earlier one: where it is and why it goes."""
+
+    split: str
+    position: int
+    id: str
+    reason: str
+
+
+@dataclass
+class DedupReport:
+    """What a build dropped as duplicate, per split: by the plan (before lowering) and by this pass."""
+
+    planned: dict[str, dict[str, int]] = field(default_factory=dict)
+    replaced: list[dict[str, Any]] = field(default_factory=list)  # {split, id, reason, old_seed, new_seed}
+
+    def per_split(self) -> dict[str, dict[str, int]]:
+        out: dict[str, Counter[str]] = {s: Counter(self.planned.get(s, {})) for s in SPLITS}
+        for r in self.replaced:
+            out[r["split"]][r["reason"]] += 1
+        return {s: dict(sorted(c.items())) for s, c in out.items() if c}
+
+    def to_json(self) -> str:
+        return json.dumps({"planned": self.planned, "replaced": self.replaced}, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def read(cls, directory: Path) -> DedupReport | None:
+        path = Path(directory) / REPORT_NAME
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text())
+        return cls(planned=data.get("planned", {}), replaced=data.get("replaced", []))
+
+
+def find_repeats(columns: Mapping[str, Mapping[str, Sequence[Any]]], structural: bool) -> list[Repeat]:
+    """Every row that repeats an earlier row (in split order, then position), from the key columns."""
+    seen_python: set[str] = set()
+    seen_ir: set[str] = set()
+    train_structures = set(columns.get("train", {}).get("structure_hash", ()))
+    repeats = []
+    for split in SPLITS:
+        if split not in columns:
+            continue
+        cols = columns[split]
+        for pos, (row_id, python, canon, structure) in enumerate(zip(*(cols[k] for k in KEY_COLUMNS), strict=True)):
+            reason = None
+            if python in seen_python:
+                reason = DUPLICATE_PYTHON
+            elif canon in seen_ir:
+                reason = SAME_IR
+            elif structural and split != "train" and structure in train_structures:
+                reason = TRAIN_STRUCTURE
+            if reason is not None:
+                repeats.append(Repeat(split, pos, row_id, reason))
+                continue
+            seen_python.add(python)
+            seen_ir.add(canon)
+    return repeats
+
+
+def replacement_seeds(config: PairsConfig, split: str, index: int) -> Iterator[int]:
+    for k in range(MAX_ATTEMPTS):
+        yield derive_seed(config.seed, split, index, "replace", k)
+
+
+def replace_repeats(
+    config: PairsConfig,
+    columns: Mapping[str, Mapping[str, Sequence[Any]]],
+    repeats: Sequence[Repeat],
+    failures: list[Failure] | None = None,
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """A new row for every repeat: the first replacement seed whose program repeats no kept row
+    (and, in structural mode, crosses no split's structures). Keyed by (split, position)."""
+    gone = {(r.split, r.position) for r in repeats}
+    kept = [(s, p) for s in columns for p in range(len(columns[s]["id"])) if (s, p) not in gone]
+    pythons = {python_key(columns[s]["python"][p]) for s, p in kept}
+    irs = {columns[s]["canonical_hash"][p] for s, p in kept}
+    structures: dict[str, set[str]] = {s: set() for s in SPLITS}
+    for s, p in kept:
+        structures[s].add(columns[s]["structure_hash"][p])
+    structural = config.split_mode == "structural"
+    limits = limits_of(config)
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in repeats:
+        index = int(r.id.rsplit("-", 1)[1])
+        category = category_plan(config, r.split)[index]
+        for seed in replacement_seeds(config, r.split, index):
+            try:
+                key = python_key(generate(category, seed, limits).render())
+                if key in pythons:
+                    continue
+                row = make_row(config, r.split, index, category, seed)
+            except Exception as err:  # a generator bug, as in the map
+                if failures is not None:
+                    failures.append(Failure(r.split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
+                continue
+            if config.portable_only and row["platform_specific"]:
+                continue
+            if row["canonical_hash"] in irs:
+                continue
+            others = {h for s in SPLITS if (s == "train") != (r.split == "train") for h in structures[s]}
+            if structural and row["structure_hash"] in others:
+                continue
+            break
+        else:
+            raise RuntimeError(f"{r.id}: no replacement in {MAX_ATTEMPTS} seeds repeats nothing; raise max_statements")
+        pythons.add(key)
+        irs.add(row["canonical_hash"])
+        structures[r.split].add(row["structure_hash"])
+        out[(r.split, r.position)] = row
+    return out
+
+
+# --- the pass over a prepared build's Arrow files ---------------------------------------
+
+
+def split_files(directory: Path, dataset_name: str, split: str) -> list[Path]:
+    """The Arrow files datasets wrote for `split`, in row order (shard numbers are zero-padded)."""
+    return sorted(directory.glob(f"{dataset_name}-{split}.arrow")) + sorted(directory.glob(f"{dataset_name}-{split}-*.arrow"))
+
+
+def _read(path: Path) -> pa.Table:
+    with pa.memory_map(str(path)) as source:
+        return pa.ipc.open_stream(source).read_all()
+
+
+def dedup_prepared(
+    directory: Path,
+    dataset_name: str,
+    config: PairsConfig,
+    planned: Mapping[str, Mapping[str, int]],
+    failures: list[Failure] | None = None,
+) -> DedupReport:
+    """Find and replace repeats in the Arrow files of a prepared build, in place; write the report."""
+    files = {s: split_files(directory, dataset_name, s) for s in SPLITS}
+    columns: dict[str, dict[str, list[Any]]] = {}
+    for split, paths in files.items():
+        if paths:
+            tables = [_read(p).select(list(KEY_COLUMNS)) for p in paths]
+            columns[split] = {k: [v for t in tables for v in t.column(k).to_pylist()] for k in KEY_COLUMNS}
+    repeats = find_repeats(columns, config.split_mode == "structural")
+    report = DedupReport(planned={s: dict(c) for s, c in planned.items() if c})
+    if repeats:
+        logger.info("replacing %d rows that repeat earlier rows", len(repeats))
+        rows = replace_repeats(config, columns, repeats, failures)
+        old_seeds = {(r.split, r.position): r for r in repeats}
+        for (split, position), row in rows.items():
+            report.replaced.append(
+                {"split": split, "id": row["id"], "reason": old_seeds[(split, position)].reason, "new_seed": row["seed"]}
+            )
+        for split, paths in files.items():
+            _rewrite(paths, {p: row for (s, p), row in rows.items() if s == split})
+    (directory / REPORT_NAME).write_text(report.to_json())
+    return report
+
+
+def _rewrite(paths: Sequence[Path], rows: Mapping[int, dict[str, Any]]) -> None:
+    """Put `rows` (by position in the split) into the split's Arrow files, keeping their schema."""
+    from datasets import Features
+
+    start = 0
+    for path in paths:
+        table = _read(path)
+        stop = start + table.num_rows
+        here = {p - start: row for p, row in rows.items() if start <= p < stop}
+        start = stop
+        if not here:
+            continue
+        features = Features.from_arrow_schema(table.schema)
+        records = table.to_pylist()
+        for offset, row in here.items():
+            records[offset] = features.encode_example(row)
+        new = pa.Table.from_pylist(records, schema=table.schema)
+        tmp = path.with_name(path.name + ".dedup")
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(new)
+        os.replace(tmp, path)

@@ -1,0 +1,44 @@
+"""The code identity of a build: what must change the cache key when it changes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+
+from ..config import configs_dir
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # builder/
+
+
+PLUGIN = re.compile(r"jax[-_](cuda|rocm|metal|tpu)|libtpu", re.IGNORECASE)
+
+
+def platform_inputs() -> str:
+    """What decides the lowering platform: the JAX_PLATFORMS setting and the accelerator plugins installed."""
+    import jax
+
+    plugins = sorted({d.metadata["Name"] for d in metadata.distributions() if PLUGIN.match(d.metadata["Name"] or "")})
+    return f"platforms={jax.config.jax_platforms or ''}; plugins={','.join(plugins)}"
+
+
+@cache
+def code_fingerprint() -> str:
+    """Hash of the package's code, the shipped configs, the JAX/jaxlib versions and the lowering platform.
+
+    datasets keys its cache by the loading script alone; rows also depend on the
+    generator, the op catalogue and JAX, so all of them go into the builder's hash.
+    The platform is there because the same JAX lowers differently on CPU and GPU; it is
+    read from what decides it (JAX_PLATFORMS and the installed accelerator plugins), not
+    by starting a backend: the parent of forked workers must not start one.
+    """
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")) + sorted(configs_dir().glob("*.yaml")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    for dist in ("jax", "jaxlib"):
+        h.update(f"{dist}=={metadata.version(dist)}".encode())
+    h.update(platform_inputs().encode())
+    return h.hexdigest()[:16]

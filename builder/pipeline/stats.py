@@ -1,0 +1,227 @@
+"""Figures about a build: rows per split and category, op coverage, sizes. Read by the CLI
+summary and by the dataset card."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import datasets
+
+from ..lowering.extractor import counted_ops
+
+
+@dataclass
+class BuildStats:
+    rows: dict[str, int] = field(default_factory=dict)
+    categories: dict[str, Counter[str]] = field(default_factory=dict)
+    op_rows: Counter[str] = field(default_factory=Counter)  # op -> rows whose stablehlo uses it
+    failures: int = 0
+    jax_versions: set[str] = field(default_factory=set)
+    ir_lines: Histogram = field(default_factory=lambda: Histogram.of([], 2))  # lines of `stablehlo`
+    flops: Histogram = field(default_factory=lambda: Histogram.of([], 10))
+    example: dict[str, Any] | None = None  # one real row: the shortest differentiable program of the first split
+    category_examples: dict[str, dict[str, Any]] = field(default_factory=dict)  # category -> a short summary of one row
+    duplicates: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> why -> programs dropped as repeats
+    platform_rows: int = 0  # rows whose IR carries platform-specific pieces
+    platform_pieces: Counter[str] = field(default_factory=Counter)  # piece (custom_call:<target>, ...) -> rows
+
+    @property
+    def platform_share(self) -> float:
+        """The share of rows whose StableHLO is not portable (custom calls, backend attributes)."""
+        total = sum(self.rows.values())
+        return self.platform_rows / total if total else 0.0
+
+    @property
+    def distinct_ops(self) -> int:
+        """stablehlo.* and chlo.* ops seen (the coverage figure the project tracks)."""
+        return len(counted_ops(self.op_rows))
+
+    def format(self) -> str:
+        cats = sorted({c for counts in self.categories.values() for c in counts})
+        splits = list(self.rows)
+        width = max([len(c) for c in cats] + [8])
+        lines = [f"{'category':<{width}} " + " ".join(f"{s:>10}" for s in splits)]
+        for c in cats:
+            lines.append(f"{c:<{width}} " + " ".join(f"{self.categories[s].get(c, 0):>10}" for s in splits))
+        lines.append(f"{'total':<{width}} " + " ".join(f"{self.rows[s]:>10}" for s in splits))
+        lines.append("")
+        lines.append(f"distinct StableHLO/CHLO ops: {self.distinct_ops}")
+        lines.append("rows per op: " + ", ".join(f"{op} {n}" for op, n in sorted(self.op_rows.items(), key=lambda kv: (-kv[1], kv[0]))))
+        lines.append(f"programs that failed to lower (replaced): {self.failures}")
+        dropped = {s: sum(d.values()) for s, d in self.duplicates.items()}
+        lines.append(
+            "programs dropped as duplicates (replaced): "
+            + ("; ".join(f"{s} {dropped[s]} ({', '.join(f'{why}: {n}' for why, n in d.items())})" for s, d in self.duplicates.items()) or "0")
+        )
+        pieces = ", ".join(f"{p} {n}" for p, n in self.platform_pieces.most_common())
+        lines.append(f"rows with platform-specific IR: {self.platform_rows} ({self.platform_share:.1%})" + (f": {pieces}" if pieces else ""))
+        if self.jax_versions:
+            lines.append("produced by: " + "; ".join(sorted(self.jax_versions)))
+        lines += ["", "StableHLO lines per program:", *self.ir_lines.bars()]
+        lines += ["", "FLOPs per program (XLA cost analysis):", *self.flops.bars()]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; `from_dict` reads it back (publishing keeps one per config in the repo)."""
+        return {
+            "rows": dict(self.rows),
+            "categories": {s: dict(sorted(c.items())) for s, c in self.categories.items()},
+            "op_rows": dict(sorted(self.op_rows.items())),
+            "failures": self.failures,
+            "jax_versions": sorted(self.jax_versions),
+            "ir_lines": self.ir_lines.to_dict(),
+            "flops": self.flops.to_dict(),
+            "example": self.example,
+            "category_examples": self.category_examples,
+            "duplicates": self.duplicates,
+            "platform_rows": self.platform_rows,
+            "platform_pieces": dict(sorted(self.platform_pieces.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BuildStats:
+        return cls(
+            rows=dict(data["rows"]),
+            categories={s: Counter(c) for s, c in data["categories"].items()},
+            op_rows=Counter(data["op_rows"]),
+            failures=int(data.get("failures", 0)),
+            jax_versions=set(data.get("jax_versions", ())),
+            ir_lines=Histogram.from_dict(data["ir_lines"]),
+            flops=Histogram.from_dict(data["flops"]),
+            example=data.get("example"),
+            category_examples={c: dict(e) for c, e in data.get("category_examples", {}).items()},
+            duplicates={s: dict(d) for s, d in data.get("duplicates", {}).items()},
+            platform_rows=int(data.get("platform_rows", 0)),
+            platform_pieces=Counter(data.get("platform_pieces", {})),
+        )
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Counts in power-of-`base` bins: bin e holds values in [base**e, base**(e+1)); values below 1
+    (a program with no FLOPs) are counted apart. Log bins because sizes span orders of magnitude."""
+
+    base: int
+    below_one: int
+    bins: dict[int, int]  # exponent -> count, ascending
+    minimum: float | None = None
+    median: float | None = None
+    maximum: float | None = None
+
+    @classmethod
+    def of(cls, values: Iterable[float], base: int) -> Histogram:
+        vals = sorted(float(v) for v in values)
+        bins: Counter[int] = Counter(_exponent(v, base) for v in vals if v >= 1)
+        if not vals:
+            return cls(base, 0, {})
+        return cls(base, sum(v < 1 for v in vals), dict(sorted(bins.items())), vals[0], vals[len(vals) // 2], vals[-1])
+
+    @property
+    def total(self) -> int:
+        return self.below_one + sum(self.bins.values())
+
+    def rows(self) -> list[tuple[str, int]]:
+        """(bin label, count) for every bin from the lowest to the highest filled one."""
+        out = [("< 1", self.below_one)] if self.below_one else []
+        if self.bins:
+            for e in range(min(self.bins), max(self.bins) + 1):
+                out.append((f"{_short(self.base**e)}–{_short(self.base ** (e + 1) - 1)}", self.bins.get(e, 0)))
+        return out
+
+    def bars(self, width: int = 40) -> list[str]:
+        """A text histogram, one line per bin."""
+        rows = self.rows()
+        if not rows:
+            return ["  (no rows)"]
+        label = max(len(r[0]) for r in rows)
+        top = max(n for _, n in rows) or 1
+        return [f"  {name:>{label}} │{'█' * round(width * n / top):<{width}} {n:,}" for name, n in rows]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "below_one": self.below_one,
+            "bins": {str(e): n for e, n in self.bins.items()},
+            "min": self.minimum,
+            "median": self.median,
+            "max": self.maximum,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Histogram:
+        bins = {int(e): int(n) for e, n in data["bins"].items()}
+        return cls(int(data["base"]), int(data["below_one"]), dict(sorted(bins.items())), data["min"], data["median"], data["max"])
+
+
+def _exponent(value: float, base: int) -> int:
+    """floor(log_base(value)) for value >= 1, exact at powers of the base."""
+    e = 0
+    while base ** (e + 1) <= value:
+        e += 1
+    return e
+
+
+def _short(n: float) -> str:
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= size and n % size == 0:
+            return f"{int(n // size)}{unit}"
+    return f"{int(n):,}"
+
+
+def ir_line_count(text: str) -> int:
+    return text.count("\n") + (not text.endswith("\n")) if text else 0
+
+
+def collect(
+    ds: Mapping[str, datasets.Dataset], failures: int = 0, duplicates: Mapping[str, Mapping[str, int]] | None = None
+) -> BuildStats:
+    stats = BuildStats(failures=failures, duplicates={s: dict(d) for s, d in (duplicates or {}).items()})
+    lines: list[int] = []
+    flops: list[float] = []
+    example: tuple[tuple[bool, int, str], datasets.Dataset, int] | None = None
+    candidates: dict[str, list[tuple[bool, int, str, str, int]]] = {}  # category -> (no gradient, lines, id, split, index)
+    for split, d in ds.items():
+        stats.rows[split] = len(d)
+        stats.categories[split] = Counter(d["category"])
+        for ops in d["ops"]:
+            stats.op_rows.update(ops)
+        stats.jax_versions.update(set(d.unique("jax_version")) if len(d) else set())
+        for pieces in d["platform_specific"] if "platform_specific" in d.column_names else ():
+            stats.platform_rows += bool(pieces)
+            stats.platform_pieces.update(pieces)
+        columns = d.select_columns(["id", "category", "stablehlo", "stablehlo_grad", "flops"])
+        for index, row in enumerate(columns):
+            n = ir_line_count(row["stablehlo"])
+            lines.append(n)
+            candidates.setdefault(row["category"], []).append((row["stablehlo_grad"] is None, n, row["id"], split, index))
+            flops.append(row["flops"])
+            key = (row["stablehlo_grad"] is None, n, row["id"])
+            if example is None or (example[1] is d and key < example[0]):
+                example = (key, d, index)
+    stats.ir_lines = Histogram.of(lines, 2)
+    stats.flops = Histogram.of(flops, 10)
+    if example is not None:
+        stats.example = example[1][example[2]]
+    for category in sorted(candidates):
+        _, n, _, split, index = representative(candidates[category])
+        row = ds[split][index]
+        stats.category_examples[category] = {
+            "id": row["id"],
+            "seed": row["seed"],
+            "python": row["python"],
+            "ops": list(row["ops"]),
+            "lines": n,
+            "gradient": row["stablehlo_grad"] is not None,
+        }
+    return stats
+
+
+def representative(candidates: list[tuple[bool, int, str, str, int]]) -> tuple[bool, int, str, str, int]:
+    """The row a card shows for a category: one with gradient IR if any, as long as the category's
+    lower-quartile program (typical, yet short enough to read), ties broken by id."""
+    ranked = sorted(candidates, key=lambda c: (c[1], c[2]))
+    target = ranked[len(ranked) // 4][1]
+    return min(candidates, key=lambda c: (c[0], abs(c[1] - target), c[2]))

@@ -1,0 +1,1 @@
+"""Builds -> the Hub: Parquet per config through `push_to_hub`, the dataset card and its figures."""

@@ -1,0 +1,406 @@
+"""Seeded synthesis of a `Program` for a category.
+
+The generator grows a typed SSA: each step asks the catalogue for an op of the
+category (or a glue op), lets the op draw its operands from the values built so
+far (or from new arguments), and binds the results. It knows nothing about any
+single op. Everything it does is a function of `(category, seed, limits)`.
+"""
+
+from __future__ import annotations
+
+import ast
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .ops import GLUE, REGION, catalogue_for
+from .ops.base import Drawn, OpDecl, Operand, Region, SpecTree
+from .ops.creation import constant_node, fold_node
+from .program import Named, Node, Param, Program, Returns, Tag, Tree, Value, flatten_tree
+from .specs import MAX_ELEMENTS, TensorSpec
+
+DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 8, 12, 16, 16, 24, 32, 64)
+ARG_NAMES = ("x", "y", "z", "u", "v", "w", "a", "b", "c", "d")
+PRIMARY_SHARE = 0.7
+ENTRY_POINTS = ("f", "forward", "compute", "apply", "transform", "step", "kernel", "fn", "model", "run")
+MAX_DRAW_TRIES = 12
+MAX_RETURNS = 3
+OPAQUE = "key<"  # typed PRNG keys (`key<fry>`) live inside a program and are never returned
+MAX_LEAVES = 24  # array leaves over all arguments, pytrees of weights and state included
+MAX_REGION_DEPTH = 2  # regions inside regions: a cond in a scan body, no deeper
+
+
+@dataclass(frozen=True)
+class SizeLimits:
+    """How big a drawn program may be."""
+
+    min_statements: int = 3
+    max_statements: int = 40
+    max_args: int = 5
+
+
+class _ArgGroups:
+    """Arguments as they are created, grouped into positional params: arrays and Python scalars,
+    one tuple `pair`, one dict `params` (loose leaves and named modules of weights), and named
+    pytrees (`grads`, `opt_state`)."""
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.arrays: dict[str, Value] = {}
+        self.dict_leaves: dict[str, Tree] = {}
+        self.modules: set[str] = set()  # keys of `dict_leaves` that hold a module's weights
+        self.tuple_leaves: list[Value] = []
+        self.trees: dict[str, Tree] = {}
+
+    def count(self) -> int:
+        """Argument slots taken: one per array outside a pytree of weights or state, one per such pytree."""
+        loose = len(self.dict_leaves) - len(self.modules)
+        held = 1 if self.modules and not loose else 0
+        return len(self.arrays) + loose + held + len(self.tuple_leaves) + len(self.trees)
+
+    def leaf_count(self) -> int:
+        return sum(len(p.leaves) for p in self.params())
+
+    def params(self) -> list[Param]:
+        out = []
+        for name in self.order:
+            if name == "params":
+                out.append(Param(name, dict(self.dict_leaves)))
+            elif name == "pair":
+                out.append(Param(name, tuple(self.tuple_leaves)))
+            elif name in self.trees:
+                out.append(Param(name, self.trees[name]))
+            else:
+                out.append(Param(name, self.arrays[name]))
+        return out
+
+
+class _Builder:
+    """The mutable state of one draw; implements the ops' `Draw` protocol."""
+
+    def __init__(
+        self, rng: random.Random, limits: SizeLimits, style: dict[str, bool], nestable: Sequence[OpDecl] = ()
+    ) -> None:
+        self.rng = rng
+        self.nestable = tuple(nestable)  # category ops tagged NESTS, offered to regions besides REGION
+        self.depth = 0
+        self.limits = limits
+        self.style = style
+        self.args = _ArgGroups()
+        self.pool: list[Value] = []
+        self.used: set[str] = set()
+        self.nodes: list[Node] = []
+        self.names: dict[str, int] = {}
+        self.allow_new_args = True
+        self.anchor: Value | None = None
+        self.helpers: list[str] = []
+        for reserved in ("jax", "jnp", "lax", "params", "pair"):
+            self.names[reserved] = 1
+
+    # --- the Draw protocol -------------------------------------------------
+    def fresh(self, hint: str) -> str:
+        n = self.names.get(hint, 0) + 1
+        self.names[hint] = n
+        return hint if n == 1 else f"{hint}{n}"
+
+    def random_spec(self, operand: Operand) -> TensorSpec:
+        rng = self.rng
+        dtype = rng.choice(operand.dtypes) if rng.random() < 0.35 else operand.dtypes[0]
+        lo, hi = operand.min_rank, min(operand.max_rank, 4)
+        ranks = [r for r in range(lo, hi + 1)]
+        weights = [{0: 0.5, 1: 2.0, 2: 3.0, 3: 1.5, 4: 0.8}[r] for r in ranks]
+        rank = rng.choices(ranks, weights)[0]
+        while True:
+            shape = tuple(max(operand.min_size, rng.choice(DIMS)) for _ in range(rank))
+            spec = TensorSpec(shape, dtype)
+            if spec.size <= MAX_ELEMENTS:
+                return spec
+
+    def pick(self, operand: Operand) -> Value | None:
+        if self.anchor is not None:
+            anchor, self.anchor = self.anchor, None
+            return anchor
+        fits = [v for v in self.pool if operand.fits(v.spec)]
+        want_new = not fits or self.rng.random() < 0.08
+        if want_new and self._may_add_arg():
+            return self._new_arg(self.random_spec(operand))
+        if not fits:
+            return None
+        # Prefer values nobody has consumed yet, and recent ones: that is how people chain code.
+        weights = [(8.0 if v.name not in self.used else 1.0) * (1.0 + i / len(fits)) for i, v in enumerate(fits)]
+        return self.rng.choices(fits, weights)[0]
+
+    def need(self, spec: TensorSpec, avoid: Sequence[Value] = ()) -> Value:
+        taken = {v.name for v in avoid}
+        exact = [v for v in self.pool if v.spec == spec and v.name not in taken]
+        unused = [v for v in exact if v.name not in self.used]
+        if unused and self.rng.random() < 0.8:
+            return self.rng.choice(unused)
+        if exact and self.rng.random() < 0.5:
+            return self.rng.choice(exact)
+        if self._may_add_arg():
+            return self._new_arg(spec)
+        if exact:
+            return self.rng.choice(exact)
+        node = constant_node(self, spec)
+        self._bind_node(node)
+        return node.outputs[0]
+
+    def body(self, specs: Sequence[TensorSpec], hint: str = "v", differentiable: bool = False) -> Region:
+        """A nested region (a cond branch, a loop or scan body): fresh parameters of `specs`
+        and a short chain of spec-preserving ops that ends in a value of `specs[0]`; with
+        `differentiable`, only ops JAX can reverse-differentiate."""
+        params = [Value(self.fresh(hint), s) for s in specs]
+        target = specs[0]
+        saved = (self.pool, self.nodes, self.allow_new_args, set(self.used))
+        self.pool, self.nodes, self.allow_new_args = list(params), [], False
+        current = params[0]
+        self.depth += 1
+        try:
+            offered = REGION + (self.nestable if self.depth < MAX_REGION_DEPTH else ())
+            candidates = [o for o in offered if o.operands[0].fits(target) and (o.differentiable or not differentiable)]
+            for _ in range(self.rng.randint(1, 3)):
+                drawn = self._try_draw(candidates, anchor=current) if candidates else None
+                if drawn is None or drawn[1].outputs[0] != target:
+                    break
+                current = self._bind(*drawn).outputs[0]
+            lines = [line for node in self.nodes for line in node.render()]
+            nodes = list(self.nodes)
+        finally:
+            self.pool, self.nodes, self.allow_new_args, self.used = saved
+            self.depth -= 1
+        return Region(tuple(params), tuple(lines), current, all(n.op.differentiable for n in nodes))
+
+    def argument(self, spec: TensorSpec, hint: str) -> Value | None:
+        if not self._may_add_arg() or self.args.leaf_count() >= MAX_LEAVES:
+            return None
+        name = self.fresh(hint)
+        value = Value(name, spec)
+        self.args.order.append(name)
+        self.args.arrays[name] = value
+        self.pool.append(value)
+        return value
+
+    def argument_tree(self, hint: str, specs: SpecTree) -> Tree | None:
+        if not self._may_add_arg() or self.args.leaf_count() + len(_spec_leaves(specs)) > MAX_LEAVES:
+            return None
+        name = self.fresh(hint)
+        tree = _values_at(name, specs)
+        self.args.order.append(name)
+        self.args.trees[name] = tree  # its leaves are the asking op's alone: not offered to other ops
+        return tree
+
+    def weights(self, module: str, specs: SpecTree) -> tuple[str, Tree] | None:
+        args = self.args
+        if not self.allow_new_args or args.leaf_count() + len(_spec_leaves(specs)) > MAX_LEAVES:
+            return None
+        if "params" not in args.order and args.count() >= self.limits.max_args:
+            return None
+        key = next(k for k in (module, *(f"{module}{i}" for i in range(2, 100))) if k not in args.dict_leaves)
+        prefix = f"params[{key!r}]"
+        tree = _values_at(prefix, specs)
+        if "params" not in args.order:
+            args.order.append("params")
+        args.dict_leaves[key] = tree
+        args.modules.add(key)  # a module's weights are its own: not offered to other ops
+        return prefix, tree
+
+    def values_of(self, spec: TensorSpec) -> list[Value]:
+        return [v for v in self.pool if v.spec == spec]
+
+    def helper(self, source: str) -> None:
+        if source not in self.helpers:
+            self.helpers.append(source)
+
+    # --- internals ---------------------------------------------------------
+    def _may_add_arg(self) -> bool:
+        return self.allow_new_args and self.args.count() < self.limits.max_args
+
+    def _new_arg(self, spec: TensorSpec) -> Value:
+        args = self.args
+        if self.style["dict_params"] and args.count() >= 1 and spec.is_float and spec.rank >= 1:
+            key = self.fresh("w" if spec.rank >= 2 else "b")
+            value = Value(f"params[{key!r}]", spec)
+            if "params" not in args.order:
+                args.order.append("params")
+            args.dict_leaves[key] = value
+        elif self.style["tuple_pair"] and len(args.tuple_leaves) < 2 and args.count() < 2:
+            value = Value(f"pair[{len(args.tuple_leaves)}]", spec)
+            if "pair" not in args.order:
+                args.order.append("pair")
+            args.tuple_leaves.append(value)
+        else:
+            name = next(n for n in ARG_NAMES + tuple(f"arg{i}" for i in range(20)) if n not in self.names)
+            self.names[name] = 1
+            value = Value(name, spec)
+            args.order.append(name)
+            args.arrays[name] = value
+        self.pool.append(value)
+        return value
+
+    def _try_draw(self, ops: Sequence[OpDecl], anchor: Value | None = None) -> tuple[OpDecl, Drawn] | None:
+        weights = [o.weight for o in ops]
+        for _ in range(MAX_DRAW_TRIES):
+            op = self.rng.choices(ops, weights)[0]
+            if anchor is not None and not op.operands[0].fits(anchor.spec):
+                continue
+            self.anchor = anchor  # a region threads one value through: it is the first operand
+            drawn = op.draw(self)
+            self.anchor = None
+            if drawn is not None and all(s.size <= MAX_ELEMENTS for s in drawn.outputs):
+                return op, drawn
+        return None
+
+    def _try_each(self, ops: Sequence[OpDecl]) -> tuple[OpDecl, Drawn] | None:
+        order = list(ops)
+        self.rng.shuffle(order)
+        for op in order:
+            drawn = op.draw(self)
+            if drawn is not None and all(s.size <= MAX_ELEMENTS for s in drawn.outputs):
+                return op, drawn
+        return None
+
+    def _bind(self, op: OpDecl, drawn: Drawn) -> Node:
+        names = drawn.names or tuple(
+            self.fresh(op.out_names[min(i, len(op.out_names) - 1)]) for i in range(len(drawn.outputs))
+        )
+        outs = tuple(Value(name, spec) for name, spec in zip(names, drawn.outputs, strict=True))
+        node = Node(op, drawn.inputs, drawn.attrs, outs)
+        self._bind_node(node)
+        return node
+
+    def _bind_node(self, node: Node) -> None:
+        self.used.update(v.name for v in node.inputs)
+        self.nodes.append(node)
+        # A pytree an op binds (`new_params['w']`) is a result to return whole, not an operand.
+        self.pool.extend(v for v in node.outputs if v.name.isidentifier())
+
+
+def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Program:
+    """Draw the program for `(category, seed)`; the same arguments always give the same program."""
+    rng = random.Random(seed)
+    primary = catalogue_for(category)
+    if not primary:
+        raise ValueError(f"no ops are declared for category {category!r}")
+    style = {"dict_params": rng.random() < 0.2, "tuple_pair": rng.random() < 0.1}
+    b = _Builder(rng, limits, style, nestable=[o for o in primary if Tag.NESTS in o.tags])
+    target = rng.randint(limits.min_statements, limits.max_statements)
+    statements = 0
+    while statements < target:
+        ops = primary if statements == 0 or rng.random() < PRIMARY_SHARE else GLUE
+        drawn = b._try_draw(ops)
+        if drawn is None:
+            drawn = b._try_draw(primary)
+        if drawn is None:  # rare: weighted tries kept missing; try every op once, in a seeded order
+            drawn = b._try_each([*primary, *GLUE])
+        if drawn is None:
+            raise RuntimeError(f"category {category!r} seed {seed}: no op could be drawn")
+        node = b._bind(*drawn)
+        statements += len(node.render()) if Tag.BLOCK in node.op.tags else 1
+    if not b.args.count():
+        raise RuntimeError(f"category {category!r} seed {seed}: program has no arguments")
+    returns = _returns(rng, b)
+    return Program(
+        category=category,
+        entry_point=rng.choice(ENTRY_POINTS),
+        params=b.args.params(),
+        nodes=b.nodes,
+        returns=returns,
+        helpers=b.helpers,
+    )
+
+
+def _returns(rng: random.Random, b: _Builder) -> Returns:
+    """Return every value nobody consumed, so each statement shows in the IR; past
+    `MAX_RETURNS`, the oldest are folded into one auxiliary scalar, as a loss adds terms.
+    A pytree an op bound to one variable (`new_params`) is returned whole when nothing used it."""
+    produced = [v for n in b.nodes for v in n.outputs if not v.spec.dtype.startswith(OPAQUE)]
+    sinks = [v for v in produced if v.name not in b.used]
+    if not sinks:
+        sinks = [produced[-1]]
+    items: list[Value | Named] = []
+    for node in b.nodes:
+        groups: dict[str, list[Value]] = {}  # pytrees the node bound, by variable
+        for v in node.outputs:
+            groups.setdefault(_root(v.name), []).append(v)
+        for v in node.outputs:
+            group = groups[_root(v.name)]
+            whole = v.name != _root(v.name) and all(g in sinks for g in group)
+            if whole and v is group[0]:
+                items.append(_named_tree(group))
+            elif v in sinks and not whole:
+                items.append(v)
+    if len(items) > MAX_RETURNS:
+        # fold the oldest plain values first: a pytree such as new params is a result kept whole
+        order = sorted(range(len(items)), key=lambda i: (isinstance(items[i], Named), i))
+        folded = sorted(order[: len(items) - MAX_RETURNS + 1])
+        node = fold_node(b, [v for i in folded for v in flatten_tree(items[i])])
+        b._bind_node(node)
+        items = [item for i, item in enumerate(items) if i not in folded] + [node.outputs[0]]
+    if len(items) == 1:
+        return items[0]
+    roll = rng.random()
+    if roll < 0.6:
+        return tuple(items)
+    if roll < 0.85:
+        return {_return_key(v.name): v for v in items}
+    return (items[0], tuple(items[1:]))
+
+
+def _return_key(name: str) -> str:
+    return name if name.isidentifier() else re.sub(r"\W+", "_", name).strip("_")
+
+
+def _path(name: str) -> tuple[str, tuple[Any, ...]]:
+    """`root[k1][k2]` -> ("root", (k1, k2)); any other name is its own root with no keys."""
+    try:
+        expr = ast.parse(name, mode="eval").body
+    except SyntaxError:
+        return name, ()
+    keys: list[Any] = []
+    while isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant):
+        keys.insert(0, expr.slice.value)
+        expr = expr.value
+    return (expr.id, tuple(keys)) if keys and isinstance(expr, ast.Name) else (name, ())
+
+
+def _root(name: str) -> str:
+    return _path(name)[0]
+
+
+def _named_tree(values: Sequence[Value]) -> Named:
+    """Values named `root[k1][k2]...` regrouped as the pytree `root` they are the leaves of."""
+    nested: dict[Any, Any] = {}
+    for v in values:
+        keys = _path(v.name)[1]
+        level = nested
+        for k in keys[:-1]:
+            level = level.setdefault(k, {})
+        level[keys[-1]] = v
+    return Named(_root(values[0].name), _as_tree(nested))
+
+
+def _as_tree(level: Any) -> Tree:
+    if isinstance(level, Value):
+        return level
+    if all(isinstance(k, int) for k in level) and sorted(level) == list(range(len(level))):
+        return tuple(_as_tree(level[i]) for i in range(len(level)))
+    return {k: _as_tree(v) for k, v in level.items()}
+
+
+def _spec_leaves(specs: SpecTree) -> list[TensorSpec]:
+    if isinstance(specs, TensorSpec):
+        return [specs]
+    items = specs if isinstance(specs, tuple) else [specs[k] for k in sorted(specs)]
+    return [leaf for item in items for leaf in _spec_leaves(item)]
+
+
+def _values_at(prefix: str, specs: SpecTree) -> Tree:
+    """Values named by their path under `prefix` (`grads['dense']['w']`), shaped like `specs`."""
+    if isinstance(specs, TensorSpec):
+        return Value(prefix, specs)
+    if isinstance(specs, tuple):
+        return tuple(_values_at(f"{prefix}[{i}]", s) for i, s in enumerate(specs))
+    return {k: _values_at(f"{prefix}[{k!r}]", s) for k, s in specs.items()}

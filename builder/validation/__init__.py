@@ -1,0 +1,2 @@
+"""rows -> verdicts: parse the IR back, run it with XLA and the StableHLO reference interpreter, run
+the Python with JAX, compare, localize disagreements. Never imports row production or `datasets`' builder."""

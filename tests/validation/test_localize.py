@@ -1,0 +1,227 @@
+"""Localizing a disagreement between the reference interpreter and XLA: allowed differences (a
+transcendental's last bits, subnormals XLA flushes, a multiply-add XLA fuses, a NaN its convolution
+never multiplies by padding) are found, spliced out and explain it; a wrong op does not."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from builder.validation.compare import INDEPENDENT, compare_outputs
+from builder.validation.interpreter import Interpreter
+from builder.validation.localize import FUSED, PADDED, Contraction, Node, excuse, identical, localize, prepare
+from builder.validation.runners import LITERAL, mlir_context, run_xla
+
+
+def lower(fn, *args) -> str:
+    return jax.jit(fn, keep_unused=True).lower(*args).as_text()
+
+
+def xla(text, inputs):
+    return run_xla(text, inputs, LITERAL)
+
+
+def agree(reference, got) -> bool:
+    return not compare_outputs(got, reference, INDEPENDENT, [], independent=True)
+
+
+@pytest.fixture(scope="module")
+def interpreter():
+    with Interpreter(timeout=60) as it:
+        yield lambda text, inputs: it.run(text, list(inputs)).outputs
+
+
+def test_a_transcendental_an_ulp_apart_seen_through_its_bits_is_explained(interpreter):
+    # numerics seed 4614257505504304152: the bytes of a softplus, plus an integer
+    rng = np.random.default_rng(0)
+    x, z = rng.uniform(-2, 2, (64, 7)).astype(np.float32), rng.integers(0, 9, (64, 7, 4)).astype(np.uint8)
+    text = lower(lambda x, z: ~(jax.lax.bitcast_convert_type(jnp.log1p(jnp.exp(-jnp.abs(x))), jnp.uint8) + z), x, z)
+    assert not identical(xla(text, [x, z])[0], interpreter(text, [x, z])[0])  # the two differ in low bytes
+    found = localize(mlir_context(), text, [x, z], xla, interpreter, agree)
+    assert found.explained, found.why
+    assert set(found.excused) <= {"stablehlo.exponential", "stablehlo.log_plus_one"} and found.spliced >= 1
+    assert all(kind.startswith("at most") for kinds in found.excused.values() for kind in kinds)
+
+
+def test_subnormals_xla_flushes_are_explained(interpreter):
+    x = np.zeros(4, np.float32)  # nextafter(0, inf) is the smallest subnormal: XLA's CPU runtime reads it as 0
+    text = lower(lambda x: jnp.frexp(jnp.nextafter(x, jnp.inf))[1], x)
+    assert not identical(xla(text, [x])[0], interpreter(text, [x])[0])
+    found = localize(mlir_context(), text, [x], xla, interpreter, agree)
+    assert found.explained, found.why
+    assert any("subnormals" in kind for kinds in found.excused.values() for kind in kinds)
+
+
+def test_a_wrong_op_is_not_explained():
+    x, y = np.linspace(-1, 1, 8, dtype=np.float32), np.linspace(0.5, 2, 8, dtype=np.float32)
+    text = lower(lambda x, y: jnp.sum(jnp.tanh(x) * y), x, y)
+
+    def broken(text, inputs):  # an executor that adds where the IR multiplies
+        return xla(text.replace("stablehlo.multiply", "stablehlo.add"), inputs)
+
+    assert not agree(xla(text, [x, y]), broken(text, [x, y]))
+    found = localize(mlir_context(), text, [x, y], xla, broken, agree)
+    assert not found.explained
+    assert found.why.startswith("stablehlo.multiply differs on operands both computed alike")
+
+
+def strict(reference, got) -> bool:
+    return all(identical(a, b) for a, b in zip(reference, got, strict=True))
+
+
+@pytest.mark.parametrize("kind", ["matmul", "sum"])
+def test_sums_in_another_order_are_explained_within_their_bound(interpreter, kind):
+    rng = np.random.default_rng(0)
+    if kind == "matmul":
+        args = [rng.standard_normal((32, 512)).astype(np.float32), rng.standard_normal((512, 32)).astype(np.float32)]
+        text, op = lower(lambda m, w: m @ w, *args), "stablehlo.dot_general"
+    else:
+        args = [rng.standard_normal(100_000).astype(np.float32)]
+        text, op = lower(jnp.sum, *args), "stablehlo.reduce"
+    assert not strict(xla(text, args), interpreter(text, args))  # the two sum in different orders
+    found = localize(mlir_context(), text, args, xla, interpreter, strict)  # only bit-for-bit agreement counts
+    assert found.explained, found.why
+    assert found.excused == {op: {"order of summation (within n·eps·Σ|terms|)"}}
+
+
+def test_a_sum_that_is_not_one_is_not_explained():
+    v = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    text = lower(jnp.sum, v)
+
+    def broken(text, inputs):  # an executor whose reduction takes the maximum
+        return xla(text.replace("stablehlo.add", "stablehlo.maximum"), inputs)
+
+    found = localize(mlir_context(), text, [v], xla, broken, strict)
+    assert not found.explained and found.why.startswith("stablehlo.reduce differs on operands both computed alike")
+
+
+def test_a_multiply_add_xla_fuses_is_explained(interpreter):
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((24, 26, 2)).astype(np.float32) for _ in range(2)]
+    text = lower(lambda x, y: x * x + y * y, *args)  # from convolution seed 5899303346570970571's gradient
+    x, y = args
+    assert identical(interpreter(text, args)[0], x * x + y * y)  # the interpreter rounds twice, as IEEE does
+    assert not identical(xla(text, args)[0], x * x + y * y)  # XLA's CPU backend fused one product into an FMA
+    found = localize(mlir_context(), text, args, xla, interpreter, strict)
+    assert found.explained, found.why
+    assert found.excused == {"stablehlo.add": {FUSED}}
+
+
+def test_an_add_that_neither_rounding_gives_is_not_excused():
+    rng = np.random.default_rng(1)
+    x, y = (rng.standard_normal(4096).astype(np.float32) for _ in range(2))
+    strict = x * x + y * y
+    fused = (x.astype(np.float64) * x + y * y).astype(np.float32)
+    assert not identical(strict, fused)
+    node, contracted = Node("stablehlo.add", (("value", 0), ("value", 1)), (2,)), Contraction(strict, (fused,))
+    assert excuse(node, fused, strict, [x * x, y * y], contracted=contracted) == ({FUSED}, None)
+    off = np.where(fused != strict, np.nextafter(fused, np.float32(np.inf)), fused)  # one ulp from the FMA's value
+    _, why = excuse(node, off, strict, [x * x, y * y], contracted=contracted)
+    assert why is not None and why.startswith("stablehlo.add differs on operands both computed alike")
+
+
+# The weight-gradient convolution of convolution seed 5899303346570970571: its kernel window (26) is wider
+# than the input (24), so the first tap of every output falls on the low padding.
+PADDED_CONVOLUTION = """module @m {
+  func.func public @main(%lhs: tensor<24x24x6xf32>, %rhs: tensor<24x26x2xf32>) -> tensor<2x3x2xf32> {
+    %0 = stablehlo.convolution(%lhs, %rhs) dim_numbers = [f, 0, b]x[i, 0, o]->[0, b, f], window = {stride = [1], pad = [[2, 1]], lhs_dilate = [1], rhs_dilate = [1], reverse = [false]} {batch_group_count = 2 : i64, feature_group_count = 1 : i64} : (tensor<24x24x6xf32>, tensor<24x26x2xf32>) -> tensor<2x3x2xf32>
+    return %0 : tensor<2x3x2xf32>
+  }
+}"""
+
+
+def conv_args(seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((24, 24, 6)).astype(np.float32), rng.standard_normal((24, 26, 2)).astype(np.float32)]
+
+
+def test_a_nan_times_padding_xla_skips_is_explained(interpreter):
+    args = conv_args(0)
+    args[1][:, 0, :] = np.nan  # the kernel's first tap: multiplies only padding
+    assert np.isnan(interpreter(PADDED_CONVOLUTION, args)[0]).all()  # the spec's 0 * NaN
+    assert np.isfinite(xla(PADDED_CONVOLUTION, args)[0]).all()  # XLA never multiplies padding
+    found = localize(mlir_context(), PADDED_CONVOLUTION, args, xla, interpreter, agree)
+    assert found.explained, found.why
+    assert PADDED in found.excused["stablehlo.convolution"]
+
+
+def test_a_nan_no_padding_explains_is_not_excused(interpreter):
+    args = conv_args(0)  # no NaN anywhere
+
+    def broken(text, inputs):  # an executor that reads a NaN the inputs do not hold
+        kernel = np.array(inputs[1])
+        kernel[:, 0, :] = np.nan
+        return interpreter(text, [inputs[0], kernel, *inputs[2:]])
+
+    found = localize(mlir_context(), PADDED_CONVOLUTION, args, xla, broken, agree)
+    assert not found.explained
+    assert found.why.startswith("stablehlo.convolution differs on operands both computed alike")
+
+
+def chaotic(x):
+    """control_flow seed 6328647855244459703: each step's 1-ulp `expm1` difference is multiplied by
+    e^(v + i) in the next, so after a few steps the two executors' results differ in every digit."""
+    return jax.lax.fori_loop(0, 8, lambda i, v: jnp.cos(jnp.expm1(v + i)), x)
+
+
+def test_loops_are_unrolled_and_branches_selected_so_the_probe_sees_their_ops():
+    x = np.linspace(-1, 1, 8, dtype=np.float32)
+
+    def f(x):
+        y = jax.lax.fori_loop(0, 3, lambda i, v: jnp.sin(v) * 2, x)
+        z = jax.lax.while_loop(lambda v: jnp.max(v) < 10, lambda v: v * 2 + 1, x)  # its condition reads the data
+        return jax.lax.switch(jnp.sum(x > 0) % 2, [jnp.tanh, jnp.exp], y) + z
+
+    text = prepare(mlir_context(), lower(f, x))
+    main = text.split("func.func private")[0]  # @main comes first; the private functions it called are left, unused
+    assert main.count("stablehlo.sine") == 3 and "stablehlo.case" not in main and "func.call" not in main
+    assert "stablehlo.tanh" in main and "stablehlo.exponential" in main and "stablehlo.select" in main
+    assert main.count("stablehlo.while") == 1  # the data-dependent loop stays one op
+    assert agree(xla(lower(f, x), [x]), xla(text, [x]))  # the same program
+
+
+def test_last_place_differences_a_loop_amplifies_are_explained_inside_it(interpreter):
+    x = np.random.default_rng(0).uniform(-2, 2, (32, 60)).astype(np.float32)
+    text = lower(chaotic, x)
+    assert not agree(xla(text, [x]), interpreter(text, [x]))  # far apart, not by a few ulps
+    found = localize(mlir_context(), text, [x], xla, interpreter, agree)
+    assert found.explained, found.why
+    assert set(found.excused) <= {"stablehlo.exponential_minus_one", "stablehlo.cosine"}
+
+
+@pytest.mark.parametrize("where", ["loop", "branch"])
+def test_a_wrong_op_inside_a_loop_or_a_branch_is_named(where):
+    x = np.linspace(-1, 1, 8, dtype=np.float32)
+    if where == "loop":
+        text = lower(lambda x: jax.lax.fori_loop(0, 4, lambda i, v: jnp.tanh(v) * 1.5, x), x)
+    else:
+        text = lower(lambda x: jax.lax.cond(jnp.sum(x) > -5, lambda v: jnp.tanh(v) * 1.5, jnp.sin, x), x)
+
+    def broken(text, inputs):  # an executor that adds where the IR multiplies
+        return xla(text.replace("stablehlo.multiply", "stablehlo.add"), inputs)
+
+    assert not agree(xla(text, [x]), broken(text, [x]))
+    found = localize(mlir_context(), text, [x], xla, broken, agree)
+    assert not found.explained
+    assert found.why.startswith("stablehlo.multiply differs on operands both computed alike"), found.why
+
+
+def test_complex_division_and_modulus_are_measured_against_the_modulus():
+    # autodiff seed 5557865383656033286: XLA and the interpreter divide complex numbers, and take their
+    # modulus, by different algorithms; a part of the quotient may then differ by far more than its own ulp
+    rng = np.random.default_rng(3)
+    a, b = ((rng.standard_normal((64, 8)) + 1j * rng.standard_normal((64, 8))).astype(np.complex64) for _ in range(2))
+    quotient = (a.astype(np.complex128) / b).astype(np.complex64)
+    off = quotient + np.complex64(4e-7) * np.abs(quotient)  # a few eps of the modulus, in both parts
+    node = Node("stablehlo.divide", (("arg", 0), ("arg", 1)), (0,))
+    kinds, why = excuse(node, quotient, off, [a, b])
+    assert why is None and kinds == {"a complex quotient within 8 eps of its modulus"}
+    _, why = excuse(node, quotient, quotient + np.complex64(1e-5) * np.abs(quotient), [a, b])
+    assert why is not None  # 80 eps of the modulus: not a rounding
+    modulus = np.abs(quotient)
+    node = Node("stablehlo.abs", (("value", 0),), (1,))
+    assert excuse(node, modulus, np.nextafter(modulus, np.float32(np.inf)), [quotient]) == ({"at most 1 ulps"}, None)
+    _, why = excuse(Node("stablehlo.abs", (("arg", 0),), (1,)), modulus, np.nextafter(modulus, np.float32(np.inf)), [modulus])
+    assert why is not None  # |x| of a real number is exact

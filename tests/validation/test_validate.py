@@ -1,0 +1,233 @@
+"""`validate` proves rows and catches broken ones: a flipped op, a dropped line, a wrong constant,
+foreign Python; foreign Python runs only with --trust-code, inside time and memory limits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict
+
+import datasets
+import pytest
+
+from builder.cli import main
+from builder.config import PairsConfig
+from builder.pipeline.output import write_manifest
+from builder.pipeline.rows import generate_rows
+from builder.pipeline.seeds import limits_of
+from builder.validation.runners import make_inputs
+from builder.validation.sandbox import Limits, run_untrusted
+from builder.validation.validate import FAIL, OK, SKIP, Options, RowReport, Summary, Validator, run
+
+CONFIG = PairsConfig(
+    name="v", seed=11, train_size=3, validation_size=0, test_size=0,
+    categories=(("arithmetic", 1.0), ("elementwise", 1.0)), min_statements=3, max_statements=5,
+)  # fmt: skip
+FLOAT_BINARY = re.compile(r"stablehlo\.(add|subtract|multiply) (.*tensor<[0-9x]*f32>)$", re.MULTILINE)
+FLIP = {"add": "subtract", "subtract": "add", "multiply": "add"}
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    return [row for _, row in generate_rows(CONFIG, "train", 0, CONFIG.train_size)]
+
+
+@pytest.fixture(scope="module")
+def validator():
+    with Validator(limits_of(CONFIG), Options()) as v:
+        yield v
+
+
+def flippable(rows: list[dict]) -> dict:
+    return next(r for r in rows if FLOAT_BINARY.search(r["stablehlo"]))
+
+
+def test_generated_rows_pass_every_check(rows, validator):
+    for row in rows:
+        report = validator.validate(row)
+        assert not report.failed, report.findings
+        for check in ("regenerate", "parse", "xla", "python", "relower"):
+            assert report.status(check) == OK, (check, report.findings)
+        assert report.status("interpreter") in (OK, SKIP)
+        assert report.agreed
+
+
+def test_a_flipped_op_is_caught_by_execution(rows, validator):
+    row = flippable(rows)
+    m = FLOAT_BINARY.search(row["stablehlo"])
+    broken = row["stablehlo"][: m.start()] + f"stablehlo.{FLIP[m.group(1)]} {m.group(2)}" + row["stablehlo"][m.end() :]
+    report = validator.validate({**row, "stablehlo": broken})
+    assert report.status("parse") == OK and report.status("xla") == OK
+    assert report.status("python") == FAIL, report.findings  # the IR no longer computes what the Python does
+    assert report.status("relower") == FAIL
+    assert not report.agreed
+
+
+def test_a_dropped_line_is_caught_by_parsing(rows, validator):
+    lines = rows[0]["stablehlo"].splitlines()
+    drop = next(i for i, line in enumerate(lines) if line.strip().startswith("%0 ="))
+    report = validator.validate({**rows[0], "stablehlo": "\n".join(lines[:drop] + lines[drop + 1 :])})
+    assert report.status("parse") == FAIL
+    assert "undeclared" in next(f.detail for f in report.findings if f.status == FAIL)
+
+
+def test_a_module_without_an_entry_function_fails_parsing_and_says_so(rows, validator):
+    renamed = rows[0]["stablehlo"].replace("func.func public @main(", "func.func public @entry(", 1)
+    report = validator.validate({**rows[0], "stablehlo": renamed})
+    assert report.status("parse") == FAIL
+    assert "no @main function" in next(f.detail for f in report.findings if f.status == FAIL)
+
+
+def test_a_wrong_constant_is_caught_by_execution(rows, validator):
+    constant = re.compile(r"dense<(-?[0-9.]+e[+-][0-9]+)> : tensor<f32>")
+    row = next(r for r in rows if constant.search(r["stablehlo"]))
+    m = constant.search(row["stablehlo"])
+    wrong = f"dense<{float(m.group(1)) + 1.5:e}> : tensor<f32>"
+    report = validator.validate({**row, "stablehlo": row["stablehlo"][: m.start()] + wrong + row["stablehlo"][m.end() :]})
+    assert report.status("python") == FAIL, report.findings
+    assert "elements" in next(f.detail for f in report.findings if f.check == "python")
+
+
+def test_foreign_python_is_reported_and_not_run(rows, validator):
+    row = {**rows[0], "python": rows[0]["python"].replace("import jax\n", "import jax\nimport os\n", 1)}
+    report = validator.validate(row)
+    assert report.status("regenerate") == FAIL
+    assert "-import os" in next(f.detail for f in report.findings if f.check == "regenerate")
+    assert report.status("python") == SKIP and "--trust-code" in next(f.detail for f in report.findings if f.check == "python")
+    assert report.status("xla") == OK  # the IR is still checked
+
+
+def test_trusted_foreign_python_runs_in_the_sandbox(rows):
+    row = {**rows[0], "python": rows[0]["python"] + "\n# edited elsewhere\n"}
+    with Validator(limits_of(CONFIG), Options(trust_code=True, interpreter=False)) as v:
+        report = v.validate(row)
+    assert report.status("regenerate") == FAIL
+    assert report.status("python") == OK and report.status("grad") in (OK, None)
+    assert report.status("relower") == OK
+
+
+def test_the_sandbox_enforces_time_and_memory_limits(rows):
+    row = rows[0]
+    inputs = make_inputs(row["args"], 0, row["stablehlo"])
+    slow = {**row, "python": "import time\ntime.sleep(120)\n" + row["python"]}
+    side = run_untrusted(slow, inputs, relower=False, limits=Limits(seconds=6))
+    assert side.error is not None and "time limit" in side.error
+    greedy = {**row, "python": "hog = bytearray(6 << 30)\n" + row["python"]}
+    side = run_untrusted(greedy, inputs, relower=False, limits=Limits(seconds=60, memory_bytes=3 << 30))
+    assert side.error is not None and "memory limit" in side.error, side.error
+
+
+def test_the_command_prints_a_table_and_fails_on_a_broken_row(rows, tmp_path, capsys):
+    row = flippable(rows)
+    m = FLOAT_BINARY.search(row["stablehlo"])
+    broken = {**row, "id": "test-0000009", "stablehlo": row["stablehlo"][: m.start()] + f"stablehlo.{FLIP[m.group(1)]} {m.group(2)}" + row["stablehlo"][m.end() :]}
+    out = tmp_path / "build"
+    splits = {"train": datasets.Dataset.from_list([row]), "test": datasets.Dataset.from_list([broken])}  # a repeat across splits
+    datasets.DatasetDict(splits).save_to_disk(str(out))
+    write_manifest(out, {"config": "v", "values": asdict(CONFIG)})
+    assert main(["validate", str(out), "--no-interpreter"]) == 1
+    printed = capsys.readouterr().out
+    # checked regenerated parsed executed interpreted agreed relowered unique failed
+    assert re.search(r"total\s+2\s+2\s+2\s+2\s+0\s+1\s+1\s+1\s+1\n", printed), printed
+    assert f"same python as {row['id']}" in printed  # the copy in test repeats the train row
+    assert f"test-0000009 [{row['category']}] seed {row['seed']}" in printed
+    assert main(["validate", str(out), "--no-interpreter", "--sample", "1", "--input-seed", "3"]) in (0, 1)
+    assert "validated 1 rows" in capsys.readouterr().out
+
+
+def test_validating_in_parallel_gives_the_same_reports_in_the_same_order(rows):
+    copy = {**rows[1], "id": "test-0000000"}  # repeats a train row: the identity check must name the same first row
+    splits = {"train": datasets.Dataset.from_list(rows), "test": datasets.Dataset.from_list([copy])}
+
+    def findings(num_proc: int) -> list:
+        summary = run(splits, CONFIG, Options(), progress=False, num_proc=num_proc)
+        return [(r.id, r.input_seed, r.findings) for r in summary.reports]
+
+    serial = findings(1)
+    assert [r[0] for r in serial] == [r["id"] for r in rows] + ["test-0000000"]
+    assert any(f.check == "identity" and f.status == FAIL and rows[1]["id"] in f.detail for f in serial[-1][2])
+    assert findings(2) == serial
+    with pytest.raises(ValueError, match="num_proc"):
+        run(splits, CONFIG, Options(), progress=False, num_proc=0)
+
+
+def test_agreement_counts_rows_executed_and_compared():
+    def report(*findings: tuple[str, str]) -> RowReport:
+        r = RowReport("train-0000000", "random", 1, 2)
+        for check, status in findings:
+            r.add(check, status)
+        return r
+
+    agreed = report(("xla", OK), ("interpreter", OK), ("python", OK))
+    disagreed = report(("xla", OK), ("interpreter", FAIL), ("python", OK))
+    uncompared = report(("xla", OK), ("interpreter", SKIP), ("python", SKIP))  # stablehlo.rng: no values to compare
+    not_run = report(("xla", SKIP))
+    line = Summary([agreed, disagreed, uncompared, not_run]).agreement()
+    assert line == "agreement under execution: 1 of 2 rows executed and compared (50.00%); 1 more executed rows had no values to compare (see skipped checks)"
+
+
+def test_results_that_are_a_floats_bits_are_found_in_the_ir():
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from builder.validation.runners import float_bit_patterns
+
+    x = np.ones(3, np.float32)
+
+    def f(x):
+        bits = jax.lax.bitcast_convert_type
+        return bits(jnp.sin(x), jnp.int32), x, bits(x.astype(jnp.bfloat16), jnp.uint16), bits(x, jnp.uint8), bits(x.astype(jnp.int32), jnp.float32)
+
+    text = jax.jit(f).lower(x).as_text()
+    assert float_bit_patterns(text) == {0: "float32", 2: "bfloat16", 3: "float32"}  # also split into bytes; not int -> float
+
+
+PARALLEL = PairsConfig(
+    name="p", seed=3, train_size=1, validation_size=0, test_size=0,
+    categories=(("parallel", 1.0),), min_statements=3, max_statements=8,
+)  # fmt: skip
+
+
+def test_a_shard_map_row_runs_partitioned_over_host_devices_and_a_flipped_collective_is_caught():
+    [(_, row)] = list(generate_rows(PARALLEL, "train", 0, 1))
+    assert "sdy.manual_computation" in row["stablehlo"] and "stablehlo.all_reduce" in row["stablehlo"]
+    with Validator(limits_of(PARALLEL), Options(interpreter=False)) as v:
+        report = v.validate(row)
+        assert not report.failed, report.findings
+        for check in ("xla", "python", "relower"):  # executed: XLA partitions the IR text over the host's devices
+            assert report.status(check) == OK, (check, report.findings)
+        assert report.agreed
+        other_jax = v.validate({**row, "jax_version": "0.0.1"})  # not relowered, still executed (lowered once, over devices)
+        assert other_jax.status("relower") == SKIP and other_jax.status("python") == OK and other_jax.agreed
+        # the reduction every all_reduce applies across devices, made a maximum: only running it shows that
+        summed = re.compile(r"(stablehlo\.all_reduce.*?\n.*?)stablehlo\.add", re.DOTALL)
+        broken = {**row, "stablehlo": summed.sub(r"\1stablehlo.maximum", row["stablehlo"])}
+        assert broken["stablehlo"] != row["stablehlo"]
+        report = v.validate(broken)
+    assert report.status("parse") == OK and report.status("xla") == OK
+    assert report.status("python") == FAIL, report.findings
+
+
+def test_xla_disagreeing_with_itself_is_reported_as_a_miscompile_not_an_ir_difference():
+    """jaxlib 0.10.2's XLA:CPU sums `(x - z).astype(f32)` of 4,096 uint8s as if the subtraction did not wrap
+    (broadcasting seed 7100893465118667184); returning the difference too, or the interpreter, wraps as the spec says."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from builder.validation.runners import run_xla
+
+    rng = np.random.default_rng(0)
+    x, z = (rng.integers(0, 9, 4096).astype(np.uint8) for _ in range(2))
+    text = jax.jit(lambda x, z: jnp.sum((x - z).astype(jnp.float32))).lower(x, z).as_text()
+    xla = run_xla(text, [x, z])
+    exact = (x - z).astype(np.float64).sum()  # numpy wraps uint8
+    if abs(float(xla[0]) - exact) < 1:
+        pytest.skip(f"this XLA ({jax.__version__}) sums the wrapped differences correctly")
+    report = RowReport("train-0000000", "broadcasting", 0, 0)
+    with Validator(None, Options()) as v:
+        v._interpret("stablehlo", text, [x, z], xla, ["result"], report)
+    assert report.status("interpreter") == OK, report.findings
+    assert "XLA miscompiles this module" in report.findings[-1].detail
+    printed = Summary([report]).format()
+    assert "XLA miscompiles found (1;" in printed and "train-0000000 [broadcasting]" in printed
