@@ -204,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.set_defaults(func=cmd_build)
 
-    validate = sub.add_parser("validate", help="prove a build's rows: parse the IR back, run it with XLA and the reference interpreter, compare with the Python")
+    validate = sub.add_parser(
+        "validate", help="prove a build's rows: parse the IR back, run it with XLA and the reference interpreter, compare with the Python"
+    )
     validate.add_argument("target", help="a directory written by `build`, or a config name to build first (with the size flags)")
     validate.add_argument("--config", help="for a directory without build.json: the config that made it (regenerates rows)")
     validate.add_argument("--sample", type=int, help="check a seeded sample of this many rows")

@@ -21,7 +21,8 @@ op whose operands the two computed bit for bit alike and whose result they did n
   XLA's CPU backend lets LLVM contract every multiply-add into an FMA
   (`AllowFPOpFusion = Fast`: "this increases precision"), so its add sees a product the probe,
   which returns the rounded product, cannot show;
-- the modulus of a complex number (`abs`, a hypot) within `ULPS` ulps, and a part of a complex quotient within `ULPS` eps of the quotient's modulus: the spec fixes no
+- the modulus of a complex number (`abs`, a hypot) within `ULPS` ulps, and a part of a complex quotient
+  within `ULPS` eps of the quotient's modulus: the spec fixes no
   algorithm for complex division, and XLA's scaled formula and C++'s `std::complex` round differently;
 - a convolution's NaN or ±Inf in the interpreter where XLA has a number, when the same
   convolution with its padding and input dilation written out (a `stablehlo.pad` of zeros, as
@@ -350,7 +351,10 @@ def explicit_padding(ctx: Any, text: str) -> str | None:
         lhs = conv.operands[0]
         lhs_type = ir.RankedTensorType(lhs.type)
         spatial = stablehlo.ConvDimensionNumbers(conv.attributes["dimension_numbers"]).input_spatial_dimensions
-        pads = np.asarray(ir.DenseIntElementsAttr(conv.attributes["padding"]), np.int64).reshape(-1, 2) if "padding" in conv.attributes else np.zeros((len(spatial), 2), np.int64)
+        if "padding" in conv.attributes:
+            pads = np.asarray(ir.DenseIntElementsAttr(conv.attributes["padding"]), np.int64).reshape(-1, 2)
+        else:
+            pads = np.zeros((len(spatial), 2), np.int64)
         dilation = list(ir.DenseI64ArrayAttr(conv.attributes["lhs_dilation"])) if "lhs_dilation" in conv.attributes else [1] * len(spatial)
         if not pads.any() and all(d == 1 for d in dilation):
             return None

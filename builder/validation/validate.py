@@ -315,7 +315,8 @@ class Validator:
             moved = [m for m in moves if m is not None]
             slack = sensitivity(xla, *moved) if moved else None
             if slack is not None and not disagreements(xla, slack):
-                problems, note = [], f"{name}: agreed within 4x the most a {perturbation(lowest):.1e} relative input perturbation (3 directions) moves XLA's result"
+                moved = f"{perturbation(lowest):.1e} relative input perturbation (3 directions)"
+                problems, note = [], f"{name}: agreed within 4x the most a {moved} moves XLA's result"
         if problems:  # rounding in another order, amplified by an ill-conditioned program? Both executors again in f64
             rounding = self._rounding(text, inputs, xla, outcome.outputs)
             if rounding is not None:
@@ -473,7 +474,8 @@ class Summary:
             parts.append("skipped checks:\n" + "\n".join(f"  {n:>6}  {why}" for why, n in skipped.most_common()))
         miscompiled = self.miscompiled()
         if miscompiled:
-            parts.append(f"XLA miscompiles found ({len(miscompiled)}; the IR agrees with the interpreter and with XLA unfused):" + "".join(f"\n  {line}" for line in miscompiled))
+            head = f"XLA miscompiles found ({len(miscompiled)}; the IR agrees with the interpreter and with XLA unfused):"
+            parts.append(head + "".join(f"\n  {line}" for line in miscompiled))
         failures = self.failures()
         parts.append(f"disagreements and failures ({len(failures)}):" + ("".join(f"\n  {line}" for line in failures) or " none"))
         return "\n\n".join(parts)

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 from builder.config import PairsConfig
-from builder.pipeline import pipeline
+from builder.pipeline import rows as pipeline
 from builder.pipeline.failures import REPORT_NAME, Failure, merge_parts, read_report, write_part
 from builder.pipeline.rows import generate_rows
 
@@ -81,7 +81,7 @@ def test_report_parts_merge_in_order_whatever_the_workers(tmp_path):
 
 INJECTED_BUILD = """
 import sys
-from builder import pipeline
+from builder.pipeline import rows as pipeline
 from builder.cli import main
 
 calls = {{}}

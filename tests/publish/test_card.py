@@ -185,7 +185,10 @@ def test_the_rebuild_recipe_gives_the_row_s_stablehlo(document):
     row = {
         "python": python,
         "entry_point": "fn",
-        "args": [{"name": n, "shape": list(s.shape), "dtype": "float32", "weak_type": False} for n, s in (("x", x), ("params['b']", unused), ("params['w']", w))],
+        "args": [
+            {"name": n, "shape": list(s.shape), "dtype": "float32", "weak_type": False}
+            for n, s in (("x", x), ("params['b']", unused), ("params['w']", w))
+        ],
         "args_tree": "(0, {'b': 1, 'w': 2})",
         "stablehlo": jax.jit(ns["fn"], keep_unused=True).lower(x, {"b": unused, "w": w}).as_text(),
     }

@@ -53,7 +53,10 @@ def test_scatter_does_not_leak_into_its_operand(interpreter):
 def test_a_convolution_accumulates_in_its_result_type(interpreter, dtype, result):
     lhs = np.full((1, 300, 1), 8, dtype)  # 300 products of 8 * 3: wraps around in 8 bits, rounds in bf16
     rhs = np.full((300, 1, 1), 3, dtype)
-    text = lower(lambda a, b: jax.lax.conv_general_dilated(a, b, (1,), "VALID", dimension_numbers=("NWC", "WIO", "NWC"), preferred_element_type=result), lhs, rhs)
+    def conv(a, b):
+        return jax.lax.conv_general_dilated(a, b, (1,), "VALID", dimension_numbers=("NWC", "WIO", "NWC"), preferred_element_type=result)
+
+    text = lower(conv, lhs, rhs)
     assert "stablehlo.convolution" in text
     np.testing.assert_array_equal(interpreter.run(text, [lhs, rhs]).outputs[0].ravel(), [7200])
 
@@ -100,7 +103,8 @@ def test_integer_division_by_zero_and_overflow_give_xla_s_values(interpreter, dt
     np.testing.assert_array_equal(got.outputs[0][:2], [np.array(-1).astype(dtype)] * 2)  # x / 0: all bits set
     np.testing.assert_array_equal(got.outputs[1][:2], x[:2])  # x % 0 = x
     if dtype is np.int32:  # the raw interpreter still dies on a zero divisor: the rewrite is what makes it run
-        raw = subprocess.run([sys.executable, "-c", INTEGER_DIVISION], input=lower(jax.lax.div, x[:2], y[:2]), capture_output=True, text=True, timeout=120, check=False)
+        command = [sys.executable, "-c", INTEGER_DIVISION]
+        raw = subprocess.run(command, input=lower(jax.lax.div, x[:2], y[:2]), capture_output=True, text=True, timeout=120, check=False)
         assert raw.returncode == -8 and "ran" not in raw.stdout, (raw.returncode, raw.stderr[-300:])  # SIGFPE
 
 

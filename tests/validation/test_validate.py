@@ -119,7 +119,8 @@ def test_the_sandbox_enforces_time_and_memory_limits(rows):
 def test_the_command_prints_a_table_and_fails_on_a_broken_row(rows, tmp_path, capsys):
     row = flippable(rows)
     m = FLOAT_BINARY.search(row["stablehlo"])
-    broken = {**row, "id": "test-0000009", "stablehlo": row["stablehlo"][: m.start()] + f"stablehlo.{FLIP[m.group(1)]} {m.group(2)}" + row["stablehlo"][m.end() :]}
+    flipped = row["stablehlo"][: m.start()] + f"stablehlo.{FLIP[m.group(1)]} {m.group(2)}" + row["stablehlo"][m.end() :]
+    broken = {**row, "id": "test-0000009", "stablehlo": flipped}
     out = tmp_path / "build"
     splits = {"train": datasets.Dataset.from_list([row]), "test": datasets.Dataset.from_list([broken])}  # a repeat across splits
     datasets.DatasetDict(splits).save_to_disk(str(out))
