@@ -12,7 +12,8 @@ FEATURES = datasets.Features(
         "category": datasets.Value("string"),
         "python": datasets.Value("string"),
         "entry_point": datasets.Value("string"),
-        "args": [{"name": datasets.Value("string"), **TENSOR, "weak_type": datasets.Value("bool")}],
+        # `domain`: the values the program is defined on (builder/synth/domains.py; docs/usage.md)
+        "args": [{"name": datasets.Value("string"), **TENSOR, "weak_type": datasets.Value("bool"), "domain": datasets.Value("string")}],
         "args_tree": datasets.Value("string"),
         "outputs": [dict(TENSOR)],
         "jaxpr": datasets.Value("string"),

@@ -16,6 +16,7 @@ from typing import Any
 from ..config import SPLITS, PairsConfig
 from ..lowering.extractor import extract, jax_version
 from ..lowering.irhash import canonical_hash, portability, structure_hash
+from ..synth.domains import default_domain
 from ..synth.generator import generate
 from .failures import Failure
 from .plan import ShardPlan, shard_plan
@@ -38,7 +39,13 @@ def make_row(config: PairsConfig, split: str, index: int, category: str, seed: i
         "python": source,
         "entry_point": program.entry_point,
         "args": [
-            {"name": leaf.name, "shape": list(leaf.spec.shape), "dtype": leaf.spec.dtype, "weak_type": leaf.spec.weak_type}
+            {
+                "name": leaf.name,
+                "shape": list(leaf.spec.shape),
+                "dtype": leaf.spec.dtype,
+                "weak_type": leaf.spec.weak_type,
+                "domain": str(leaf.domain or default_domain(leaf.spec)),
+            }
             for leaf in program.leaves
         ],
         "args_tree": args_tree,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol, Union
 
+from .domains import Domain
 from .specs import TensorSpec
 
 
@@ -33,10 +34,12 @@ HEADER = "import jax\nimport jax.numpy as jnp\nfrom jax import lax\n"
 
 @dataclass(frozen=True)
 class Value:
-    """An SSA value: the Python expression that names it (a variable or a parameter path) and its spec."""
+    """An SSA value: the Python expression that names it (a variable or a parameter path) and its spec.
+    An argument leaf may carry the domain its program is defined on (None: `default_domain`)."""
 
     name: str
     spec: TensorSpec
+    domain: Domain | None = None
 
 
 # A pytree of values: a value, or a tuple / dict nesting of them.
