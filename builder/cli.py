@@ -9,6 +9,9 @@ from typing import Any
 
 from .config import ConfigError, from_values
 
+# Each subcommand imports its stages inside its function (lazy loading, on purpose): `--help` and a
+# bad flag answer at once, without loading JAX or datasets.
+
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("seed", "train_size", "validation_size", "test_size", "min_statements", "max_statements", "max_args", "shard_size")
