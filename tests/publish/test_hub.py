@@ -264,7 +264,7 @@ def test_failed_pushes_leave_the_repo_unchanged_or_complete(saved, hub, tmp_path
 CREDENTIALS = """
 import os, sys
 from huggingface_hub import HfApi, constants
-from builder.hub import PublishError, endpoint, preflight, publish
+from builder.publish.hub import PublishError, endpoint, preflight, publish
 with open(constants.HF_TOKEN_PATH, "w") as f:  # a saved `huggingface-cli login`
     f.write("hf_test_write")
 print("LOGIN", preflight(HfApi(endpoint=endpoint()), "org/pairs"))
