@@ -14,7 +14,10 @@ from .config import ConfigError, from_values
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("seed", "train_size", "validation_size", "test_size", "min_statements", "max_statements", "max_args", "shard_size")
+    keys = (
+        "seed", "train_size", "validation_size", "test_size", "min_statements", "max_statements", "max_args", "shard_size",
+        "max_ir_chars", "max_python_chars",
+    )  # fmt: skip
     out = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     for switch in ("hlo_optimized", "gradient", "portable_only"):  # --x / --no-x; None when not given
         if getattr(args, switch, None) is not None:
@@ -52,7 +55,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .lowering.extractor import jax_version
     from .pipeline.dedup import REPORT_NAME as DEDUP_REPORT
     from .pipeline.dedup import DedupReport
-    from .pipeline.failures import REPORT_NAME, describe
+    from .pipeline.failures import BUDGET, LOWERING, REPORT_NAME, describe, of_kind
     from .pipeline.fingerprint import code_fingerprint
     from .pipeline.output import check_separate, check_target, staged, write_manifest
     from .pipeline.stats import collect
@@ -65,7 +68,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     builder = make_builder(args.config, args.cache_dir, **_overrides(args))  # checks every value: no work yet
     ds, failures = builder.build(args.num_proc)
     duplicates = DedupReport.read(Path(builder.cache_dir)) or DedupReport()
-    stats = collect(ds, failures=len(failures), duplicates=duplicates.per_split())
+    lowering, redraws = of_kind(failures, LOWERING), of_kind(failures, BUDGET)
+    stats = collect(ds, failures=len(lowering), duplicates=duplicates.per_split(), budget_redraws=len(redraws))
     with staged(out, args.overwrite) as tmp:  # `out` changes only once the whole build is written
         ds.save_to_disk(str(tmp))
         (tmp / REPORT_NAME).write_text((Path(builder.cache_dir) / REPORT_NAME).read_text() if failures else "")
@@ -76,14 +80,15 @@ def cmd_build(args: argparse.Namespace) -> int:
             "code_fingerprint": code_fingerprint(),
             "jax_version": jax_version(),
             "rows": dict(stats.rows),
-            "failures": len(failures),
+            "failures": len(lowering),
+            "budget_redraws": len(redraws),
         })
     print(f"\n{args.config}: saved to {out}")
     print(stats.format())
-    for failure in failures[:20]:
+    for failure in lowering[:20]:
         print(f"  failed: {describe(failure)}")
     if failures:
-        print(f"  seed, category and error of every failure: {out / REPORT_NAME}")
+        print(f"  seed, category and reason of every replaced draw: {out / REPORT_NAME}")
     return 0
 
 
@@ -177,6 +182,8 @@ def _add_config_values(parser: argparse.ArgumentParser) -> None:
     for flag in ("--seed", "--train-size", "--validation-size", "--test-size", "--min-statements", "--max-statements", "--max-args"):
         parser.add_argument(flag, type=int)
     parser.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
+    parser.add_argument("--max-ir-chars", type=int, help="length budget: characters of stablehlo (and stablehlo_grad) per row; 0: none")
+    parser.add_argument("--max-python-chars", type=int, help="length budget: characters of python per row; 0: none")
     parser.add_argument("--split-mode", choices=("random", "structural"), help="structural: no validation/test row shares a structure hash with train")
     parser.add_argument(
         "--portable-only", action=argparse.BooleanOptionalAction, help="leave out programs whose IR has custom calls or backend attributes"

@@ -25,6 +25,9 @@ MAX_SPLIT_SIZE = 10_000_000
 MAX_SEED = 2**63 - 1
 MAX_STATEMENTS = 200
 MAX_ARGS = 5
+# The shortest budgets a program can meet: a one-statement module prints about this much.
+MIN_IR_CHARS = 1_000
+MIN_PYTHON_CHARS = 200
 CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -51,6 +54,8 @@ class PairsConfig:
     shard_size: int = 100
     split_mode: str = "random"  # "structural": no validation/test row shares a structure hash with train
     portable_only: bool = False  # leave out programs whose StableHLO carries custom_calls or backend attributes
+    max_ir_chars: int = 0  # a length budget for `stablehlo` and `stablehlo_grad` (0: none); longer programs are redrawn
+    max_python_chars: int = 0  # a length budget for `python` (0: none)
 
     def split_size(self, split: str) -> int:
         return {"train": self.train_size, "validation": self.validation_size, "test": self.test_size}[split]
@@ -137,7 +142,17 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
         raise ConfigError(f"split_mode must be one of {', '.join(SPLIT_MODES)}, got {mode!r}")
     out["split_mode"] = mode
     out["portable_only"] = _bool("portable_only", v.get("portable_only", False))
+    out["max_ir_chars"] = _budget("max_ir_chars", v.get("max_ir_chars", 0), MIN_IR_CHARS, "characters of StableHLO a program may print")
+    out["max_python_chars"] = _budget("max_python_chars", v.get("max_python_chars", 0), MIN_PYTHON_CHARS, "characters of Python a program may have")
     return PairsConfig(**out)
+
+
+def _budget(name: str, value: Any, floor: int, what: str) -> int:
+    """0 (no budget) or at least `floor`: a smaller budget no program meets, so say so before any work."""
+    budget = _int(name, value, 0, 100_000_000, what)
+    if 0 < budget < floor:
+        raise ConfigError(f"{name} is {budget:,}, under {floor:,}, the least any program needs: raise it, or set 0 for no budget")
+    return budget
 
 
 def _bool(name: str, value: Any) -> bool:

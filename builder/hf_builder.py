@@ -32,8 +32,9 @@ from .config import (
     unknown_keys,
 )
 from .features import FEATURES
+from .pipeline.budget import statement_caps
 from .pipeline.dedup import dedup_prepared
-from .pipeline.failures import PARTS_DIR, REPORT_NAME, Failure, merge_parts, read_report, write_part
+from .pipeline.failures import LOWERING, PARTS_DIR, REPORT_NAME, Failure, merge_parts, of_kind, read_report, write_part
 from .pipeline.fingerprint import code_fingerprint
 from .pipeline.plan import ShardPlan, build_plan, shard_plan
 from .pipeline.rows import generate_rows
@@ -132,7 +133,9 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
         if unknown:
             raise unknown_keys(unknown, allowed, f"load_dataset(..., {name!r}, ...)")
         given = {k: v for k, v in config_kwargs.items() if v is not None and k not in DATASETS_KWARGS}
-        checked = resolve(name, given, NAMED).values()
+        resolved = resolve(name, given, NAMED)
+        statement_caps(resolved)  # a length budget too tight for a category fails here, before any work
+        checked = resolved.values()
         canonical = {k: checked[k] for k in given if checked[k] != NAMED[name].values()[k]}
         extra = {k: v for k, v in config_kwargs.items() if k in DATASETS_KWARGS}
         return super()._create_builder_config(name, custom_features, **canonical, **extra)
@@ -201,7 +204,7 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
         dedup_prepared(out, self.dataset_name, self.pairs_config, build_plan(self.pairs_config).dropped, dedup_failures)
         if dedup_failures:
             write_part(out / PARTS_DIR, "dedup", 0, dedup_failures)
-        failures = merge_parts(out)
+        failures = of_kind(merge_parts(out), LOWERING)
         if failures:
             logger.warning(
                 "%d drawn programs failed to trace or lower and were replaced by the next seed (a generator bug); "

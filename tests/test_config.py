@@ -18,8 +18,8 @@ def test_every_shipped_config_loads_and_balanced_covers_every_category():
     configs = load_all()
     assert "balanced" in configs
     balanced = {c for c, w in configs["balanced"].categories if w > 0}
-    singles = {name for name in configs if name != "balanced"}
-    assert singles <= balanced | {"balanced"}
+    singles = {name for name in configs if name in known_categories()}
+    assert singles == balanced
     for name in singles:
         assert [c for c, _ in configs[name].categories] == [name]
 

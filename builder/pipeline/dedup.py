@@ -26,7 +26,7 @@ from ..config import SPLITS, PairsConfig
 from ..synth.generator import generate
 from .failures import Failure
 from .plan import DUPLICATE_PYTHON, python_key
-from .rows import make_row
+from .rows import make_row, rejection
 from .seeds import MAX_ATTEMPTS, category_plan, derive_seed, limits_of
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def replace_repeats(
                 if failures is not None:
                     failures.append(Failure(r.split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
                 continue
-            if config.portable_only and row["platform_specific"]:
+            if rejection(config, row):
                 continue
             if row["canonical_hash"] in irs:
                 continue

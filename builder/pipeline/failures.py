@@ -20,15 +20,25 @@ REPORT_NAME = "failures.jsonl"
 PARTS_DIR = "failures.parts"
 
 
+LOWERING = "lowering"  # a program that failed to trace or lower: a generator bug
+BUDGET = "budget"  # a program over the config's length budget: redrawn by design, counted
+
+
 @dataclass(frozen=True)
 class Failure:
-    """A program that failed to trace or lower: a generator bug, reported and replaced."""
+    """A drawn program that was replaced by the next seed, and why: a generator bug (`kind`
+    "lowering": drive these to zero) or a program over the length budget ("budget")."""
 
     split: str
     index: int
     category: str
     seed: int
     error: str
+    kind: str = LOWERING
+
+
+def of_kind(failures: Iterable[Failure], kind: str) -> list[Failure]:
+    return [f for f in failures if f.kind == kind]
 
 
 def _dump(failures: Iterable[Failure]) -> str:
@@ -69,4 +79,4 @@ def _load(path: Path) -> list[Failure]:
 
 def describe(failure: Failure) -> str:
     """One line a person can act on: where, what was drawn, and the error."""
-    return f"{failure.split}[{failure.index}] category {failure.category} seed {failure.seed}: {failure.error}"
+    return f"{failure.split}[{failure.index}] category {failure.category} seed {failure.seed} ({failure.kind}): {failure.error}"

@@ -25,7 +25,8 @@ from functools import lru_cache
 from ..config import SPLITS, ConfigError, PairsConfig
 from ..synth.generator import generate
 from ..synth.program import Program
-from .failures import Failure
+from .budget import python_over_budget
+from .failures import BUDGET, Failure
 from .seeds import category_plan, example_seed, limits_of
 
 MAX_PLAN_ATTEMPTS = 64
@@ -126,6 +127,7 @@ class _Planner:
 
     def _draw(self, split: str, index: int, category: str) -> int:
         dropped = self.plan.dropped[split]
+        over_budget = 0
         for attempt in range(MAX_PLAN_ATTEMPTS):
             seed = example_seed(self.config.seed, split, index, attempt)
             try:
@@ -133,6 +135,11 @@ class _Planner:
                 source = program.render()
             except Exception as err:  # a generator bug: reported with the build's failures
                 self.plan.failures.append(Failure(split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
+                continue
+            over = python_over_budget(self.config, source)
+            if over:  # redrawn before any lowering, and counted with the build's replaced draws
+                self.plan.failures.append(Failure(split, index, category, seed, over, BUDGET))
+                over_budget += 1
                 continue
             exact = hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
             key = python_key(source)
@@ -149,6 +156,11 @@ class _Planner:
             self.seen.add(key)
             self.seen_exact.add(exact)
             return seed
+        if over_budget > MAX_PLAN_ATTEMPTS // 2:
+            raise ConfigError(
+                f"{split}[{index}]: {over_budget} of {MAX_PLAN_ATTEMPTS} programs of category {category!r} were over "
+                f"max_python_chars={self.config.max_python_chars:,}: raise it, or leave {category!r} out of categories"
+            )
         # options that conflict: more rows than the size limits allow distinct programs
         raise ConfigError(
             f"{split}[{index}] ({category}): no new program in {MAX_PLAN_ATTEMPTS} draws; "

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..config import SPLITS, PairsConfig
+from ..config import SPLITS, ConfigError, PairsConfig
 from ..lowering.extractor import extract, jax_version
 from ..lowering.irhash import canonical_hash, portability, structure_hash
 from ..synth.domains import default_domain
 from ..synth.generator import generate
-from .failures import Failure
+from .budget import ir_over_budget
+from .failures import BUDGET, Failure
 from .plan import ShardPlan, shard_plan
 from .seeds import MAX_ATTEMPTS, candidate_seeds, category_plan, limits_of
 
@@ -91,6 +92,7 @@ def generate_rows(
     with fewer_gc_passes():
         for index, planned in zip(range(start, stop), plan.seeds, strict=True):
             category = categories[index]
+            budget_misses = 0
             for seed in candidate_seeds(config, split, index, planned):
                 try:
                     row = make_row(config, split, index, category, seed)
@@ -100,12 +102,29 @@ def generate_rows(
                     if failures is not None:
                         failures.append(failure)
                     continue
-                if config.portable_only and row["platform_specific"]:
-                    continue  # asked for portable IR only: draw a spare
+                over = rejection(config, row)
+                if over:  # over the length budget, or not portable when portable IR was asked for: draw a spare
+                    if failures is not None and over.startswith("over budget"):
+                        failures.append(Failure(split, index, category, seed, over, BUDGET))
+                    budget_misses += over.startswith("over budget")
+                    continue
                 yield row["id"], row
                 break
             else:
+                if budget_misses > MAX_ATTEMPTS // 2:
+                    raise ConfigError(
+                        f"{split}[{index}]: {budget_misses} of {MAX_ATTEMPTS} programs of category {category!r} were over "
+                        f"max_ir_chars={config.max_ir_chars:,}: raise it, or leave {category!r} out of categories"
+                    )
                 raise RuntimeError(f"{split}[{index}] ({category}): {MAX_ATTEMPTS} programs in a row failed to lower")
+
+
+def rejection(config: PairsConfig, row: dict[str, Any]) -> str | None:
+    """Why a lowered row must be redrawn under `config` (None when it is kept): over the IR budget,
+    or platform-specific when portable IR only was asked for. The map and the dedup pass share it."""
+    if config.portable_only and row["platform_specific"]:
+        return "not portable: " + ", ".join(row["platform_specific"])
+    return ir_over_budget(config, row)
 
 
 @contextmanager

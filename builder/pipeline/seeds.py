@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from ..config import PairsConfig
 from ..synth.generator import SizeLimits
+from .budget import statement_caps
 
 MAX_ATTEMPTS = 20
 
@@ -29,7 +30,8 @@ def example_seed(config_seed: int, split: str, index: int, attempt: int = 0) -> 
 
 
 def limits_of(config: PairsConfig) -> SizeLimits:
-    return SizeLimits(config.min_statements, config.max_statements, config.max_args)
+    """The size limits programs of `config` are drawn with, a length budget's statement caps included."""
+    return SizeLimits(config.min_statements, config.max_statements, config.max_args, statement_caps(config))
 
 
 @lru_cache(maxsize=16)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import datasets
@@ -27,6 +27,9 @@ class BuildStats:
     duplicates: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> why -> programs dropped as repeats
     platform_rows: int = 0  # rows whose IR carries platform-specific pieces
     platform_pieces: Counter[str] = field(default_factory=Counter)  # piece (custom_call:<target>, ...) -> rows
+    budget_redraws: int = 0  # draws over the config's length budget, replaced by the next seed
+    lengths: dict[str, dict[str, Lengths]] = field(default_factory=dict)  # column -> category (and "all") -> characters
+    length_bins: dict[str, Histogram] = field(default_factory=dict)  # column -> characters per row, log bins
 
     @property
     def platform_share(self) -> float:
@@ -51,6 +54,7 @@ class BuildStats:
         lines.append(f"distinct StableHLO/CHLO ops: {self.distinct_ops}")
         lines.append("rows per op: " + ", ".join(f"{op} {n}" for op, n in sorted(self.op_rows.items(), key=lambda kv: (-kv[1], kv[0]))))
         lines.append(f"programs that failed to lower (replaced): {self.failures}")
+        lines.append(f"draws over the length budget (replaced): {self.budget_redraws}")
         dropped = {s: sum(d.values()) for s, d in self.duplicates.items()}
         lines.append(
             "programs dropped as duplicates (replaced): "
@@ -62,6 +66,8 @@ class BuildStats:
             lines.append("produced by: " + "; ".join(sorted(self.jax_versions)))
         lines += ["", "StableHLO lines per program:", *self.ir_lines.bars()]
         lines += ["", "FLOPs per program (XLA cost analysis):", *self.flops.bars()]
+        for column, per in self.lengths.items():
+            lines += ["", f"{column}: characters per row (tokens at ~{CHARS_PER_TOKEN:g} characters a token)", *length_lines(per)]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +85,10 @@ class BuildStats:
             "duplicates": self.duplicates,
             "platform_rows": self.platform_rows,
             "platform_pieces": dict(sorted(self.platform_pieces.items())),
+            "budget_redraws": self.budget_redraws,
+            "chars_per_token": CHARS_PER_TOKEN,
+            "lengths": {col: {c: asdict(n) for c, n in per.items()} for col, per in self.lengths.items()},
+            "length_bins": {col: h.to_dict() for col, h in self.length_bins.items()},
         }
 
     @classmethod
@@ -96,6 +106,9 @@ class BuildStats:
             duplicates={s: dict(d) for s, d in data.get("duplicates", {}).items()},
             platform_rows=int(data.get("platform_rows", 0)),
             platform_pieces=Counter(data.get("platform_pieces", {})),
+            budget_redraws=int(data.get("budget_redraws", 0)),
+            lengths={col: {c: Lengths(**n) for c, n in per.items()} for col, per in data.get("lengths", {}).items()},
+            length_bins={col: Histogram.from_dict(h) for col, h in data.get("length_bins", {}).items()},
         )
 
 
@@ -171,14 +184,57 @@ def _short(n: float) -> str:
     return f"{int(n):,}"
 
 
+CHARS_PER_TOKEN = 3.0  # a stated estimate for MLIR and Python text with a code tokenizer (BPE); real counts vary
+LENGTH_COLUMNS = ("python", "stablehlo", "stablehlo_grad")
+
+
+@dataclass(frozen=True)
+class Lengths:
+    """Characters per row of one column, over one category's rows (or all rows)."""
+
+    rows: int
+    median: int
+    p90: int
+    max: int
+
+    @classmethod
+    def of(cls, values: list[int]) -> Lengths:
+        ordered = sorted(values)
+        return cls(len(ordered), ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, (len(ordered) * 9) // 10)], ordered[-1])
+
+
+def length_lines(per: Mapping[str, Lengths]) -> list[str]:
+    """A text table: category, rows, median, p90, max characters and the median in tokens."""
+    width = max([len(c) for c in per] + [8])
+    out = [f"  {'category':<{width}} {'rows':>7} {'median':>9} {'p90':>9} {'max':>9} {'~tokens':>8}"]
+    for name, n in per.items():
+        out.append(f"  {name:<{width}} {n.rows:>7,} {n.median:>9,} {n.p90:>9,} {n.max:>9,} {round(n.median / CHARS_PER_TOKEN):>8,}")
+    return out
+
+
+def length_stats(per_category: Mapping[str, Mapping[str, list[int]]]) -> dict[str, dict[str, Lengths]]:
+    """column -> category -> Lengths, with "all" last; a column no row has (no gradients) is left out."""
+    out: dict[str, dict[str, Lengths]] = {}
+    for column in LENGTH_COLUMNS:
+        per = {c: Lengths.of(v) for c, v in sorted(per_category.get(column, {}).items()) if v}
+        if per:
+            per["all"] = Lengths.of([n for v in per_category[column].values() for n in v])
+            out[column] = per
+    return out
+
+
 def ir_line_count(text: str) -> int:
     return text.count("\n") + (not text.endswith("\n")) if text else 0
 
 
 def collect(
-    ds: Mapping[str, datasets.Dataset], failures: int = 0, duplicates: Mapping[str, Mapping[str, int]] | None = None
+    ds: Mapping[str, datasets.Dataset],
+    failures: int = 0,
+    duplicates: Mapping[str, Mapping[str, int]] | None = None,
+    budget_redraws: int = 0,
 ) -> BuildStats:
-    stats = BuildStats(failures=failures, duplicates={s: dict(d) for s, d in (duplicates or {}).items()})
+    stats = BuildStats(failures=failures, duplicates={s: dict(d) for s, d in (duplicates or {}).items()}, budget_redraws=budget_redraws)
+    chars: dict[str, dict[str, list[int]]] = {c: {} for c in LENGTH_COLUMNS}
     lines: list[int] = []
     flops: list[float] = []
     example: tuple[tuple[bool, int, str], datasets.Dataset, int] | None = None
@@ -192,8 +248,11 @@ def collect(
         for pieces in d["platform_specific"] if "platform_specific" in d.column_names else ():
             stats.platform_rows += bool(pieces)
             stats.platform_pieces.update(pieces)
-        columns = d.select_columns(["id", "category", "stablehlo", "stablehlo_grad", "flops"])
+        columns = d.select_columns(["id", "category", "python", "stablehlo", "stablehlo_grad", "flops"])
         for index, row in enumerate(columns):
+            for column in LENGTH_COLUMNS:
+                if row[column] is not None:
+                    chars[column].setdefault(row["category"], []).append(len(row[column]))
             n = ir_line_count(row["stablehlo"])
             lines.append(n)
             candidates.setdefault(row["category"], []).append((row["stablehlo_grad"] is None, n, row["id"], split, index))
@@ -202,6 +261,8 @@ def collect(
             if example is None or (example[1] is d and key < example[0]):
                 example = (key, d, index)
     stats.ir_lines = Histogram.of(lines, 2)
+    stats.lengths = length_stats(chars)
+    stats.length_bins = {c: Histogram.of([n for v in chars[c].values() for n in v], 2) for c in stats.lengths}
     stats.flops = Histogram.of(flops, 10)
     if example is not None:
         stats.example = example[1][example[2]]

@@ -18,7 +18,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from .. import __version__
 from ..config import SPLITS, PairsConfig, load_all
 from ..lowering.extractor import counted_ops
-from ..pipeline.stats import BuildStats
+from ..pipeline.stats import CHARS_PER_TOKEN, BuildStats
 
 DEFAULT_CONFIG = "balanced"  # PairsBuilder.DEFAULT_CONFIG_NAME; the card marks it `default: true`
 PRETTY_NAME = "JAX → StableHLO pairs"
@@ -145,6 +145,31 @@ class ConfigRecord:
     @property
     def flops_histogram(self) -> str:
         return "\n".join(self.stats.flops.bars())
+
+    @property
+    def chars_per_token(self) -> str:
+        return f"{CHARS_PER_TOKEN:g}"
+
+    @property
+    def budget(self) -> str:
+        """The config's length budget, as the card states it ("" when it has none)."""
+        parts = [f"`{k}` {self.config[k]:,}" for k in ("max_ir_chars", "max_python_chars") if self.config.get(k)]
+        return ", ".join(parts)
+
+    @property
+    def length_tables(self) -> list[tuple[str, str]]:
+        """(column, markdown table of characters per category: median, p90, max, median tokens)."""
+        return [
+            (column, markdown_table(
+                ["category", "rows", "median", "p90", "max", "median ~tokens"],
+                [[f"`{c}`" if c != "all" else "**all**", f"{n.rows:,}", f"{n.median:,}", f"{n.p90:,}", f"{n.max:,}",
+                  f"{round(n.median / CHARS_PER_TOKEN):,}"] for c, n in per.items()],
+            ))
+            for column, per in self.stats.lengths.items()
+        ]  # fmt: skip
+
+    def length_histogram(self, column: str) -> str:
+        return "\n".join(self.stats.length_bins[column].bars()) if column in self.stats.length_bins else ""
 
     # ---- storage ----------------------------------------------------------------------------
     def to_json(self) -> str:

@@ -38,7 +38,7 @@ from huggingface_hub.errors import (
 
 from ..config import SPLITS, ConfigError, PairsConfig, from_values, load_all, resolve
 from ..hf_builder import make_builder
-from ..pipeline.failures import read_report
+from ..pipeline.failures import LOWERING, of_kind, read_report
 from ..pipeline.fingerprint import code_fingerprint
 from ..pipeline.output import MANIFEST, read_manifest
 from ..pipeline.rows import generate_rows
@@ -73,7 +73,7 @@ def build(config: str, overrides: Mapping[str, Any] | None = None, cache_dir: st
     Returns the DatasetDict, its config and how many drawn programs failed to lower."""
     builder = make_builder(config, cache_dir, **dict(overrides or {}))
     ds, failures = builder.build(num_proc)
-    return ds, builder.pairs_config, len(failures)
+    return ds, builder.pairs_config, len(of_kind(failures, LOWERING))
 
 
 def saved_config(path: str | Path, name: str, overrides: Mapping[str, Any] | None = None) -> PairsConfig:
@@ -343,7 +343,7 @@ def publish(
         fingerprint = None
         if name in from_disk:
             ds = load_saved(from_disk[name], resolved[name])
-            failures = len(read_report(Path(from_disk[name])) or [])
+            failures = len(of_kind(read_report(Path(from_disk[name])) or [], LOWERING))
             fingerprint = (read_manifest(Path(from_disk[name])) or {}).get("code_fingerprint")  # the code that built it
         else:
             ds, _, failures = build(name, overrides, cache_dir, num_proc)

@@ -34,11 +34,20 @@ MAX_REGION_DEPTH = 2  # regions inside regions: a cond in a scan body, no deeper
 
 @dataclass(frozen=True)
 class SizeLimits:
-    """How big a drawn program may be."""
+    """How big a drawn program may be. `caps` lowers `max_statements` for some categories (what a
+    length budget affords them: pipeline/budget.py), so a tight budget shapes programs, not only filters."""
 
     min_statements: int = 3
     max_statements: int = 40
     max_args: int = 5
+    caps: tuple[tuple[str, int], ...] = ()
+
+    def for_category(self, category: str) -> SizeLimits:
+        """The limits a program of `category` is drawn with."""
+        cap = dict(self.caps).get(category)
+        if cap is None or cap >= self.max_statements:
+            return SizeLimits(self.min_statements, self.max_statements, self.max_args)
+        return SizeLimits(min(self.min_statements, cap), cap, self.max_args)
 
 
 class _ArgGroups:
@@ -280,6 +289,7 @@ class _Builder:
 
 def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Program:
     """Draw the program for `(category, seed)`; the same arguments always give the same program."""
+    limits = limits.for_category(category)
     rng = random.Random(seed)
     primary = catalogue_for(category)
     if not primary:
