@@ -27,7 +27,7 @@ from ..synth.generator import generate
 from .failures import Failure
 from .plan import DUPLICATE_PYTHON, python_key
 from .rows import make_row, rejection
-from .seeds import MAX_ATTEMPTS, category_plan, derive_seed, limits_of
+from .seeds import attempts, category_plan, derive_seed, limits_of
 
 logger = logging.getLogger(__name__)
 REPORT_NAME = "duplicates.json"
@@ -98,7 +98,7 @@ def find_repeats(columns: Mapping[str, Mapping[str, Sequence[Any]]], structural:
 
 
 def replacement_seeds(config: PairsConfig, split: str, index: int) -> Iterator[int]:
-    for k in range(MAX_ATTEMPTS):
+    for k in range(attempts(config)):
         yield derive_seed(config.seed, split, index, "replace", k)
 
 
@@ -142,7 +142,7 @@ def replace_repeats(
                 continue
             break
         else:
-            raise RuntimeError(f"{r.id}: no replacement in {MAX_ATTEMPTS} seeds repeats nothing; raise max_statements")
+            raise RuntimeError(f"{r.id}: no replacement in {attempts(config)} seeds repeats nothing (and fits the budget); raise max_statements")
         pythons.add(key)
         irs.add(row["canonical_hash"])
         structures[r.split].add(row["structure_hash"])

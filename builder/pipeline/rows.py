@@ -21,7 +21,7 @@ from ..synth.generator import generate
 from .budget import ir_over_budget
 from .failures import BUDGET, Failure
 from .plan import ShardPlan, shard_plan
-from .seeds import MAX_ATTEMPTS, candidate_seeds, category_plan, limits_of
+from .seeds import attempts, candidate_seeds, category_plan, limits_of
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +111,12 @@ def generate_rows(
                 yield row["id"], row
                 break
             else:
-                if budget_misses > MAX_ATTEMPTS // 2:
+                if budget_misses > attempts(config) // 2:
                     raise ConfigError(
-                        f"{split}[{index}]: {budget_misses} of {MAX_ATTEMPTS} programs of category {category!r} were over "
+                        f"{split}[{index}]: {budget_misses} of {attempts(config)} programs of category {category!r} were over "
                         f"max_ir_chars={config.max_ir_chars:,}: raise it, or leave {category!r} out of categories"
                     )
-                raise RuntimeError(f"{split}[{index}] ({category}): {MAX_ATTEMPTS} programs in a row failed to lower")
+                raise RuntimeError(f"{split}[{index}] ({category}): {attempts(config)} programs in a row failed to lower")
 
 
 def rejection(config: PairsConfig, row: dict[str, Any]) -> str | None:

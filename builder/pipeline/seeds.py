@@ -17,6 +17,15 @@ from ..synth.generator import SizeLimits
 from .budget import statement_caps
 
 MAX_ATTEMPTS = 20
+# Under an IR length budget most misses are budget misses, not bugs: a one-statement `random` program
+# prints ~18,000 characters of threefry, so at a 10,000 budget ~1 draw in 5 fits. More spares keep
+# such a category drawable (at the cost of the draws, which the build reports).
+MAX_BUDGET_ATTEMPTS = 64
+
+
+def attempts(config: PairsConfig) -> int:
+    """How many seeds an index may try before its build fails."""
+    return MAX_BUDGET_ATTEMPTS if config.max_ir_chars else MAX_ATTEMPTS
 
 
 def derive_seed(*parts: object) -> int:
@@ -60,5 +69,5 @@ def candidate_seeds(config: PairsConfig, split: str, index: int, planned: int) -
     """The planned seed, then spares for when it fails to lower or is left out; the pass
     after the map (`dedup`) replaces a spare that repeats an earlier row."""
     yield planned
-    for spare in range(MAX_ATTEMPTS - 1):
+    for spare in range(attempts(config) - 1):
         yield derive_seed(config.seed, split, index, "spare", spare)
