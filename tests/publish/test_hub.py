@@ -169,7 +169,7 @@ def test_publish_two_configs_and_load_them_back_by_repo_id(saved, hub, tmp_path)
         stats = json.loads(files[f"stats/{config}.json"])
         assert stats["stats"]["rows"] == {"train": train, "validation": validation, "test": test}
         assert f"**{len([o for o in stats['stats']['op_rows'] if o.startswith(('stablehlo.', 'chlo.'))])} distinct" in card
-        assert f"![Rows per category, StableHLO lines and FLOPs per program in config {config}](figures/{config}.png)" in card
+        assert f"![Rows per category, StableHLO lines, FLOPs and characters per program in config {config}](figures/{config}.png)" in card
     assert "StableHLO lines per program" in card and "│" in card
     example = json.loads(files["stats/balanced.json"])["stats"]["example"]
     assert example["python"].strip() in card and example["stablehlo"].strip() in card
