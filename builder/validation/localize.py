@@ -296,6 +296,11 @@ def probe(ctx: Any, text: str) -> tuple[str, int, list[Node]]:
         return str(module), len(outputs), nodes
 
 
+def top_level_ops(module: Any) -> list[Any]:
+    """The ops of a parsed module's @main body, its return left out (what an op index counts)."""
+    return [o for o in entry_function(module).regions[0].blocks[0].operations if o.name != "func.return"]
+
+
 def single_op(ctx: Any, text: str, index: int) -> str:
     """A module whose @main applies only the `index`-th top-level op of `text`'s @main to its arguments."""
     from jaxlib.mlir import ir
@@ -303,7 +308,7 @@ def single_op(ctx: Any, text: str, index: int) -> str:
 
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(text)
-        op = [o for o in entry_function(module).regions[0].blocks[0].operations if o.name != "func.return"][index]
+        op = top_level_ops(module)[index]
         single = ir.Module.create()
         with ir.InsertionPoint(single.body):
             main = func.FuncOp("main", ir.FunctionType.get([v.type for v in op.operands], [op.results[0].type]))
@@ -538,7 +543,7 @@ def _sums_with_add(ctx: Any, text: str, index: int) -> bool:
 
     with ctx, ir.Location.unknown():
         module = ir.Module.parse(text)
-        op = [o for o in entry_function(module).regions[0].blocks[0].operations if o.name != "func.return"][index]
+        op = top_level_ops(module)[index]
         body = [o.name for o in op.regions[0].blocks[0].operations] if len(op.regions) == 1 else []
         return body == ["stablehlo.add", "stablehlo.return"]
 
