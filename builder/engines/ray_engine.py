@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,16 +27,16 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..config import SPLITS, ConfigError, PairsConfig
+from ..config import SPLITS, ConfigError, PairsConfig, load_named, resolve
 from ..pipeline.dedup import KEY_COLUMNS, REPORT_NAME, DedupReport, dedup_columns
 from ..pipeline.failures import REPORT_NAME as FAILURES_NAME
-from ..pipeline.failures import Failure, merge_parts, read_report, write_part
+from ..pipeline.failures import Failure, describe, merge_parts, read_report, write_part
 from ..pipeline.fingerprint import code_fingerprint
 from ..pipeline.output import MANIFEST, check_target, lock, read_manifest, recover, swap_into_place
 from ..pipeline.plan import Plan, ShardPlan
 from ..pipeline.rows import generate_rows
 from .parquet_layout import Unit, read_columns, read_rows, replace_rows, unit_of, units, write_rows
-from .staging import DEDUP_ROWS, PLAN, Staging, holds, identity, load_plan, open_staging, write_json
+from .staging import DEDUP_ROWS, PLAN, Staging, holds, identity, load_plan, open_staging, staging_dir, write_json
 
 logger = logging.getLogger(__name__)
 INSTALL_HINT = "--engine ray needs Ray, an optional extra: pip install -e '.[ray]' (or pip install 'ray>=2.9')"
@@ -62,7 +63,7 @@ class UnitResult:
     bytes: int
     failures: int
     pid: int
-    node: str
+    node: str  # the Ray node's id
     peak_rss_mib: float  # the worker process's peak RSS so far
     seconds: float
 
@@ -103,7 +104,8 @@ def run_unit(config: PairsConfig, unit: Unit, plan: ShardPlan, staging: Staging,
     write_part(staging.parts_dir, unit.split, unit.start, failures)
     size = write_rows(staging.path(unit), rows)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return UnitResult(unit, len(rows), size, len(failures), os.getpid(), os.uname().nodename, peak, time.perf_counter() - started)
+    node = import_ray().get_runtime_context().get_node_id()
+    return UnitResult(unit, len(rows), size, len(failures), os.getpid(), node, peak, time.perf_counter() - started)
 
 
 def _connect(ray: ModuleType, options: RayOptions) -> bool:
@@ -219,3 +221,49 @@ def build(config: PairsConfig, out: Path, options: RayOptions | None = None, ove
         manifest, failures = finish(config, staging, out, ident, report)
     seconds = {"plan": plan_s, "map": map_s, "dedup": dedup_s, "total": time.perf_counter() - started}
     return BuildResult(out, manifest, failures, report, ran, len(finished), seconds=seconds)
+
+
+def worker_peaks(ran: Sequence[UnitResult]) -> dict[tuple[str, int], float]:
+    """Peak RSS (MiB) of every worker process that ran units, by (node, pid)."""
+    peaks: dict[tuple[str, int], float] = {}
+    for r in ran:
+        peaks[(r.node, r.pid)] = max(peaks.get((r.node, r.pid), 0.0), r.peak_rss_mib)
+    return peaks
+
+
+def format_result(result: BuildResult) -> str:
+    """The summary a person reads after a build: rows, files, failures, duplicates, time, workers."""
+    m = result.manifest
+    rows = ", ".join(f"{s} {n:,}" for s, n in m.get("rows", {}).items())
+    if result.already_complete:
+        return f"{m.get('config')}: {result.out} already holds this build, complete ({rows}); nothing to do"
+    data = result.out / m["config"]
+    size = sum(p.stat().st_size for p in data.glob("*.parquet"))
+    lines = [f"{m['config']}: saved to {result.out} ({rows}; {sum(m['files'].values())} Parquet files in {data}, {size / 2**20:,.1f} MiB)"]
+    lines.append(f"  shards run now {len(result.ran)}, finished by an earlier run {result.reused}")
+    lines.append("  seconds: " + ", ".join(f"{k} {v:,.1f}" for k, v in result.seconds.items()))
+    peaks = worker_peaks(result.ran)
+    if peaks:
+        lines.append(f"  worker processes {len(peaks)}, peak RSS {max(peaks.values()):,.0f} MiB (max), {min(peaks.values()):,.0f} MiB (min)")
+    dropped = {s: sum(d.values()) for s, d in result.duplicates.per_split().items()}
+    lines.append(f"  programs dropped as duplicates (replaced): {dropped or 0}")
+    lines.append(f"  programs that failed to lower (replaced): {len(result.failures)}")
+    lines += [f"    failed: {describe(f)}" for f in result.failures[:20]]
+    lines.append(f'  load it: load_dataset("parquet", data_dir="{data}") or load_dataset("{result.out}")')
+    return "\n".join(lines)
+
+
+def main(name: str, out: Path, overrides: dict[str, Any], overwrite: bool, address: str | None) -> int:
+    """`jax-stablehlo-pairs build NAME --engine ray`: check everything, build, print the summary."""
+    import_ray()
+    named, broken = load_named()
+    if name in broken:
+        raise broken[name]
+    config = resolve(name, overrides, named)
+    try:
+        result = build(config, out, RayOptions(address=address), overwrite)
+    except KeyboardInterrupt:
+        print(f"interrupted: finished shards are kept in {staging_dir(out.resolve())}; run the same command again to resume", file=sys.stderr)
+        raise
+    print(format_result(result))
+    return 0
