@@ -79,7 +79,7 @@ class BuildResult:
     ran: list[UnitResult] = field(default_factory=list)
     reused: int = 0  # units finished by an earlier, interrupted run
     already_complete: bool = False
-    seconds: dict[str, float] = field(default_factory=dict)  # plan, map, dedup, total
+    seconds: dict[str, float] = field(default_factory=dict)  # plan, map (ray start included), dedup, total
 
 
 def import_ray() -> ModuleType:
@@ -120,10 +120,14 @@ def _connect(ray: ModuleType, options: RayOptions) -> bool:
     return True
 
 
-def run_units(config: PairsConfig, plan: Plan, todo: Sequence[Unit], staging: Staging, options: RayOptions) -> list[UnitResult]:
-    """Run `todo` as Ray tasks, one core each; the results as they finish."""
+def run_units(
+    config: PairsConfig, plan: Plan, todo: Sequence[Unit], staging: Staging, options: RayOptions, seconds: dict[str, float]
+) -> list[UnitResult]:
+    """Run `todo` as Ray tasks, one core each; the results as they finish. `seconds["ray start"]`: joining or starting Ray."""
     ray = import_ray()
+    started = time.perf_counter()
     started_here = _connect(ray, options)
+    seconds["ray start"] = time.perf_counter() - started
     task = ray.remote(num_cpus=1, max_calls=options.max_calls, max_retries=options.max_retries)(run_unit)
     fingerprint = code_fingerprint()
     pending = [task.remote(config, u, plan.shard(u.split, u.start, u.stop), staging, fingerprint) for u in todo]
@@ -203,23 +207,26 @@ def build(config: PairsConfig, out: Path, options: RayOptions | None = None, ove
     out = out.resolve()
     ident = identity(config, code_fingerprint())
     started = time.perf_counter()
+    seconds: dict[str, float] = {}
     with lock(out):
         recover(out)
         if holds(out, ident, complete=True):
             return BuildResult(out, read_manifest(out) or {}, read_report(out) or [], DedupReport.read(out) or DedupReport(), already_complete=True)
         check_target(out, overwrite)
         staging, _ = open_staging(out, ident)
-        plan, _ = load_plan(staging, config)
-        plan_s = time.perf_counter() - started
+        plan, drawn = load_plan(staging, config)
+        seconds["plan" if drawn else "plan (read back)"] = time.perf_counter() - started
         every = units(config)
         finished = set(staging.finished(every))
         todo = [u for u in every if u not in finished]
-        ran = run_units(config, plan, todo, staging, options) if todo else []
-        map_s = time.perf_counter() - started - plan_s
+        mark = time.perf_counter()
+        ran = run_units(config, plan, todo, staging, options, seconds) if todo else []
+        seconds["map"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         report = dedup_stage(config, plan, staging)
-        dedup_s = time.perf_counter() - started - plan_s - map_s
+        seconds["dedup"] = time.perf_counter() - mark
         manifest, failures = finish(config, staging, out, ident, report)
-    seconds = {"plan": plan_s, "map": map_s, "dedup": dedup_s, "total": time.perf_counter() - started}
+    seconds["total"] = time.perf_counter() - started
     return BuildResult(out, manifest, failures, report, ran, len(finished), seconds=seconds)
 
 
