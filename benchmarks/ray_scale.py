@@ -54,21 +54,22 @@ def compare(name: str, rows: int) -> None:
     """rows/s of one process against Ray with 1 and 2 workers, on the same rows."""
     config = train_only(name, rows, max(1, rows // 8))
     print(f"{name}: {rows} train rows, {config.shard_size} a unit; {load()}")
+    ray_seconds = {}
+    for cpus in (1, 2):  # first: Ray starts its processes by fork + exec, which JAX warns about once it runs here
+        with tempfile.TemporaryDirectory() as tmp:
+            result = build(config, Path(tmp) / "out", RayOptions(num_cpus=cpus, progress=False))
+        ray_seconds[cpus] = (result.seconds["map"], result.seconds.get("ray start", 0.0), load())
     plan = build_plan(config)
     started = time.perf_counter()
     for _ in generate_rows(config, "train", 0, rows, None, plan.shard("train", 0, rows)):
         pass
     one = time.perf_counter() - started
     print(f"  pipeline, 1 process      {one:8.1f} s  {rows / one:6.2f} rows/s   ({load()})")
-    for cpus in (1, 2):
-        with tempfile.TemporaryDirectory() as tmp:
-            result = build(config, Path(tmp) / "out", RayOptions(num_cpus=cpus, progress=False))
-        ray_s = result.seconds["map"]
-        start = result.seconds.get("ray start", 0.0)
+    for cpus, (ray_s, start, at) in ray_seconds.items():
         print(
             f"  ray, {cpus} worker{'s' if cpus > 1 else ' '}           {ray_s:8.1f} s  {rows / ray_s:6.2f} rows/s   "
             f"({rows / (ray_s - start):.2f} rows/s without Ray's start-up of {start:.1f} s; "
-            f"{rows / ray_s / (rows / one):.2f}x one process; {load()})"
+            f"{rows / ray_s / (rows / one):.2f}x one process, {(ray_s - start) and one / (ray_s - start):.2f}x without start-up; {at})"
         )
 
 

@@ -8,8 +8,7 @@ that exists is finished; readers (`load_dataset`, the Hub) skip hidden files.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,9 @@ import pyarrow.parquet as pq
 from ..config import SPLITS, PairsConfig
 from ..features import FEATURES
 from ..pipeline.seeds import shards
+from ..pipeline.unit_store import read_rows, write_rows, write_table
+
+__all__ = ["Unit", "read_columns", "read_rows", "remove_partial_files", "replace_rows", "unit_of", "units", "write_rows"]
 
 
 @dataclass(frozen=True)
@@ -54,24 +56,6 @@ def unit_of(config: PairsConfig, split: str, index: int) -> tuple[Unit, int]:
     return Unit(split, number, len(ranges), start, stop), index - start
 
 
-def _write(table: pa.Table, path: Path) -> int:
-    """Write `table` to `path` through a hidden temporary file; the file's size in bytes."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-    return path.stat().st_size
-
-
-def write_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write rows of the data contract (as `generate_rows` yields them) to a Parquet file; its size."""
-    table = pa.Table.from_pylist([FEATURES.encode_example(dict(row)) for row in rows], schema=FEATURES.arrow_schema)
-    return _write(table, path)
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    return pq.read_table(path).to_pylist()
-
-
 def read_columns(paths: Sequence[Path], columns: Sequence[str]) -> dict[str, list[Any]]:
     """`columns` of the files `paths`, concatenated in order."""
     tables = [pq.read_table(p, columns=list(columns)) for p in paths]
@@ -84,7 +68,7 @@ def replace_rows(path: Path, rows: Mapping[int, Mapping[str, Any]]) -> int:
     records = read_rows(path)
     for offset, row in rows.items():
         records[offset] = FEATURES.encode_example(dict(row))
-    return _write(pa.Table.from_pylist(records, schema=FEATURES.arrow_schema), path)
+    return write_table(pa.Table.from_pylist(records, schema=FEATURES.arrow_schema), path)
 
 
 def remove_partial_files(directory: Path) -> int:
