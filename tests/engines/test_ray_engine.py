@@ -12,6 +12,7 @@ import datasets
 import pytest
 from ray_helpers import assert_same_rows, local_ray, parquet_split  # noqa: F401 (local_ray: a fixture, used by name)
 
+from builder.cli import main
 from builder.config import resolve
 from builder.engines import ray_engine
 from builder.engines.parquet_layout import read_rows, units, write_rows
@@ -108,3 +109,17 @@ def test_without_ray_the_engine_says_how_to_install_it(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "pip install -e '.[ray]'" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--address", "127.0.0.1:6379"], "--address is the Ray cluster to build on: pass --engine ray"),
+        (["--engine", "ray", "--seed", "-1"], "seed must be between"),
+        (["--engine", "ray", "--categories", "matrx"], "did you mean 'matrix'"),
+    ],
+)
+def test_bad_input_to_a_ray_build_is_one_clear_line_before_any_work(args, fragment, tmp_path, capsys):
+    assert main(["build", "matrix", *args, "--output-dir", str(tmp_path / "out")]) == 2
+    assert fragment in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
