@@ -123,3 +123,16 @@ def test_bad_input_to_a_ray_build_is_one_clear_line_before_any_work(args, fragme
     assert main(["build", "matrix", *args, "--output-dir", str(tmp_path / "out")]) == 2
     assert fragment in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow  # ~500 rows lowered twice: minutes
+@pytest.mark.parametrize(
+    ("name", "sizes"),
+    [("balanced", dict(train_size=160, validation_size=20, test_size=20, shard_size=25)),
+     ("autodiff", dict(train_size=40, validation_size=5, test_size=5, shard_size=10, split_mode="structural", seed=3))],
+)  # fmt: skip
+@pytest.mark.usefixtures("local_ray")
+def test_a_few_hundred_rows_are_the_datasets_builders(name, sizes, tmp_path):
+    ray_engine.build(resolve(name, sizes), tmp_path / "out", ray_engine.RayOptions(progress=False))
+    reference, _ = make_builder(name, str(tmp_path / "cache"), **sizes).build()
+    assert_same_rows(tmp_path / "out" / name, reference)
