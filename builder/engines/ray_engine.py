@@ -35,7 +35,7 @@ from ..pipeline.fingerprint import code_fingerprint
 from ..pipeline.output import MANIFEST, check_target, lock, read_manifest, recover, swap_into_place
 from ..pipeline.plan import Plan, ShardPlan
 from ..pipeline.rows import generate_rows
-from .parquet_layout import Unit, read_columns, read_rows, replace_rows, unit_of, units, write_rows
+from .parquet_layout import Unit, read_columns, read_rows, remove_partial_files, replace_rows, unit_of, units, write_rows
 from .staging import DEDUP_ROWS, PLAN, Staging, holds, identity, load_plan, open_staging, staging_dir, write_json
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class UnitResult:
     node: str  # the Ray node's id
     peak_rss_mib: float  # the worker process's peak RSS so far
     seconds: float
+    cpu_seconds: float  # of this process on this unit (comparable with one process under any load)
 
 
 @dataclass
@@ -98,14 +99,14 @@ def run_unit(config: PairsConfig, unit: Unit, plan: ShardPlan, staging: Staging,
             f"this worker's code or JAX ({code_fingerprint()}) differs from the driver's ({fingerprint}): "
             "install the same version of the project and of JAX on every node"
         )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     failures: list[Failure] = []
     rows = [row for _, row in generate_rows(config, unit.split, unit.start, unit.stop, failures, plan)]
     write_part(staging.parts_dir, unit.split, unit.start, failures)
     size = write_rows(staging.path(unit), rows)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     node = import_ray().get_runtime_context().get_node_id()
-    return UnitResult(unit, len(rows), size, len(failures), os.getpid(), node, peak, time.perf_counter() - started)
+    return UnitResult(unit, len(rows), size, len(failures), os.getpid(), node, peak, time.perf_counter() - started, time.process_time() - cpu)
 
 
 def _connect(ray: ModuleType, options: RayOptions) -> bool:
@@ -196,6 +197,7 @@ def finish(config: PairsConfig, staging: Staging, out: Path, ident: dict[str, An
     write_json(root / MANIFEST, manifest)
     for name in (PLAN, DEDUP_ROWS):
         (root / name).unlink(missing_ok=True)
+    remove_partial_files(staging.data_dir)  # a worker killed while writing, whose unit another worker then ran
     swap_into_place(root, out)
     return manifest, failures
 
