@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -131,11 +132,18 @@ def run_units(
     seconds["ray start"] = time.perf_counter() - started
     task = ray.remote(num_cpus=1, max_calls=options.max_calls, max_retries=options.max_retries)(run_unit)
     fingerprint = code_fingerprint()
-    pending = [task.remote(config, u, plan.shard(u.split, u.start, u.stop), staging, fingerprint) for u in todo]
+    # A window of tasks in flight (twice the cluster's cores), topped up as they finish: the driver
+    # never holds a million task references, and an interrupt cancels little.
+    window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    queue = iter(todo)
+    pending: list[Any] = []
     results: list[UnitResult] = []
     try:
         with tqdm(total=len(todo), unit="shard", desc="ray", disable=not options.progress) as bar:
-            while pending:
+            while True:
+                pending += [task.remote(config, u, plan.shard(u.split, u.start, u.stop), staging, fingerprint) for u in islice(queue, window - len(pending))]
+                if not pending:
+                    break
                 done, pending = ray.wait(pending, num_returns=1)
                 results.append(ray.get(done[0]))
                 bar.update(1)
