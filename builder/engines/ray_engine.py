@@ -251,7 +251,7 @@ def worker_peaks(ran: Sequence[UnitResult]) -> dict[tuple[str, int], float]:
 def format_result(result: BuildResult) -> str:
     """The summary a person reads after a build: rows, files, failures, duplicates, time, workers."""
     m = result.manifest
-    rows = ", ".join(f"{s} {n:,}" for s, n in m.get("rows", {}).items())
+    rows = ", ".join(f"{s} {m['rows'][s]:,}" for s in SPLITS if s in m.get("rows", {}))
     if result.already_complete:
         return f"{m.get('config')}: {result.out} already holds this build, complete ({rows}); nothing to do"
     data = result.out / m["config"]
