@@ -47,6 +47,12 @@ def parse_categories(text: str) -> dict[str, Any]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        from .engines import ray_engine  # lazy: Ray is an optional extra
+
+        return ray_engine.main(args.config, Path(args.output_dir), _overrides(args), args.overwrite, args.address)
+    if args.address is not None:
+        raise ConfigError("--address is the Ray cluster to build on: pass --engine ray with it")
     from dataclasses import asdict
 
     import datasets
@@ -212,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--overwrite", action="store_true", help="replace an earlier build in --output-dir (once the new one is complete)"
     )
+    build.add_argument(
+        "--engine", choices=("datasets", "ray"), default="datasets",
+        help="datasets: one machine, --num-proc processes (default); ray: Ray tasks on a local Ray (all cores) or a cluster, "
+        "written as Parquet in the Hub layout, resumable",
+    )  # fmt: skip
+    build.add_argument("--address", help="--engine ray: the Ray cluster to run on (default: RAY_ADDRESS, else a local Ray)")
     build.set_defaults(func=cmd_build)
 
     validate = sub.add_parser(

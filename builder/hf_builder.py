@@ -39,6 +39,7 @@ from .pipeline.fingerprint import code_fingerprint
 from .pipeline.plan import ShardPlan, build_plan, shard_plan
 from .pipeline.rows import generate_rows
 from .pipeline.seeds import shards
+from .pipeline.unit_store import load_unit, save_unit
 
 logger = logging.getLogger(__name__)
 VERSION = datasets.Version(__version__)
@@ -111,6 +112,7 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
     DEFAULT_WRITER_BATCH_SIZE = 100  # rows hold long IR strings; keeps shard-size checks frequent
 
     _failure_parts: str | None = None  # set while download_and_prepare writes: where work units record failures
+    _unit_store: str | None = None  # and where finished work units are kept until the build is complete (resume)
 
     def __init__(self, *args: Any, hash: str | None = None, **kwargs: Any) -> None:
         # The script's hash alone would serve stale rows after a change to the package or to JAX.
@@ -185,11 +187,15 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
         drop what a killed run left there, and merge the work units' failure parts into the report."""
         out = Path(self._output_dir)
         local = out.name.endswith(".incomplete") and out.is_dir()  # remote targets are written in place
+        units = out.with_name(out.name.removesuffix(".incomplete") + ".units")
         if local:
-            # We hold datasets' builder lock: anything here is from a run that was killed part way.
+            # We hold datasets' builder lock: anything here is from a run that was killed part way. Its
+            # finished work units are kept apart (datasets deletes `.incomplete` on an interrupt) and reused.
             for stale in out.iterdir():
                 shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
             self._failure_parts = str(out / PARTS_DIR)
+            units.mkdir(exist_ok=True)
+            self._unit_store = str(units)
         try:
             super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
         except Exception as err:
@@ -197,7 +203,7 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
                 raise KeyboardInterrupt from err
             raise
         finally:
-            self._failure_parts = None
+            self._failure_parts = self._unit_store = None
         if not local:
             return
         dedup_failures: list[Failure] = []
@@ -205,6 +211,7 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
         if dedup_failures:
             write_part(out / PARTS_DIR, "dedup", 0, dedup_failures)
         failures = of_kind(merge_parts(out), LOWERING)
+        shutil.rmtree(units, ignore_errors=True)  # the build is complete: datasets renames it into place next
         if failures:
             logger.warning(
                 "%d drawn programs failed to trace or lower and were replaced by the next seed (a generator bug); "
@@ -222,11 +229,28 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
 
     def _generate_examples(self, split: str, shards: list[tuple[int, int]], plans: list[ShardPlan | None]):  # type: ignore[override]
         config = self.pairs_config
+        store = Path(self._unit_store) if self._unit_store else None
+        reused = 0
         for (start, stop), plan in zip(shards, plans, strict=True):
             failures: list[Failure] = []
-            yield from generate_rows(config, split, start, stop, failures, plan)
+            if store is None:  # streaming (or a remote target): rows as they come
+                yield from generate_rows(config, split, start, stop, failures, plan)
+            else:
+                kept = load_unit(store, split, start)
+                reused += kept is not None
+                rows, failures = kept or self._new_unit(store, split, start, stop, plan)
+                yield from ((row["id"], row) for row in rows)
             if self._failure_parts is not None:
                 write_part(Path(self._failure_parts), split, start, failures)
+        if reused:
+            logger.warning("resumed: %d of %d work units of %s were finished by an interrupted run and reused", reused, len(shards), split)
+
+    def _new_unit(self, store: Path, split: str, start: int, stop: int, plan: ShardPlan | None) -> tuple[list[dict[str, Any]], list[Failure]]:
+        """Lower a unit's rows and keep them, so a rerun after an interrupt need not lower them again."""
+        failures: list[Failure] = []
+        rows = [row for _, row in generate_rows(self.pairs_config, split, start, stop, failures, plan)]
+        save_unit(store, split, start, rows, failures)
+        return rows, failures
 
 
 def make_builder(config: str, cache_dir: str | None = None, **overrides: Any) -> PairsBuilder:

@@ -163,6 +163,26 @@ def _read(path: Path) -> pa.Table:
         return pa.ipc.open_stream(source).read_all()
 
 
+def dedup_columns(
+    config: PairsConfig,
+    columns: Mapping[str, Mapping[str, Sequence[Any]]],
+    planned: Mapping[str, Mapping[str, int]],
+    failures: list[Failure] | None = None,
+) -> tuple[DedupReport, dict[tuple[str, int], dict[str, Any]]]:
+    """The pass itself, whatever holds the rows: from every split's key columns (`KEY_COLUMNS`, in
+    row order), the report and a new row for each repeat, keyed by (split, position)."""
+    repeats = find_repeats(columns, config.split_mode == "structural")
+    report = DedupReport(planned={s: dict(c) for s, c in planned.items() if c})
+    if not repeats:
+        return report, {}
+    logger.info("replacing %d rows that repeat earlier rows", len(repeats))
+    rows = replace_repeats(config, columns, repeats, failures)
+    reasons = {(r.split, r.position): r.reason for r in repeats}
+    for (split, position), row in rows.items():
+        report.replaced.append({"split": split, "id": row["id"], "reason": reasons[(split, position)], "new_seed": row["seed"]})
+    return report, rows
+
+
 def dedup_prepared(
     directory: Path,
     dataset_name: str,
@@ -177,17 +197,9 @@ def dedup_prepared(
         if paths:
             tables = [_read(p).select(list(KEY_COLUMNS)) for p in paths]
             columns[split] = {k: [v for t in tables for v in t.column(k).to_pylist()] for k in KEY_COLUMNS}
-    repeats = find_repeats(columns, config.split_mode == "structural")
-    report = DedupReport(planned={s: dict(c) for s, c in planned.items() if c})
-    if repeats:
-        logger.info("replacing %d rows that repeat earlier rows", len(repeats))
-        rows = replace_repeats(config, columns, repeats, failures)
-        old_seeds = {(r.split, r.position): r for r in repeats}
-        for (split, position), row in rows.items():
-            report.replaced.append(
-                {"split": split, "id": row["id"], "reason": old_seeds[(split, position)].reason, "new_seed": row["seed"]}
-            )
-        for split, paths in files.items():
+    report, rows = dedup_columns(config, columns, planned, failures)
+    for split, paths in files.items():
+        if rows:
             _rewrite(paths, {p: row for (s, p), row in rows.items() if s == split})
     (directory / REPORT_NAME).write_text(report.to_json())
     return report

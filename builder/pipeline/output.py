@@ -83,20 +83,25 @@ def staged(out: Path, overwrite: bool) -> Iterator[Path]:
     On any error or interrupt `out` is untouched and the staging directory is removed.
     """
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(out.parent / f".{out.name}.lock")):
-        _recover(out)
+    with lock(out):
+        recover(out)
         check_target(out, overwrite)  # again: another process may have written there meanwhile
         tmp = out.parent / f".{out.name}.incomplete-{os.getpid()}"
         tmp.mkdir()
         try:
             yield tmp
-            _swap(tmp, out)
+            swap_into_place(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _recover(out: Path) -> None:
+def lock(out: Path) -> FileLock:
+    """The lock every build into `out` holds while it writes there (one build at a time per directory)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(out.parent / f".{out.name}.lock"))
+
+
+def recover(out: Path) -> None:
     """Undo what a killed run left (we hold the lock, so no live run owns these)."""
     for stale in _siblings(out, "incomplete"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -107,7 +112,8 @@ def _recover(out: Path) -> None:
             os.rename(old, out)
 
 
-def _swap(new: Path, out: Path) -> None:
+def swap_into_place(new: Path, out: Path) -> None:
+    """Move the finished build `new` to `out`; an earlier build there is moved aside first, deleted last."""
     if out.is_dir() and not any(out.iterdir()):
         out.rmdir()
     if not out.exists():

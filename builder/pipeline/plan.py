@@ -18,8 +18,9 @@ from __future__ import annotations
 import ast
 import builtins
 import hashlib
+import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 from ..config import SPLITS, ConfigError, PairsConfig
@@ -46,6 +47,25 @@ class Plan:
 
     def seed(self, split: str, index: int) -> int:
         return self.seeds[split][index]
+
+    def shard(self, split: str, start: int, stop: int) -> ShardPlan:
+        """What the work unit `split[start:stop]` needs of the plan (the plan must reach `stop`)."""
+        failures = tuple(f for f in self.failures if f.split == split and start <= f.index < stop)
+        return ShardPlan(self.seeds[split][start:stop], failures)
+
+    def to_json(self) -> str:
+        """The plan as JSON, so a resumed build need not draw it again (`from_json` reads it back)."""
+        dropped = {s: dict(c) for s, c in self.dropped.items()}
+        return json.dumps({"seeds": {s: list(v) for s, v in self.seeds.items()}, "dropped": dropped, "failures": [asdict(f) for f in self.failures]})
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        data = json.loads(text)
+        return cls(
+            seeds={s: tuple(v) for s, v in data["seeds"].items()},
+            dropped={s: Counter(c) for s, c in data["dropped"].items()},
+            failures=[Failure(**f) for f in data["failures"]],
+        )
 
 
 class _Renamer(ast.NodeTransformer):
@@ -195,6 +215,4 @@ class ShardPlan:
 
 
 def shard_plan(config: PairsConfig, split: str, start: int, stop: int) -> ShardPlan:
-    plan = plan_prefix(config, split, stop)
-    failures = tuple(f for f in plan.failures if f.split == split and start <= f.index < stop)
-    return ShardPlan(plan.seeds[split][start:stop], failures)
+    return plan_prefix(config, split, stop).shard(split, start, stop)

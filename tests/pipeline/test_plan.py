@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from builder.config import PairsConfig
-from builder.pipeline.plan import RENAMED_PYTHON, SEEN_STRUCTURE, build_plan, program_structure_key, python_key
+from builder.pipeline.failures import Failure
+from builder.pipeline.plan import RENAMED_PYTHON, SEEN_STRUCTURE, Plan, build_plan, program_structure_key, python_key, shard_plan
 from builder.pipeline.seeds import limits_of
 from builder.synth.generator import generate
 
@@ -57,3 +58,13 @@ def test_structural_mode_keeps_train_structures_out_of_validation_and_test():
     assert len(held_out) == 50 and not train & set(held_out)
     dropped = build_plan(config).dropped
     assert dropped["validation"][SEEN_STRUCTURE] + dropped["test"][SEEN_STRUCTURE] > 0
+
+
+def test_a_plan_read_back_from_json_hands_every_unit_the_same_slice():
+    plan = build_plan(TINY)
+    plan.failures.append(Failure("validation", 3, "elementwise", 9, "ValueError: a drawn program failed"))  # as a generator bug would
+    again = Plan.from_json(plan.to_json())
+    assert again == plan
+    assert again.shard("validation", 2, 5) == plan.shard("validation", 2, 5)
+    assert again.shard("validation", 2, 5).failures == (plan.failures[-1],)
+    assert again.shard("train", 10, 20) == shard_plan(TINY, "train", 10, 20)

@@ -1,0 +1,159 @@
+"""Ray builds at scale: workers against one process, the driver's costs, and a whole resumable build.
+
+    .venv/bin/python benchmarks/ray_scale.py --compare-rows 40                # rows/s: one process, Ray 1 and 2 workers
+    .venv/bin/python benchmarks/ray_scale.py --plan-rows 1000000              # driver: plan + dedup pass (measured at 100,000)
+    .venv/bin/python benchmarks/ray_scale.py --rows 100000 --output-dir out/ray-balanced-100k   # run again to resume
+
+`--compare-rows`: the same `balanced` train rows built by the pipeline in this process
+(`generate_rows`, what one `datasets` worker runs), then by the Ray engine on a local Ray of
+1 and of 2 CPUs (each started afresh; its start-up is shown apart). `--plan-rows`: the global
+plan the driver draws before any task (it draws and renders every program, lowers none) and the
+dedup pass's search for repeats over the key columns, measured at `--measure-rows` and
+extrapolated linearly when that is smaller (said so in the output). `--rows`: a whole build
+with the Ray engine (80% train, 10% validation, 10% test), resumable: interrupt it and run the
+same command again. It prints this run's wall time and rows/s, every worker's peak RSS, the
+Parquet files' sizes, the failures, and the rows whose canonical StableHLO repeats another's.
+The 1-minute load average is printed next to every figure: on a shared machine they are not
+an idle machine's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+from builder.config import PairsConfig, resolve
+from builder.engines.parquet_layout import read_columns
+from builder.engines.ray_engine import BuildResult, RayOptions, build, worker_peaks
+from builder.pipeline.dedup import find_repeats
+from builder.pipeline.plan import build_plan
+from builder.pipeline.rows import generate_rows
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def train_only(name: str, rows: int, shard_size: int) -> PairsConfig:
+    return replace(resolve(name), train_size=rows, validation_size=0, test_size=0, shard_size=shard_size)
+
+
+def compare(name: str, rows: int) -> None:
+    """rows/s of one process against Ray with 1 and 2 workers, on the same rows."""
+    config = train_only(name, rows, max(1, rows // 8))
+    print(f"{name}: {rows} train rows, {config.shard_size} a unit; {load()}")
+    ray_seconds = {}
+    for cpus in (1, 2):  # first: Ray starts its processes by fork + exec, which JAX warns about once it runs here
+        with tempfile.TemporaryDirectory() as tmp:
+            result = build(config, Path(tmp) / "out", RayOptions(num_cpus=cpus, progress=False))
+        cpu = sum(r.cpu_seconds for r in result.ran)
+        ray_seconds[cpus] = (result.seconds["map"], result.seconds.get("ray start", 0.0), cpu, load())
+    plan = build_plan(config)
+    started, cpu = time.perf_counter(), time.process_time()
+    for _ in generate_rows(config, "train", 0, rows, None, plan.shard("train", 0, rows)):
+        pass
+    one, one_cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(f"  pipeline, 1 process      {one:8.1f} s  {rows / one:6.2f} rows/s   CPU {one_cpu / rows * 1e3:.0f} ms a row ({load()})")
+    for cpus, (ray_s, start, ray_cpu, at) in ray_seconds.items():
+        print(
+            f"  ray, {cpus} worker{'s' if cpus > 1 else ' '}           {ray_s:8.1f} s  {rows / ray_s:6.2f} rows/s   "
+            f"CPU in the tasks {ray_cpu / rows * 1e3:.0f} ms a row; {rows / (ray_s - start):.2f} rows/s without Ray's start-up of "
+            f"{start:.1f} s; {one / ray_s:.2f}x one process, {one / (ray_s - start):.2f}x without start-up ({at})"
+        )
+
+
+def driver_costs(name: str, rows: int, measured: int) -> None:
+    """The global plan and the dedup pass's search at `measured` rows, scaled to `rows`."""
+    measured = min(rows, measured)
+    scale = rows / measured
+    how = "measured" if scale == 1 else f"extrapolated linearly from {measured:,} measured rows"
+    config = train_only(name, measured, 100)
+    before, started, cpu = rss_mib(), time.perf_counter(), time.process_time()
+    plan = build_plan(config)
+    plan_s, plan_cpu, plan_mib = time.perf_counter() - started, time.process_time() - cpu, rss_mib() - before
+    dropped = sum(plan.dropped["train"].values())
+    print(f"{name}: global plan of {measured:,} rows: {plan_s:.1f} s wall, {plan_cpu:.1f} s CPU ({plan_cpu / measured * 1e3:.2f} ms CPU a row), "
+          f"RSS +{plan_mib:,.0f} MiB, {dropped:,} repeats rejected; {load()}")
+    print(f"  {rows:,} rows: {plan_cpu * scale / 60:,.1f} min of one core, RSS +{plan_mib * scale:,.0f} MiB ({how})")
+    # The pass's search sees each row's key columns: Python text (~1.5 KB), two hashes; synthetic but sized like the rows.
+    python = [f"def f{i}(x):\n" + "    y = jnp.tanh(x)\n" * 80 for i in range(measured)]
+    columns = {"train": {"id": [f"train-{i:07d}" for i in range(measured)], "python": python,
+                         "canonical_hash": [f"{i:032x}" for i in range(measured)], "structure_hash": [f"{i:032x}" for i in range(measured)]}}
+    started = time.process_time()
+    find_repeats(columns, structural=True)
+    search_s = time.process_time() - started
+    held = sum(len(p) for p in python) / 2**20
+    print(f"  dedup pass, search for repeats over {measured:,} rows' key columns: {search_s:.2f} s CPU, "
+          f"{held:,.0f} MiB of Python text held; {rows:,} rows: {search_s * scale:,.1f} s, {held * scale:,.0f} MiB ({how}); "
+          "reading the columns back from Parquet and lowering replacements (rare) come on top")  # fmt: skip
+
+
+def report_build(result: BuildResult, rows: int) -> None:
+    """The figures of a whole build: this run's time and workers, and the build's files, failures and repeats."""
+    data = result.out / result.manifest["config"]
+    files = sorted(data.glob("*.parquet"))
+    if result.already_complete:
+        print(f"{result.out}: already complete (nothing run now)")
+    else:
+        built = sum(r.rows for r in result.ran)
+        print(f"this run: {result.seconds['total']:,.0f} s wall, {built:,} rows built ({built / result.seconds['map']:.2f} rows/s in the map), "
+              f"{result.reused} of {len(files)} shards finished by earlier runs; {load()}")
+        print("  seconds: " + ", ".join(f"{k} {v:,.1f}" for k, v in result.seconds.items()))
+        peaks = worker_peaks(result.ran)
+        units = Counter((r.node, r.pid) for r in result.ran)
+        print(f"  peak RSS of each of {len(peaks)} worker processes (MiB, units run): "
+              + ", ".join(f"{peaks[w]:.0f} ({units[w]})" for w in sorted(peaks, key=peaks.get)))
+    sizes = [f.stat().st_size / 2**20 for f in files]
+    print(f"shards: {len(files)} files, {sum(sizes):,.1f} MiB; per file min {min(sizes):.2f}, median {statistics.median(sizes):.2f}, "
+          f"max {max(sizes):.2f} MiB")
+    print(f"failures (programs that failed to lower, replaced): {len(result.failures)} (goal 0)")
+    hashes = [h for split in ("train", "validation", "test") for h in
+              read_columns(sorted(data.glob(f"{split}-*.parquet")), ["canonical_hash"])["canonical_hash"]]
+    repeats = len(hashes) - len(set(hashes))
+    print(f"rows: {len(hashes):,} of {rows:,}; rows whose canonical StableHLO repeats another row's: {repeats} (goal 0); "
+          f"replaced by the dedup pass: {len(result.duplicates.replaced)}")
+
+
+def full_build(name: str, rows: int, out: Path, address: str | None, max_calls: int) -> None:
+    validation = test = rows // 10
+    config = replace(resolve(name), train_size=rows - validation - test, validation_size=validation, test_size=test)
+    print(f"{name}: {rows:,} rows ({config.train_size:,} / {validation:,} / {test:,}) into {out}; {load()}")
+    result = build(config, out, RayOptions(address=address, max_calls=max_calls))
+    report_build(result, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="balanced")
+    parser.add_argument("--compare-rows", type=int, help="rows/s of one process and of Ray with 1 and 2 workers on this many rows")
+    parser.add_argument("--plan-rows", type=int, help="the driver's plan and dedup search for this many rows")
+    parser.add_argument("--measure-rows", type=int, default=100_000, help="rows the driver's costs are measured at (then extrapolated)")
+    parser.add_argument("--rows", type=int, help="a whole resumable build of this many rows")
+    parser.add_argument("--output-dir", type=Path, help="--rows: where the build goes (default out/ray-<config>-<rows>)")
+    parser.add_argument("--address", help="--rows: a Ray cluster (default: RAY_ADDRESS, else a local Ray on every core)")
+    parser.add_argument("--max-calls", type=int, default=RayOptions.max_calls, help="units a worker runs before it is replaced")
+    args = parser.parse_args()
+    if not (args.compare_rows or args.plan_rows or args.rows):
+        parser.error("give --compare-rows, --plan-rows and/or --rows")
+    if args.compare_rows:
+        compare(args.config, args.compare_rows)
+    if args.plan_rows:
+        driver_costs(args.config, args.plan_rows, args.measure_rows)
+    if args.rows:
+        full_build(args.config, args.rows, args.output_dir or Path(f"out/ray-{args.config}-{args.rows}"), args.address, args.max_calls)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
