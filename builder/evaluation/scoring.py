@@ -80,6 +80,12 @@ class Scorer:
     def close(self) -> None:
         self.xla.close()
 
+    def __enter__(self) -> Scorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def score(self, row: dict[str, Any], prediction: Any, present: bool) -> RowScore:
         out = RowScore(row["id"], row["category"], tier(row))
         out.reference_cost = {k: float(row[k]) for k in COST_FIGURES}
