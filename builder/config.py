@@ -51,6 +51,7 @@ class PairsConfig:
     shard_size: int = 100
     split_mode: str = "random"  # "structural": no validation/test row shares a structure hash with train
     portable_only: bool = False  # leave out programs whose StableHLO carries custom_calls or backend attributes
+    held_out_from: tuple[str, ...] = ()  # configs whose train programs' structures no row of this one shares (bench)
 
     def split_size(self, split: str) -> int:
         return {"train": self.train_size, "validation": self.validation_size, "test": self.test_size}[split]
@@ -63,6 +64,7 @@ class PairsConfig:
         """Every field as `check` takes it back (categories as a mapping): the one config -> values dict."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["categories"] = dict(self.categories)
+        out["held_out_from"] = list(self.held_out_from)
         return out
 
 
@@ -137,7 +139,22 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
         raise ConfigError(f"split_mode must be one of {', '.join(SPLIT_MODES)}, got {mode!r}")
     out["split_mode"] = mode
     out["portable_only"] = _bool("portable_only", v.get("portable_only", False))
+    out["held_out_from"] = _held_out_from(v.get("held_out_from", ()), out["name"])
     return PairsConfig(**out)
+
+
+def _held_out_from(value: Any, own: str) -> tuple[str, ...]:
+    """Names of configs in configs/ (not this one), e.g. `held_out_from: [balanced]`."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"held_out_from must be a list of config names, e.g. ['balanced']; got {value!r}")
+    known = tuple(sorted(p.stem for p in configs_dir().glob("*.yaml")))
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"held_out_from names {name!r}, which is not a config{_closest(name, known)}. Known configs: {', '.join(known)}")
+        if name == own:
+            raise ConfigError(f"held_out_from names the config itself ({own!r}); name the training configs to hold out from")
+    return tuple(sorted(set(names)))
 
 
 def _bool(name: str, value: Any) -> bool:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from builder.config import PairsConfig
-from builder.pipeline.plan import RENAMED_PYTHON, SEEN_STRUCTURE, build_plan, program_structure_key, python_key
+from builder.pipeline import plan as plan_module
+from builder.pipeline.plan import HELD_OUT_STRUCTURE, RENAMED_PYTHON, SEEN_STRUCTURE, build_plan, program_structure_key, python_key
 from builder.pipeline.seeds import limits_of
 from builder.synth.generator import generate
 
@@ -57,3 +60,26 @@ def test_structural_mode_keeps_train_structures_out_of_validation_and_test():
     assert len(held_out) == 50 and not train & set(held_out)
     dropped = build_plan(config).dropped
     assert dropped["validation"][SEEN_STRUCTURE] + dropped["test"][SEEN_STRUCTURE] > 0
+
+
+def test_held_out_from_keeps_another_configs_train_structures_out_of_every_split(monkeypatch):
+    # bench's mechanism on a small space: one-statement conditionals, so collisions are common.
+    training = replace(TINY, name="training", categories=(("conditional", 1.0),), max_statements=1, train_size=100, validation_size=0, test_size=0)
+    monkeypatch.setattr(plan_module, "resolve", lambda name: {"training": training}[name])
+    plan_module.train_structures.cache_clear()
+    bench = replace(training, name="bench", seed=9, train_size=0, test_size=30, held_out_from=("training",))
+    seen = {program_structure_key(p) for _, p in programs(training)}
+    held_out = [program_structure_key(p) for _, p in programs(bench)]
+    assert len(held_out) == 30 and not seen & set(held_out)
+    assert build_plan(bench).dropped["test"][HELD_OUT_STRUCTURE] > 0
+    plan_module.train_structures.cache_clear()
+
+
+def test_held_out_from_must_name_another_config():
+    from builder.config import ConfigError, check, known_categories
+
+    values = {"name": "bench", "test_size": 3, "categories": {"arithmetic": 1.0}}
+    assert check({**values, "held_out_from": ["balanced"]}, known_categories()).held_out_from == ("balanced",)
+    for wrong, message in ((["balanced_x"], "did you mean 'balanced'"), (["bench"], "the config itself"), (3, "list of config names")):
+        with pytest.raises(ConfigError, match=message):
+            check({**values, "held_out_from": wrong}, known_categories())
