@@ -3,10 +3,12 @@
 Translation tasks: `valid` (the IR parses and verifies / the Python runs), `exact_match` (the
 same canonical IR) and `execution_accuracy` (agrees with the reference on drawn inputs), each a
 fraction of all rows of the group: a missing, malformed, timed-out or crashed prediction counts
-as wrong. Cost: per figure, the median absolute percentage error (`mdape`, |p - r| / max(|r|, 1),
-so a figure whose reference is 0 is measured in its own units) and Kendall's tau-b between
-predicted and reference values; a missing or malformed cost prediction counts as 0 for every
-figure.
+as wrong. Partial credit: `signature_match` (the module takes and returns the reference's types)
+and `op_f1` (the mean F1 of its distinct StableHLO / CHLO ops against the reference's).
+
+Cost: per figure, the median absolute percentage error (`mdape`, |p - r| / max(|r|, 1), so a
+figure whose reference is 0 is measured in its own units) and Kendall's tau-b between predicted
+and reference values; a missing or malformed cost prediction counts as 0 for every figure.
 """
 
 from __future__ import annotations
@@ -60,7 +62,15 @@ def translation(scores: Sequence[RowScore]) -> dict[str, Any]:
     def share(flag: str) -> float:
         return sum(getattr(s, flag) for s in scores) / n if n else float("nan")
 
-    return {"n": n, "valid": share("valid"), "exact_match": share("exact"), "execution_accuracy": share("agreed"), "counts": counts(scores)}
+    return {
+        "n": n,
+        "valid": share("valid"),
+        "exact_match": share("exact"),
+        "execution_accuracy": share("agreed"),
+        "signature_match": share("signature"),
+        "op_f1": share("op_f1"),
+        "counts": counts(scores),
+    }
 
 
 def cost(scores: Sequence[RowScore]) -> dict[str, Any]:

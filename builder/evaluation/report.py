@@ -14,6 +14,8 @@ from .metrics import summarize
 from .scoring import SCORED, STATUSES, RowScore
 from .tasks import COST_FIGURES, TIERS, Task
 
+TRANSLATION_KEYS = ("valid", "exact_match", "execution_accuracy", "signature_match", "op_f1")
+
 
 @dataclass
 class Report:
@@ -38,7 +40,7 @@ class Report:
     def format(self) -> str:
         """The table the CLI prints: overall, then each category and tier."""
         cost = self.task == "cost"
-        keys = [f"{k}:{f}" for k in ("mdape", "kendall_tau") for f in COST_FIGURES] if cost else ["valid", "exact_match", "execution_accuracy"]
+        keys = [f"{k}:{f}" for k in ("mdape", "kendall_tau") for f in COST_FIGURES] if cost else list(TRANSLATION_KEYS)
         head = ["group", "n", *(k.replace("bytes_accessed", "bytes").replace("transcendentals", "transc") for k in keys)]
         lines = [head]
         groups = [("overall", self.metrics)] + [(f"  {c}", m) for c, m in self.per_category.items()]
@@ -57,7 +59,9 @@ def _cell(m: dict[str, Any], key: str, cost: bool) -> str:
         value = m[metric][figure]
         return "-" if math.isnan(value) else (f"{value:.1f}%" if metric == "mdape" else f"{value:.3f}")
     value = m[key]
-    return "-" if math.isnan(value) else f"{100 * value:.1f}%"
+    if math.isnan(value):
+        return "-"
+    return f"{value:.3f}" if key == "op_f1" else f"{100 * value:.1f}%"
 
 
 def _finite(value: Any) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..lowering.extractor import counted_ops, distinct_ops
 from ..lowering.irhash import canonical_hash, custom_call_targets
 from ..pipeline.seeds import derive_seed
 from ..synth.domains import Domain
@@ -47,6 +48,8 @@ class RowScore:
     exact: bool = False
     executed: bool = False
     agreed: bool = False
+    signature: bool = False  # takes and returns the reference's types
+    op_f1: float = 0.0  # partial credit: F1 of the distinct StableHLO / CHLO ops against the reference's
     reason: str = ""
     cost: dict[str, float] | None = None  # the predicted figures (cost)
     reference_cost: dict[str, float] = field(default_factory=dict)
@@ -56,6 +59,30 @@ def draw_inputs(row: dict[str, Any], input_seed: int) -> list[np.ndarray]:
     """Inputs from each argument leaf's recorded domain, seeded by the row and `input_seed`."""
     rng = np.random.default_rng(derive_seed("evaluate", input_seed, row["id"], row["seed"]))
     return [Domain.parse(a.get("domain") or "real").sample(spec_of(a), rng) for a in row["args"]]
+
+
+def op_f1(text: str, reference: str) -> float:
+    """F1 of the distinct StableHLO / CHLO ops of `text` against `reference`'s (1.0 when both have none)."""
+    got, want = set(counted_ops(distinct_ops(text))), set(counted_ops(distinct_ops(reference)))
+    if not got and not want:
+        return 1.0
+    return 2 * len(got & want) / (len(got) + len(want))
+
+
+def compare_text(text: str, reference: str, out: RowScore) -> runners.Signature | None:
+    """Parse `text` (None, with the reason, when it does not parse) and fill the verdicts that need no execution."""
+    try:
+        signature = runners.parse(text)
+    except ValueError as err:
+        out.reason = f"does not parse or verify: {err}"[:400]
+        return None
+    expected = runners.parse(reference)
+    out.exact = canonical_hash(text) == canonical_hash(reference)
+    out.signature = (signature.inputs, signature.outputs) == (expected.inputs, expected.outputs)
+    out.op_f1 = op_f1(text, reference)
+    if signature.inputs != expected.inputs:
+        out.reason = f"takes {signature.inputs} where the reference takes {expected.inputs}"[:400]
+    return signature
 
 
 def agreement(got: Sequence[np.ndarray], want: Sequence[np.ndarray], reference: str) -> list[str]:
@@ -118,16 +145,11 @@ class Scorer:
 
     def _ir(self, row: dict[str, Any], text: str, out: RowScore) -> None:
         reference = row[self.task.reference]
-        try:
-            signature = runners.parse(text)
-        except ValueError as err:
-            out.reason = f"does not parse or verify: {err}"[:400]
+        signature = compare_text(text, reference, out)
+        if signature is None:
             return
         out.valid = True
-        out.exact = canonical_hash(text) == canonical_hash(reference)
-        expected = runners.parse(reference).inputs
-        if signature.inputs != expected:
-            out.reason = f"takes {signature.inputs} where the reference takes {expected}"[:400]
+        if signature.inputs != runners.parse(reference).inputs:
             return
         unsafe = [t for t in custom_call_targets(text) if not runners.SAFE_CUSTOM_CALLS.match(t) and t not in custom_call_targets(reference)]
         if unsafe:
@@ -160,7 +182,8 @@ class Scorer:
         if status != "ok":
             out.status, out.reason = status, side.error or status
             return
-        out.exact = side.stablehlo is not None and canonical_hash(side.stablehlo) == canonical_hash(row["stablehlo"])
+        if side.stablehlo is not None:  # what JAX lowered the prediction to (it may still have failed to run)
+            compare_text(side.stablehlo, row["stablehlo"], out)
         if side.error:
             out.reason = f"the prediction failed: {side.error}"[:400]
             return
