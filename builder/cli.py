@@ -184,11 +184,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if task.kind == "python":
         print(f"Python predictions run contained: {protection().describe()}", file=sys.stderr)
     report = evaluate(task, rows, predictions, options, where=f"{args.reference} ({args.split})")
+    if args.report:  # first: a closed stdout must not cost the report
+        report.write(args.report)
     print(report.format())
     if report.protection:
         print(f"containment: {report.protection}")
     if args.report:
-        report.write(args.report)
         print(f"report: {args.report}")
     return 0
 

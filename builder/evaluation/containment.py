@@ -22,6 +22,7 @@ forge that answer is not defended against: the scores are as honest as the submi
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
@@ -239,12 +240,28 @@ def _limit(seconds: float, memory_bytes: int, processes: int, file_bytes: int, m
         os.setuid(NOBODY)
 
 
+def entry_point(source: str, expected: str) -> str:
+    """The function a prediction defines: `expected` (the row's entry point), or its one top-level
+    function. Parsed here, in the contained child: a source built to crash the parser crashes this."""
+    functions = [node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if expected in functions:
+        return expected
+    if len(functions) == 1:
+        return functions[0]
+    raise ValueError(f"the prediction defines no {expected!r} and {len(functions)} top-level functions; define {expected!r}")
+
+
 def _main() -> None:
     seconds, memory, processes, file_bytes = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     _limit(seconds, memory, processes, file_bytes, sys.argv[5] if len(sys.argv) > 5 else "limits only")
     ask_for_host_devices()
     fields, inputs = pickle.loads(sys.stdin.buffer.read())
-    side = python_side(fields, inputs, relower=True)
+    try:
+        fields["entry_point"] = entry_point(fields["python"], fields["entry_point"])
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+        side = PythonSide(error=f"not a program: {type(err).__name__}: {err}"[:500])
+    else:
+        side = python_side(fields, inputs, relower=True)
     _save(side, Path(RESULT))
 
 

@@ -14,8 +14,8 @@ from ..config import ConfigError
 from .containment import Limits, protection
 from .predictions import Predictions, check_ids
 from .report import Report, build_report
-from .scoring import RowScore, Scorer
-from .tasks import Task
+from .scoring import CRASHED, RowScore, Scorer
+from .tasks import Task, tier
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ def evaluate(task: Task, reference: list[dict[str, Any]], predictions: Predictio
         scorer = scorers.get()
         try:
             return scorer.score(row, predictions.values.get(row["id"]), row["id"] in predictions.values)
+        except Exception as err:  # whatever a prediction does to the scorer costs its own row, not the run
+            return RowScore(row["id"], row["category"], tier(row), CRASHED, reason=f"the scorer failed: {type(err).__name__}: {err}"[:400])
         finally:
             scorers.put(scorer)
 

@@ -10,7 +10,6 @@ prediction is three numbers, kept for the report's error and rank figures.
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -170,13 +169,8 @@ class Scorer:
             out.agreed, out.reason = not problems, "; ".join(problems[:2])[:400]
 
     def _python(self, row: dict[str, Any], source: str, out: RowScore) -> None:
-        try:
-            entry = entry_point(source, row["entry_point"])
-        except (SyntaxError, ValueError) as err:
-            out.reason = f"not a program: {type(err).__name__}: {err}"[:400]
-            return
         mesh = "\n".join(line for line in row["stablehlo"].splitlines() if "sdy.mesh" in line)  # all the child needs of the IR
-        fields = {"python": source, "entry_point": entry, "args": row["args"], "args_tree": row["args_tree"], "stablehlo": mesh, "stablehlo_grad": None}
+        fields = {k: row[k] for k in ("entry_point", "args", "args_tree")} | {"python": source, "stablehlo": mesh, "stablehlo_grad": None}
         inputs = draw_inputs(row, self.input_seed)
         status, side = run_contained(fields, inputs, self.limits)
         if status != "ok":
@@ -205,12 +199,3 @@ class Scorer:
         out.cost = {k: float(v) for k, v in values.items()}
         out.valid = True
 
-
-def entry_point(source: str, expected: str) -> str:
-    """The function a Python prediction defines: the row's entry point, or its one top-level function."""
-    functions = [node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    if expected in functions:
-        return expected
-    if len(functions) == 1:
-        return functions[0]
-    raise ValueError(f"defines no {expected!r} and {len(functions)} top-level functions; define {expected!r}")

@@ -143,3 +143,11 @@ def test_without_a_sandbox_the_limits_still_hold_and_the_rest_is_reported(row, m
         assert "MemoryError" in score.reason or "memory limit" in score.reason, score
         assert limited.score(row, row["python"], True).agreed
     assert "NOT in force (bubblewrap is not installed): network isolation" in bare.describe()
+
+
+def test_a_prediction_that_is_not_a_program_or_defines_the_wrong_function_is_wrong(scorer, row):
+    renamed = row["python"].replace(f"def {row['entry_point']}(", "def decompiled(", 1)
+    assert scorer.score(row, renamed, True).agreed  # one top-level function: taken, whatever its name
+    for source, reason in (("def f(:\n", "SyntaxError"), ("(" * 100_000, "not a program"), ("def a(x): return x\ndef b(x): return x\n", "define")):
+        score = scorer.score(row, source, True)
+        assert score.status == SCORED and not score.valid and reason in score.reason, score
