@@ -46,7 +46,7 @@ def main() -> None:
             seconds = time.perf_counter() - started
             load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
             projected = 1000 * seconds / max(report.n, 1) / 60
-            print(f"{name:22} {num_proc:>8} {report.n:>5} {seconds:>8.1f} {report.n / seconds:>7.2f} {projected:>8.1f} min  {load}")
+            print(f"{name:22} {num_proc:>8} {report.n:>5} {seconds:>8.1f} {report.n / seconds:>7.2f} {projected:>8.1f} min  {load}", flush=True)
 
 
 if __name__ == "__main__":
