@@ -26,6 +26,7 @@ class Options:
     timeout: float = 120.0  # seconds per XLA run (compile included)
     limits: Limits = field(default_factory=Limits)  # per Python prediction
     progress: bool = True
+    shortcut: bool = True  # an IR prediction with the reference's canonical form counts as agreeing unrun (False: run it; benchmarks)
 
 
 def task_rows(task: Task, rows: list[dict[str, Any]], sample: int | None, seed: int) -> list[dict[str, Any]]:
@@ -48,7 +49,7 @@ def evaluate(task: Task, reference: list[dict[str, Any]], predictions: Predictio
     check_ids(predictions, (r["id"] for r in reference if task.applies(r)), where)
     rows = task_rows(task, reference, options.sample, options.input_seed)
     scorers: queue.SimpleQueue[Scorer] = queue.SimpleQueue()
-    started = [Scorer(task, options.input_seed, options.timeout, options.limits) for _ in range(min(options.num_proc, len(rows)))]
+    started = [Scorer(task, options.input_seed, options.timeout, options.limits, options.shortcut) for _ in range(min(options.num_proc, len(rows)))]
     for s in started:
         scorers.put(s)
 

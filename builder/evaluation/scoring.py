@@ -97,8 +97,9 @@ def agreement(got: Sequence[np.ndarray], want: Sequence[np.ndarray], reference: 
 class Scorer:
     """Scores rows of one task; holds an XLA child (`executor`) for the IR both sides run."""
 
-    def __init__(self, task: Task, input_seed: int = 0, timeout: float = 120.0, limits: Limits | None = None) -> None:
+    def __init__(self, task: Task, input_seed: int = 0, timeout: float = 120.0, limits: Limits | None = None, shortcut: bool = True) -> None:
         self.task = task
+        self.shortcut = shortcut  # an IR in the reference's canonical form is the same module: not run again
         self.input_seed = input_seed
         self.limits = limits or Limits()
         self.xla = Worker(executor.__name__, timeout)
@@ -148,6 +149,9 @@ class Scorer:
         if signature is None:
             return
         out.valid = True
+        if out.exact and self.shortcut:  # names aside, the reference module itself: it computes what the reference computes
+            out.executed = out.agreed = True
+            return
         if signature.inputs != runners.parse(reference).inputs:
             return
         unsafe = [t for t in custom_call_targets(text) if not runners.SAFE_CUSTOM_CALLS.match(t) and t not in custom_call_targets(reference)]
