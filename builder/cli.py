@@ -183,6 +183,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.containment import Limits, protection
+    from .evaluation.predictions import read_predictions
+    from .evaluation.reference import load_reference
+    from .evaluation.run import Options, evaluate
+    from .evaluation.tasks import get_task
+
+    task = get_task(args.task)  # every argument is checked before the reference is read
+    predictions = read_predictions(args.predictions)
+    rows = load_reference(args.reference, args.split, args.reference_config)
+    limits = Limits(args.time_limit, int(args.memory_limit * 2**30))
+    options = Options(args.input_seed, args.sample, args.num_proc, args.execution_timeout, limits)
+    if task.kind == "python":
+        print(f"Python predictions run contained: {protection().describe()}", file=sys.stderr)
+    report = evaluate(task, rows, predictions, options, where=f"{args.reference} ({args.split})")
+    if args.report:  # first: a closed stdout must not cost the report
+        report.write(args.report)
+    print(report.format())
+    if report.protection:
+        print(f"containment: {report.protection}")
+    if args.report:
+        print(f"report: {args.report}")
+    return 0
+
+
 def _add_config_values(parser: argparse.ArgumentParser) -> None:
     """The flags that override a config's values (read back by `_overrides`)."""
     for flag in ("--seed", "--train-size", "--validation-size", "--test-size", "--min-statements", "--max-statements", "--max-args"):
@@ -243,6 +268,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_values(validate)
     validate.add_argument("--cache-dir", help="datasets cache directory for a config built on the fly")
     validate.set_defaults(func=cmd_validate, shard_size=None)
+
+    evaluate = sub.add_parser("evaluate", help="score a model's predictions (JSON Lines of id and prediction) against reference rows")
+    evaluate.add_argument("--task", required=True, help="python-to-stablehlo, stablehlo-to-python, forward-to-gradient or cost")
+    evaluate.add_argument("--predictions", required=True, help='a JSON Lines file, one {"id": ..., "prediction": ...} a line')
+    evaluate.add_argument("--reference", required=True, help="a directory written by `build --output-dir`, or a Hub dataset repo id")
+    evaluate.add_argument("--reference-config", help="the config of a Hub dataset (e.g. bench)")
+    evaluate.add_argument("--split", default="test", help="the reference split (default: test)")
+    evaluate.add_argument("--report", help="write the JSON report here")
+    evaluate.add_argument("--num-proc", type=int, default=1, help="rows scored at once")
+    evaluate.add_argument("--sample", type=int, help="score a seeded sample of this many rows")
+    evaluate.add_argument("--input-seed", type=int, default=0, help="seed of the sample and of the inputs drawn")
+    evaluate.add_argument("--execution-timeout", type=float, default=120.0, help="seconds per XLA run (compile included)")
+    evaluate.add_argument("--time-limit", type=float, default=60.0, help="seconds per Python prediction")
+    evaluate.add_argument("--memory-limit", type=float, default=4.0, help="GiB of address space per Python prediction")
+    evaluate.set_defaults(func=cmd_evaluate)
 
     publish = sub.add_parser("publish", help="build configs (or reuse builds) and push them to the Hub with a dataset card")
     publish.add_argument("repo_id", help="the dataset repo, e.g. my-org/jax-stablehlo-pairs (created if missing)")

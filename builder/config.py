@@ -56,6 +56,7 @@ class PairsConfig:
     portable_only: bool = False  # leave out programs whose StableHLO carries custom_calls or backend attributes
     max_ir_chars: int = 0  # a length budget for `stablehlo` and `stablehlo_grad` (0: none); longer programs are redrawn
     max_python_chars: int = 0  # a length budget for `python` (0: none)
+    held_out_from: tuple[str, ...] = ()  # configs whose train programs' structures no row of this one shares (bench)
 
     def split_size(self, split: str) -> int:
         return {"train": self.train_size, "validation": self.validation_size, "test": self.test_size}[split]
@@ -68,6 +69,7 @@ class PairsConfig:
         """Every field as `check` takes it back (categories as a mapping): the one config -> values dict."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["categories"] = dict(self.categories)
+        out["held_out_from"] = list(self.held_out_from)
         return out
 
 
@@ -144,6 +146,7 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
     out["portable_only"] = _bool("portable_only", v.get("portable_only", False))
     out["max_ir_chars"] = _budget("max_ir_chars", v.get("max_ir_chars", 0), MIN_IR_CHARS, "characters of StableHLO a program may print")
     out["max_python_chars"] = _budget("max_python_chars", v.get("max_python_chars", 0), MIN_PYTHON_CHARS, "characters of Python a program may have")
+    out["held_out_from"] = _held_out_from(v.get("held_out_from", ()), out["name"])
     return PairsConfig(**out)
 
 
@@ -153,6 +156,20 @@ def _budget(name: str, value: Any, floor: int, what: str) -> int:
     if 0 < budget < floor:
         raise ConfigError(f"{name} is {budget:,}, under {floor:,}, the least any program needs: raise it, or set 0 for no budget")
     return budget
+
+
+def _held_out_from(value: Any, own: str) -> tuple[str, ...]:
+    """Names of configs in configs/ (not this one), e.g. `held_out_from: [balanced]`."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"held_out_from must be a list of config names, e.g. ['balanced']; got {value!r}")
+    known = tuple(sorted(p.stem for p in configs_dir().glob("*.yaml")))
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"held_out_from names {name!r}, which is not a config{_closest(name, known)}. Known configs: {', '.join(known)}")
+        if name == own:
+            raise ConfigError(f"held_out_from names the config itself ({own!r}); name the training configs to hold out from")
+    return tuple(sorted(set(names)))
 
 
 def _bool(name: str, value: Any) -> bool:

@@ -18,6 +18,7 @@ def test_every_shipped_config_loads_and_balanced_covers_every_category():
     configs = load_all()
     assert "balanced" in configs
     balanced = {c for c, w in configs["balanced"].categories if w > 0}
+    assert {c for c, w in configs["bench"].categories if w > 0} == balanced and configs["bench"].held_out_from == ("balanced",)
     singles = {name for name in configs if name in known_categories()}
     assert singles == balanced
     for name in singles:

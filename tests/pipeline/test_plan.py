@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from builder.config import PairsConfig
+from builder.pipeline import plan as plan_module
 from builder.pipeline.failures import Failure
-from builder.pipeline.plan import RENAMED_PYTHON, SEEN_STRUCTURE, Plan, build_plan, program_structure_key, python_key, shard_plan
+from builder.pipeline.plan import (
+    HELD_OUT_STRUCTURE,
+    RENAMED_PYTHON,
+    SEEN_STRUCTURE,
+    Plan,
+    build_plan,
+    program_structure_key,
+    python_key,
+    shard_plan,
+)
 from builder.pipeline.seeds import limits_of
 from builder.synth.generator import generate
 
@@ -68,3 +80,26 @@ def test_a_plan_read_back_from_json_hands_every_unit_the_same_slice():
     assert again.shard("validation", 2, 5) == plan.shard("validation", 2, 5)
     assert again.shard("validation", 2, 5).failures == (plan.failures[-1],)
     assert again.shard("train", 10, 20) == shard_plan(TINY, "train", 10, 20)
+
+
+def test_held_out_from_keeps_another_configs_train_structures_out_of_every_split(monkeypatch):
+    # bench's mechanism on a small space: one-statement conditionals, so collisions are common.
+    training = replace(TINY, name="training", categories=(("conditional", 1.0),), max_statements=1, train_size=100, validation_size=0, test_size=0)
+    monkeypatch.setattr(plan_module, "resolve", lambda name: {"training": training}[name])
+    plan_module.train_structures.cache_clear()
+    bench = replace(training, name="bench", seed=9, train_size=0, test_size=30, held_out_from=("training",))
+    seen = {program_structure_key(p) for _, p in programs(training)}
+    held_out = [program_structure_key(p) for _, p in programs(bench)]
+    assert len(held_out) == 30 and not seen & set(held_out)
+    assert build_plan(bench).dropped["test"][HELD_OUT_STRUCTURE] > 0
+    plan_module.train_structures.cache_clear()
+
+
+def test_held_out_from_must_name_another_config():
+    from builder.config import ConfigError, check, known_categories
+
+    values = {"name": "bench", "test_size": 3, "categories": {"arithmetic": 1.0}}
+    assert check({**values, "held_out_from": ["balanced"]}, known_categories()).held_out_from == ("balanced",)
+    for wrong, message in ((["balanced_x"], "did you mean 'balanced'"), (["bench"], "the config itself"), (3, "list of config names")):
+        with pytest.raises(ConfigError, match=message):
+            check({**values, "held_out_from": wrong}, known_categories())

@@ -1,0 +1,54 @@
+"""Seconds to score predictions with `evaluate`, per task and `--num-proc`, next to the goal of issue 19
+(1,000 predictions of a task in minutes on two cores).
+
+    .venv/bin/python benchmarks/evaluate.py --reference out/bench --n 1000             # the goal's scale
+    .venv/bin/python benchmarks/evaluate.py --reference /tmp/small --n 40 --num-proc 1,2 # a quick look
+
+The reference's own answers (`baselines.gold`) are scored without the exact-match shortcut, so
+every row does the whole work of its task: parse, canonical hash, both modules compiled and run by
+XLA (IR tasks), the contained child that runs and lowers the Python (stablehlo-to-python). A
+correct IR prediction costs less in a real run (its exact match spares both XLA runs). Rows per second and the projection to
+1,000 rows are printed with the load average: on a shared machine the figures are only as good
+as the load was low.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from builder.evaluation.baselines import gold
+from builder.evaluation.containment import protection
+from builder.evaluation.predictions import Predictions
+from builder.evaluation.reference import load_reference
+from builder.evaluation.run import Options, evaluate
+from builder.evaluation.tasks import TASKS, get_task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reference", required=True, help="a build directory (or Hub repo id)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--n", type=int, default=1000, help="rows scored per task (a seeded sample)")
+    parser.add_argument("--num-proc", default="1,2", help="comma-separated --num-proc values")
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    args = parser.parse_args()
+    rows = load_reference(args.reference, args.split)
+    print(f"reference {args.reference} ({args.split}): {len(rows)} rows; sample {args.n}; {os.cpu_count()} cores")
+    print(f"containment: {protection().describe()}")
+    print(f"{'task':22} {'num_proc':>8} {'rows':>5} {'seconds':>8} {'rows/s':>7} {'1,000 rows':>11}  load (1/5/15 min)")
+    for name in args.tasks.split(","):
+        task = get_task(name)
+        for num_proc in (int(n) for n in args.num_proc.split(",")):
+            predictions = Predictions(gold(task, rows))
+            started = time.perf_counter()
+            report = evaluate(task, rows, predictions, Options(sample=args.n, num_proc=num_proc, progress=False, shortcut=False))
+            seconds = time.perf_counter() - started
+            load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+            projected = 1000 * seconds / max(report.n, 1) / 60
+            print(f"{name:22} {num_proc:>8} {report.n:>5} {seconds:>8.1f} {report.n / seconds:>7.2f} {projected:>8.1f} min  {load}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

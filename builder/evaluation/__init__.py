@@ -1,0 +1,1 @@
+"""Scoring other people's predictions against reference rows (`jax-stablehlo-pairs evaluate`)."""

@@ -1,0 +1,269 @@
+"""Running a model's Python prediction: contained, because anyone may have written it.
+
+A prediction runs in a child interpreter of its own (one per row), with:
+
+- resource limits set before the foreign code is read (`resource.setrlimit`): CPU seconds,
+  address space, file size, no core files, and a process count;
+- a wall-clock timeout, after which the child's whole session (or PID namespace) is killed;
+- an empty temporary working directory, the only place it may write;
+- a scrubbed environment (PATH, HOME and TMPDIR pointing at that directory, PYTHONPATH);
+- under bubblewrap (`bwrap`, where the machine has it): a read-only view of the file system,
+  the home directory hidden (only the Python installation under it shown), a private network
+  namespace with nothing in it, private PID / IPC / UTS namespaces, and a child that dies with
+  its parent. Run as root, the child drops to `nobody` inside the sandbox (root is exempt from
+  `RLIMIT_NPROC`); run as a user, bubblewrap's user namespace makes the process count its own.
+
+Without bubblewrap only the limits, the timeout, the directory and the environment are in
+force: no network isolation and no file-system protection beyond the user's own permissions
+(and, as root, no process-count limit). `protection().describe()` says which, and `evaluate`
+prints it. What a child answers is data (an `.npz` read without pickles); a prediction written to
+forge that answer is not defended against: the scores are as honest as the submitter.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import os
+import pickle
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from ..validation.runners import PythonSide, ask_for_host_devices, python_side
+
+NOBODY = 65534
+RESULT = "result.npz"
+_TEXTS = ("stablehlo", "stablehlo_grad", "jaxpr", "error")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one prediction may use. JAX alone needs ~1.5 GiB of address space and ~20 threads
+    (threads count as processes); with two sandboxes at once as `nobody`, they share the count."""
+
+    seconds: float = 60.0  # wall clock, compile included; CPU time is capped at the same figure
+    memory_bytes: int = 4 << 30
+    processes: int = 256
+    file_bytes: int = 256 << 20
+
+
+@dataclass(frozen=True)
+class Protection:
+    """What is in force around a prediction on this machine."""
+
+    sandbox: str | None  # e.g. "bubblewrap 0.8.0"; None: limits only
+    why_not: str = ""  # why there is no sandbox
+
+    @property
+    def process_limit(self) -> bool:
+        return self.sandbox is not None
+
+    def describe(self) -> str:
+        base = "CPU-time, memory, file-size limits; wall-clock timeout; empty temporary working directory; scrubbed environment"
+        if self.sandbox:
+            return (
+                f"{base}; {self.sandbox}: process-count limit, read-only file system outside the working directory, "
+                "home directory hidden, no network, private PID namespace"
+            )
+        return (
+            f"{base}. NOT in force ({self.why_not}): network isolation, file-system protection beyond this user's permissions, "
+            "a process-count limit. Install bubblewrap (apt-get install bubblewrap) for those."
+        )
+
+
+@cache
+def protection() -> Protection:
+    """Probe once whether bubblewrap can build the sandbox here (it may exist and still be refused)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return Protection(None, "bubblewrap is not installed")
+    try:
+        probe = subprocess.run([*_bwrap_args(Path("/"), bwrap), "/bin/true"], capture_output=True, timeout=30, check=False)
+        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return Protection(None, f"bubblewrap did not start: {err}")
+    if probe.returncode != 0:
+        return Protection(None, f"bubblewrap refused to run here: {probe.stderr.decode(errors='replace').strip()[:200]}")
+    return Protection(version or "bubblewrap")
+
+
+def _visible_under_home() -> list[Path]:
+    """The Python installation and import path entries that live under the hidden home directory."""
+    home = Path.home().resolve()
+    roots = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path) if p and Path(p).exists()}
+    under = sorted(p for p in roots if p.is_relative_to(home) and p != home)
+    return [p for p in under if not any(p != q and p.is_relative_to(q) for q in under)]  # one bind shows what lies below it
+
+
+def _bwrap_args(scratch: Path, bwrap: str = "bwrap") -> list[str]:
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    home = Path.home().resolve()
+    if home != Path("/") and home.is_dir():
+        args += ["--tmpfs", str(home)]
+        made: set[Path] = set()
+        for path in _visible_under_home():
+            for parent in reversed(path.relative_to(home).parents[:-1]):  # bubblewrap would make them 0700
+                if home / parent not in made:
+                    made.add(home / parent)
+                    args += ["--perms", "0755", "--dir", str(home / parent)]
+            args += ["--ro-bind", str(path), str(path)]
+    if scratch != Path("/"):
+        args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
+    args += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"]
+    if os.getuid() == 0:  # the child drops to nobody itself, after its limits are set
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    return args
+
+
+def _environment(scratch: Path) -> dict[str, str]:
+    package_root = str(Path(__file__).resolve().parents[2])  # the directory holding `builder`
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(scratch),
+        "TMPDIR": str(scratch),
+        "PYTHONPATH": package_root,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "JAX_PLATFORMS": "cpu",
+        "LANG": "C.UTF-8",
+    }
+
+
+def run_contained(fields: dict[str, Any], inputs: Sequence[np.ndarray], limits: Limits | None = None) -> tuple[str, PythonSide]:
+    """`runners.python_side(fields, inputs, relower=True)` in a contained child.
+
+    Returns (status, side): status "ok" (the child answered; `side.error` says whether the
+    prediction itself failed), "timed_out" or "crashed" (`side.error` says why)."""
+    guard, limits = protection(), limits or Limits()
+    payload = pickle.dumps((fields, [np.asarray(x) for x in inputs]))
+    scratch = Path(tempfile.mkdtemp(prefix="evaluate-sandbox-"))
+    log = tempfile.TemporaryFile(prefix="evaluate-sandbox-", suffix=".log")  # noqa: SIM115 (closed below)
+    drop = guard.sandbox is not None and os.getuid() == 0
+    try:
+        if drop:
+            os.chown(scratch, NOBODY, NOBODY)
+        command = [sys.executable, "-m", __name__, str(limits.seconds), str(limits.memory_bytes), str(limits.processes), str(limits.file_bytes)]
+        if guard.sandbox:
+            command = [*_bwrap_args(scratch), *command, "drop" if drop else "sandboxed"]
+        child = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, cwd=scratch, env=_environment(scratch), start_new_session=True
+        )
+        try:
+            child.communicate(payload, timeout=limits.seconds)
+        except subprocess.TimeoutExpired:
+            _kill_session(child)
+            return "timed_out", PythonSide(error=f"killed: over the {limits.seconds:g} s time limit")
+        finally:
+            _kill_session(child)  # whatever it forked and left behind
+        if child.returncode != 0:
+            return "crashed", PythonSide(error=_why(child.returncode, log, limits))
+        try:
+            return "ok", _load(scratch / RESULT)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return "crashed", PythonSide(error=f"the child left no readable result: {err}"[:300])
+    finally:
+        log.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _kill_session(child: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+def _why(code: int, log: Any, limits: Limits) -> str:
+    log.seek(0)
+    lines = [line.strip() for line in log.read().decode(errors="replace").splitlines() if line.strip()]
+    last = lines[-1][:300] if lines else "no message"
+    if code in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL):
+        return f"killed (over the {limits.seconds:g} s CPU-time limit?): {last}"
+    if "MemoryError" in last:
+        return f"killed (the {limits.memory_bytes / 2**30:g} GiB memory limit): {last}"
+    return f"exit status {code}: {last}"
+
+
+# The child's answer is data (an .npz without pickles), never a pickle: unpickling what foreign
+# code wrote would hand it the parent.
+
+
+def _save(side: PythonSide, path: Path) -> None:
+    """`.npz` keeps numpy's own dtypes only: an ml_dtypes array (bfloat16) is stored as its bits and its dtype's name."""
+    outputs = [np.asarray(a) for a in side.outputs]
+    arrays = {f"out{i}": a if a.dtype.isnative and a.dtype.kind != "V" else a.view(f"u{a.dtype.itemsize}") for i, a in enumerate(outputs)}
+    meta = {k: getattr(side, k) for k in _TEXTS} | {"paths": side.paths, "dtypes": [a.dtype.name for a in outputs]}
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def _load(path: Path) -> PythonSide:
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        outputs = [_as(data[f"out{i}"], str(name)) for i, name in enumerate(meta["dtypes"])]
+    texts = [meta[k] if isinstance(meta[k], str) or meta[k] is None else str(meta[k]) for k in _TEXTS]
+    return PythonSide(outputs, [str(p) for p in meta["paths"]], None, *texts)
+
+
+def _as(array: np.ndarray, dtype: str) -> np.ndarray:
+    if array.dtype.name == dtype:
+        return array
+    if dtype not in ml_dtypes.__all__:
+        raise ValueError(f"output dtype {dtype!r} is neither numpy's nor ml_dtypes'")
+    return array.view(getattr(ml_dtypes, dtype))
+
+
+def _limit(seconds: float, memory_bytes: int, processes: int, file_bytes: int, mode: str) -> None:
+    """First thing in the child, before the foreign code is read. `mode`: "drop" (root in the
+    sandbox: become nobody), "sandboxed" (bubblewrap's user namespace counts this child's
+    processes alone), anything else: no process-count limit (it would count all the user's)."""
+    cpu = int(seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if mode in ("drop", "sandboxed"):
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    if mode == "drop":  # root ignores RLIMIT_NPROC: become nobody (the sandbox's working directory is nobody's)
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+
+
+def entry_point(source: str, expected: str) -> str:
+    """The function a prediction defines: `expected` (the row's entry point), or its one top-level
+    function. Parsed here, in the contained child: a source built to crash the parser crashes this."""
+    functions = [node.name for node in ast.parse(source).body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if expected in functions:
+        return expected
+    if len(functions) == 1:
+        return functions[0]
+    raise ValueError(f"the prediction defines no {expected!r} and {len(functions)} top-level functions; define {expected!r}")
+
+
+def _main() -> None:
+    seconds, memory, processes, file_bytes = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    _limit(seconds, memory, processes, file_bytes, sys.argv[5] if len(sys.argv) > 5 else "limits only")
+    ask_for_host_devices()
+    fields, inputs = pickle.loads(sys.stdin.buffer.read())
+    try:
+        fields["entry_point"] = entry_point(fields["python"], fields["entry_point"])
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+        side = PythonSide(error=f"not a program: {type(err).__name__}: {err}"[:500])
+    else:
+        side = python_side(fields, inputs, relower=True)
+    _save(side, Path(RESULT))
+
+
+if __name__ == "__main__":
+    _main()
