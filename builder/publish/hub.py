@@ -36,7 +36,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from ..config import SPLITS, ConfigError, PairsConfig, from_values, load_all, resolve
+from ..config import SPLITS, ConfigError, PairsConfig, from_values, load_named, resolve
 from ..hf_builder import make_builder
 from ..pipeline.failures import read_report
 from ..pipeline.fingerprint import code_fingerprint
@@ -286,7 +286,7 @@ def publish_dataset(
         verify(ds, config, "the dataset")
     api = HfApi(endpoint=endpoint(), token=token)
     name = config.name
-    record = ConfigRecord.of(config, collect(ds, failures=failures), fingerprint or code_fingerprint(), load_all().get(name))
+    record = ConfigRecord.of(config, collect(ds, failures=failures), fingerprint or code_fingerprint(), load_named()[0].get(name))
     untouched = (
         f"push_to_hub writes a config in one commit, so {repo_id} holds all of config {name!r} or none of it; "
         "the local build is untouched: re-run the same command to retry (a finished build is reused)."
