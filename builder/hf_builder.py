@@ -87,6 +87,19 @@ def builder_config(config: PairsConfig) -> datasets.BuilderConfig:
     return PairsBuilderConfig(name=config.name, version=VERSION, description=config.description, **values)
 
 
+def _name_given_to_load_dataset() -> str | None:
+    """The `name` the caller passed to `load_dataset`: datasets turns `name=""` into None (`name or default`)
+    before the builder sees it, which would silently build the default config. Read from datasets' own
+    frame (None when this builder was not made by `load_dataset_builder`)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "load_dataset_builder" and frame.f_globals.get("__name__") == "datasets.load":
+            name = frame.f_locals.get("name")
+            return name if isinstance(name, str) and not name.strip() else None  # only a blank name needs catching here
+        frame = frame.f_back
+    return None
+
+
 def caused_by_interrupt(err: BaseException | None) -> bool:
     """Whether a KeyboardInterrupt is down the exception chain of `err`."""
     seen: set[int] = set()
@@ -134,6 +147,8 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
         """Check the config name and every kwarg before datasets hashes them into a cache id,
         and pass on only the canonical values that differ from the named config, so equal
         configs share one cache (`seed="7"` and `seed=7`, a kwarg equal to the YAML's value)."""
+        if config_name is None:
+            config_name = _name_given_to_load_dataset()
         if config_name is not None and not str(config_name).strip():
             raise ConfigError(f"config name {config_name!r} is empty: name one of {', '.join(sorted(NAMED))}, or pass none for {self.DEFAULT_CONFIG_NAME!r}")
         name = config_name or self.DEFAULT_CONFIG_NAME

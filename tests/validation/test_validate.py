@@ -3,8 +3,13 @@ foreign Python; foreign Python runs only with --trust-code, inside time and memo
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 from dataclasses import asdict
+from pathlib import Path
 
 import datasets
 import pytest
@@ -331,3 +336,61 @@ def test_a_damaged_arrow_file_is_named_before_any_work(rows, tmp_path, capsys, d
     (tmp_path / "build" / "train" / "state.json").write_bytes(b"\xff\xfe\x00garbage")
     assert main(["validate", target]) == 2
     assert f"{tmp_path / 'build' / 'train' / 'state.json'} is damaged (UnicodeDecodeError" in capsys.readouterr().err
+
+
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_what_trusted_code_starts_in_the_background_ends_with_it(rows):
+    """The issue's `sleep 300 &`: it outlived validate and held the output pipe, so the row was reported
+    as over the time limit. The child's whole process group is ended with it."""
+    marker = f"299.{os.getpid()}"
+    row = rows[0]
+    started = {**row, "python": f"import subprocess\nsubprocess.Popen(['sleep', '{marker}'])\n" + row["python"]}
+    t0 = time.monotonic()
+    side = run_untrusted(started, make_inputs(row["args"], 0, row["stablehlo"]), relower=False, limits=Limits(seconds=30))
+    assert side.error is None, side.error
+    assert time.monotonic() - t0 < 25
+    deadline = time.monotonic() + 10  # SIGKILL is sent; give the kernel a moment to take the process down
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = processes_with(marker)
+    for pid in left:
+        os.kill(pid, 9)
+    assert left == []
+
+
+WORKER = """
+import sys, time
+from builder.validation import runners
+from builder.validation.worker import Worker
+worker = Worker(runners.__name__, 60)
+worker.call(("xla", "not a module", []))  # starts the executor child
+print("CHILD", worker._process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_sigkill_of_validate_leaves_no_executor_behind():
+    parent = subprocess.Popen([sys.executable, "-c", WORKER], stdout=subprocess.PIPE, text=True)
+    try:
+        line = parent.stdout.readline()
+        assert line.startswith("CHILD"), line
+        child = int(line.split()[1])
+        assert Path(f"/proc/{child}").exists()
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
+        time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists()
