@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import SPLITS, ConfigError, from_values
+from .config import SPLITS, ConfigError, from_values, resolve
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -67,10 +67,11 @@ def cmd_build(args: argparse.Namespace) -> int:
     check_target(out, args.overwrite)
     cache = Path(args.cache_dir or datasets.config.HF_DATASETS_CACHE)
     check_separate(out, cache)
-    builder = make_builder(args.config, args.cache_dir, **_overrides(args))  # checks every value: no work yet
-    rows = sum(builder.pairs_config.split_size(s) for s in SPLITS)
-    check_writable(out.parent, "--output-dir", rows * ROW_BYTES)  # before the build, not after it
+    config = resolve(args.config, _overrides(args))  # checks every value: no work yet
+    rows = sum(config.split_size(s) for s in SPLITS)
+    check_writable(out, "--output-dir", rows * ROW_BYTES, where=out.parent)  # before the build, not after it
     check_writable(cache, "--cache-dir", rows * ROW_BYTES)
+    builder = make_builder(args.config, args.cache_dir, **_overrides(args))
     ds, failures = builder.build(args.num_proc)
     duplicates = DedupReport.read(Path(builder.cache_dir)) or DedupReport()
     stats = collect(ds, failures=len(failures), duplicates=duplicates.per_split())

@@ -55,6 +55,8 @@ def not_ours(out: Path) -> list[str]:
     per split it lists holding only what `save_to_disk` writes there, and our reports."""
     problems = []
     manifest = read_manifest(out)
+    if not (out / MANIFEST).exists() and not (out / DATASET_DICT).exists():  # nothing of a build: name what is there
+        return sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
     if manifest is None:
         problems.append(f"{MANIFEST} {'is not a JSON object' if (out / MANIFEST).exists() else 'is missing'}")
     elif missing := [k for k in MANIFEST_KEYS if k not in manifest]:
@@ -177,10 +179,11 @@ def nearest_existing(path: Path) -> Path:
     return path
 
 
-def check_writable(path: Path, flag: str, need_bytes: int) -> None:
-    """Raise a `ConfigError` now, before any work, when `path` (or the folder it would be made in) cannot
-    take a file or has less than `need_bytes` free: otherwise a whole build runs before `OSError` says so."""
-    where = nearest_existing(path)
+def check_writable(path: Path, flag: str, need_bytes: int, where: Path | None = None) -> None:
+    """Raise a `ConfigError` now, before any work, when `where` (default `path`; or the folder it would be
+    made in) cannot take a file or has less than `need_bytes` free: otherwise a whole build runs before
+    `OSError` says so."""
+    where = nearest_existing(where or path)
     if not where.is_dir():
         raise ConfigError(f"{flag} {path}: {where} is a file, not a folder; pick another path")
     try:
