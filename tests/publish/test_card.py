@@ -108,8 +108,8 @@ def test_render_fills_the_template_for_every_config():
 
 
 def test_the_template_ships_inside_the_package():
-    """builder/dataset_card.md links to the root template, so a wheel install can publish too."""
-    shipped = Path(str(resources.files("builder"))) / "dataset_card.md"
+    """builder/publish/dataset_card.md links to the root template, so a wheel install can publish too."""
+    shipped = Path(str(resources.files("builder.publish"))) / "dataset_card.md"
     assert shipped.read_text() == (ROOT / "dataset_card.md").read_text()
     assert template_path().read_text() == shipped.read_text()
 
