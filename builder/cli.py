@@ -100,6 +100,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from .publish.hub import PublishError, endpoint, publish
 
+    if args.num_proc < 1:
+        raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
     from_disk = {}
     for item in args.from_disk:
         name, sep, path = item.partition("=")
@@ -164,6 +166,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     if args.sample is not None and args.sample < 1:
         raise ConfigError(f"--sample must be at least 1, got {args.sample}")
+    if args.num_proc < 1:
+        raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
     splits, config = load_target(args.target, args.config, _overrides(args), args.cache_dir)
     options = Options(
         trust_code=args.trust_code,
@@ -173,8 +177,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
         sandbox=Limits(args.time_limit, int(args.memory_limit * 2**30)),
         input_seed=args.input_seed,
     )
-    if args.num_proc < 1:
-        raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
     summary = run(splits, config, options, args.sample, num_proc=args.num_proc)
     print(f"\nvalidated {len(summary.reports)} rows of {args.target} (input seed {args.input_seed})")
     if config is None:

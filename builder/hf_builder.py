@@ -277,7 +277,10 @@ def prepare_elsewhere(builder: PairsBuilder, args: tuple[Any, ...], kwargs: dict
             "sys_path": list(sys.path), "module": cls.__module__, "name": cls.__qualname__, "args": made_args,
             "kwargs": made_kwargs, "cache_dir": builder.cache_dir, "prepare": (args, kwargs), "error": str(error),
         })  # fmt: skip
-        child = subprocess.Popen([sys.executable, "-m", __name__, str(os.getpid())], stdin=subprocess.PIPE, start_new_session=True)
+        path = os.pathsep.join(p for p in sys.path if p)  # so `-m builder.hf_builder` imports what this process imports
+        child = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(os.getpid())], stdin=subprocess.PIPE, start_new_session=True, env={**os.environ, "PYTHONPATH": path}
+        )
         try:
             assert child.stdin is not None
             child.stdin.write(request)

@@ -39,6 +39,10 @@ class Limits:
     seconds: float = DEFAULT_SECONDS
     memory_bytes: int = DEFAULT_MEMORY
 
+    def __post_init__(self) -> None:
+        if not self.seconds > 0 or not self.memory_bytes > 0:
+            raise ValueError(f"sandbox limits must be above 0, got {self.seconds!r} s and {self.memory_bytes!r} bytes")
+
 
 def _limit(seconds: float, memory_bytes: int) -> None:
     """Runs first thing in the child, before the foreign code is even read."""

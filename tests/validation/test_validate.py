@@ -269,6 +269,18 @@ def test_an_ir_with_a_custom_call_its_program_does_not_produce_is_a_finding_not_
     assert summary.problems()[0] == "1 rows failed" and summary.problems(allow_unverified=True) == ["1 rows failed"]
 
 
+def test_the_issues_tampered_row_fails_the_command_even_with_allow_unverified(rows, tmp_path, capsys):
+    """Before: XLA skipped it, relowering skipped it, the hashes matched, and validate exited 0 at 100%."""
+    target = saved([tampered(flippable(rows))], tmp_path / "build")
+    for extra in ([], ["--allow-unverified"]):
+        assert main(["validate", target, "--no-interpreter", *extra]) == 1
+        printed = capsys.readouterr().out
+        assert "custom_call: custom_call my_fast_kernel is in the IR but the row's program does not produce it" in printed
+        assert "verified: 0 of 1 rows" in printed and "result: 1 rows failed" in printed
+    with pytest.raises(ValueError, match="sandbox limits must be above 0"):
+        Limits(seconds=-15)
+
+
 def test_a_row_that_could_not_be_checked_is_unverified_and_fails_the_run(rows):
     """No config (nothing to regenerate from), another JAX version (no relowering), and an unknown custom
     call (XLA will not run it without --trust-code): nothing proves the row, so it is not counted as agreeing."""
