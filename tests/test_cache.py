@@ -153,7 +153,7 @@ def test_a_change_to_the_generator_is_a_fresh_build_not_a_stale_one(hf_env, tmp_
 
     before = load()
     assert not any(e.startswith("edited_") for e in before["entry_points"])
-    with (root / "builder" / "generator.py").open("a") as f:
+    with (root / "builder" / "synth" / "generator.py").open("a") as f:
         f.write(GENERATOR_EDIT)
     after = load()
     assert after["cache"] != before["cache"]
