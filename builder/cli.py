@@ -42,11 +42,6 @@ def parse_categories(text: str) -> dict[str, Any]:
     return weights
 
 
-# Disk a row takes (measured: 30 rows of `balanced` at its default sizes, 90 KB of Arrow a row, the same again in
-# the cache): writability and free space for this are checked before the build, in the output folder and the cache.
-ROW_BYTES = 96 << 10
-
-
 def cmd_build(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
@@ -58,7 +53,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .pipeline.dedup import DedupReport
     from .pipeline.failures import REPORT_NAME, describe
     from .pipeline.fingerprint import code_fingerprint
-    from .pipeline.output import check_separate, check_target, check_writable, data_digest, staged, write_manifest
+    from .pipeline.output import ROW_BYTES, check_separate, check_target, check_writable, data_digest, staged, write_manifest
     from .pipeline.stats import collect
 
     out = Path(args.output_dir)

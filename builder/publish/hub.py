@@ -37,11 +37,11 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from ..config import ConfigError, PairsConfig, from_values, load_named, resolve
+from ..config import SPLITS, ConfigError, PairsConfig, from_values, load_named, resolve
 from ..hf_builder import make_builder
 from ..pipeline.failures import read_report
 from ..pipeline.fingerprint import code_fingerprint
-from ..pipeline.output import MANIFEST, check_readable, read_manifest
+from ..pipeline.output import MANIFEST, ROW_BYTES, check_readable, check_writable, read_manifest
 from ..pipeline.stats import collect
 from . import figures
 from .card import DEFAULT_CONFIG, FIGURES_DIR, STATS_DIR, ConfigRecord, can_set_default, render
@@ -332,6 +332,9 @@ def publish(
     resolved = {  # bad names and values fail before any work
         n: saved_config(from_disk[n], n, overrides) if n in from_disk else resolve(n, overrides) for n in names
     }
+    to_build = sum(resolved[n].split_size(s) for n in names if n not in from_disk for s in SPLITS)
+    if to_build:  # an unwritable or full cache is said now, not after the build
+        check_writable(Path(cache_dir or datasets.config.HF_DATASETS_CACHE), "--cache-dir", to_build * ROW_BYTES)
     preflight(HfApi(endpoint=endpoint(), token=token), repo_id)
     out = []
     for name in names:

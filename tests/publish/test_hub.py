@@ -417,3 +417,12 @@ def test_an_endpoint_that_is_not_a_url_is_named_before_any_work(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "error: HF_ENDPOINT='not-a-url' is not a URL: set it to the Hub's address (e.g. https://huggingface.co) or unset it" in proc.stderr
     assert "Traceback" not in proc.stderr and "Generating" not in proc.stderr
+
+
+def test_an_unwritable_cache_is_named_before_any_build(hub, tmp_path):
+    env = hub_env(hub.endpoint, tmp_path / "pub")
+    proc = cli(env, "publish", REPO, "--config", "balanced", "--train-size", "1", "--validation-size", "0", "--test-size", "0",
+               "--cache-dir", "/proc/jsp-test/cache")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: --cache-dir /proc/jsp-test/cache: cannot write in /proc" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Generating" not in proc.stderr and hub.state.repos == {}
