@@ -77,7 +77,7 @@ import sys
 import numpy as np
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import stablehlo
-from builder.interpreter import make_context
+from builder.validation.interpreter import make_context
 with make_context(), ir.Location.unknown():
     module = ir.Module.parse(sys.stdin.read())
     arg = ir.DenseElementsAttr.get(np.array([7, 0], np.int32))
@@ -126,7 +126,7 @@ RAW = """
 import sys
 from jaxlib.mlir import ir
 from jaxlib.mlir.dialects import stablehlo
-from builder.interpreter import make_context
+from builder.validation.interpreter import make_context
 with make_context(), ir.Location.unknown():
     stablehlo.eval_module(ir.Module.parse(sys.stdin.read()), [])
 print("ran")
