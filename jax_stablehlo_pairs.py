@@ -5,7 +5,9 @@ This loading script is thin on purpose: the builder lives in the installed packa
 `builder` (`pip install -e .`), which the CLI and the tests share.
 """
 
-from builder.hf_builder import PairsBuilder
+# The comment after the import is read by datasets' import scanner: without the package it says
+# "Please install it using 'pip install <the comment>'" (otherwise `pip install builder`, another project).
+from builder.hf_builder import PairsBuilder  # From: -e . (run in the jax-stablehlo-pairs checkout that holds this script)
 
 
 class JaxStablehloPairs(PairsBuilder):

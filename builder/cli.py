@@ -1,4 +1,5 @@
-"""The `jax-stablehlo-pairs` command: build a config to disk and print its summary."""
+"""jax-stablehlo-pairs: synthesized JAX programs paired with the StableHLO (jaxpr, gradient IR, optimized
+HLO, XLA cost figures) JAX lowers them to. Build a config to disk, validate a build's rows, publish to the Hub."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, from_values
+from . import __version__
+from .config import SPLITS, ConfigError, from_values, resolve
 
 # Each subcommand imports its stages inside its function (lazy loading, on purpose): `--help` and a
 # bad flag answer at once, without loading JAX or datasets.
@@ -63,15 +65,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .pipeline.dedup import DedupReport
     from .pipeline.failures import BUDGET, LOWERING, REPORT_NAME, describe, of_kind
     from .pipeline.fingerprint import code_fingerprint
-    from .pipeline.output import check_separate, check_target, staged, write_manifest
+    from .pipeline.output import ROW_BYTES, check_separate, check_target, check_writable, data_digest, staged, write_manifest
     from .pipeline.stats import collect
 
     out = Path(args.output_dir)
     if args.num_proc < 1:
         raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
     check_target(out, args.overwrite)
-    check_separate(out, Path(args.cache_dir or datasets.config.HF_DATASETS_CACHE))
-    builder = make_builder(args.config, args.cache_dir, **_overrides(args))  # checks every value: no work yet
+    cache = Path(args.cache_dir or datasets.config.HF_DATASETS_CACHE)
+    check_separate(out, cache)
+    config = resolve(args.config, _overrides(args))  # checks every value: no work yet
+    rows = sum(config.split_size(s) for s in SPLITS)
+    check_writable(out, "--output-dir", rows * ROW_BYTES, where=out.parent)  # before the build, not after it
+    check_writable(cache, "--cache-dir", rows * ROW_BYTES)
+    builder = make_builder(args.config, args.cache_dir, **_overrides(args))
     ds, failures = builder.build(args.num_proc)
     duplicates = DedupReport.read(Path(builder.cache_dir)) or DedupReport()
     lowering, redraws = of_kind(failures, LOWERING), of_kind(failures, BUDGET)
@@ -88,6 +95,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             "rows": dict(stats.rows),
             "failures": len(lowering),
             "budget_redraws": len(redraws),
+            "data_digest": data_digest(tmp),  # of the Arrow files just written: `publish --from-disk` checks it
         })
     print(f"\n{args.config}: saved to {out}")
     print(stats.format())
@@ -101,6 +109,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from .publish.hub import PublishError, endpoint, publish
 
+    if args.num_proc < 1:
+        raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
     from_disk = {}
     for item in args.from_disk:
         name, sep, path = item.partition("=")
@@ -136,10 +146,11 @@ def load_target(target: str, config_name: str | None, overrides: dict[str, Any],
     import datasets
 
     from .hf_builder import make_builder
-    from .pipeline.output import read_manifest
+    from .pipeline.output import check_readable, read_manifest
 
     path = Path(target)
     if path.is_dir():
+        check_readable(path)
         try:
             loaded = datasets.load_from_disk(str(path))
         except FileNotFoundError as err:
@@ -164,6 +175,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     if args.sample is not None and args.sample < 1:
         raise ConfigError(f"--sample must be at least 1, got {args.sample}")
+    if args.num_proc < 1:
+        raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
     splits, config = load_target(args.target, args.config, _overrides(args), args.cache_dir)
     options = Options(
         trust_code=args.trust_code,
@@ -173,14 +186,36 @@ def cmd_validate(args: argparse.Namespace) -> int:
         sandbox=Limits(args.time_limit, int(args.memory_limit * 2**30)),
         input_seed=args.input_seed,
     )
-    if args.num_proc < 1:
-        raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
     summary = run(splits, config, options, args.sample, num_proc=args.num_proc)
     print(f"\nvalidated {len(summary.reports)} rows of {args.target} (input seed {args.input_seed})")
     if config is None:
         print("note: no build config, so no row could be regenerated; their Python ran only with --trust-code")
     print(summary.format())
-    return 0 if summary.ok else 1
+    problems = summary.problems(args.allow_unverified)
+    print("\nresult: " + ("; ".join(problems) if problems else "passed") + ("" if problems or summary.ok else " (--allow-unverified)"))
+    return 1 if problems else 0
+
+
+def positive(text: str) -> float:
+    """An argparse type: a number of seconds (or GiB) above 0; 0 or less would fail every row unchecked."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
+    return value
+
+
+CONFIG_VALUE_HELP = {
+    "--seed": "seed of the whole build: same seed, config and JAX version give the same rows (default: the config's)",
+    "--train-size": "rows in the train split (default: the config's)",
+    "--validation-size": "rows in the validation split (default: the config's)",
+    "--test-size": "rows in the test split (default: the config's)",
+    "--min-statements": "fewest statements per program (default: the config's)",
+    "--max-statements": "most statements per program (default: the config's)",
+    "--max-args": "most positional arguments per program, 1-5 (default: the config's)",
+}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -210,8 +245,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _add_config_values(parser: argparse.ArgumentParser) -> None:
     """The flags that override a config's values (read back by `_overrides`)."""
-    for flag in ("--seed", "--train-size", "--validation-size", "--test-size", "--min-statements", "--max-statements", "--max-args"):
-        parser.add_argument(flag, type=int)
+    for flag, text in CONFIG_VALUE_HELP.items():
+        parser.add_argument(flag, type=int, help=text)
     parser.add_argument("--categories", help="category weights, e.g. 'matrix=2,reduction=1' (default: the config's)")
     parser.add_argument("--max-ir-chars", type=int, help="length budget: characters of stablehlo (and stablehlo_grad) per row; 0: none")
     parser.add_argument("--max-python-chars", type=int, help="length budget: characters of python per row; 0: none")
@@ -232,16 +267,43 @@ def _add_build_options(parser: argparse.ArgumentParser, num_proc_help: str, cach
     parser.add_argument("--cache-dir", help=cache_dir_help)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jax-stablehlo-pairs", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def version_text() -> str:
+    from importlib.metadata import version
 
-    build = sub.add_parser("build", help="build a config and save the DatasetDict to disk")
+    return f"jax-stablehlo-pairs {__version__} (jax {version('jax')}, jaxlib {version('jaxlib')}, datasets {version('datasets')})"
+
+
+CACHE_ENV = "Reads HF_HOME / HF_DATASETS_CACHE (where the datasets cache lives, unless --cache-dir)."
+HUB_ENV = (
+    "Reads HF_TOKEN (or the token saved by `huggingface-cli login`) to write to the repo, HF_ENDPOINT (the Hub's "
+    "URL, default https://huggingface.co), and HF_HOME / HF_DATASETS_CACHE (the datasets cache, unless --cache-dir)."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jax-stablehlo-pairs",
+        description=__doc__,
+        epilog="Run `jax-stablehlo-pairs COMMAND --help` for a command's flags and the environment variables it reads.",
+    )
+    parser.add_argument("--version", action="version", version=version_text(), help="print the project, JAX and datasets versions")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = sub.add_parser(
+        "build",
+        help="build a config and save the DatasetDict to disk",
+        description="Build a named config (configs/*.yaml), with any of its values overridden, and save the DatasetDict, "
+        "its build.json manifest and reports to --output-dir.",
+        epilog=CACHE_ENV,
+    )
     build.add_argument("config", help="a config name from configs/ (e.g. balanced)")
     build.add_argument("--output-dir", required=True, help="where to save the DatasetDict")
     _add_build_options(build, "worker processes (shards run in parallel)", "datasets cache directory (default: HF_DATASETS_CACHE)")
     build.add_argument(
-        "--overwrite", action="store_true", help="replace an earlier build in --output-dir (once the new one is complete)"
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier build in --output-dir (once the new one is complete); only a directory `build` wrote "
+        "(its build.json, data and reports, nothing else) is ever replaced",
     )
     build.add_argument(
         "--engine", choices=("datasets", "ray"), default="datasets",
@@ -252,7 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=cmd_build)
 
     validate = sub.add_parser(
-        "validate", help="prove a build's rows: parse the IR back, run it with XLA and the reference interpreter, compare with the Python"
+        "validate",
+        help="prove a build's rows: parse the IR back, run it with XLA and the reference interpreter, compare with the Python",
+        description="Prove a build's rows. A row counts as verified only when its IR was executed and compared with another "
+        "executor, or relowered byte for byte by the row's own JAX version; every other row is reported as unverified "
+        "with the reason. Exit status: 0 when every row is verified, 1 when any row failed or is unverified or nothing "
+        "was executed (--allow-unverified accepts the last two), 2 for bad input.",
+        epilog=CACHE_ENV,
     )
     validate.add_argument("target", help="a directory written by `build`, or a config name to build first (with the size flags)")
     validate.add_argument("--config", help="for a directory without build.json: the config that made it (regenerates rows)")
@@ -260,10 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--input-seed", type=int, default=0, help="seed of the sample and of the random inputs")
     validate.add_argument("--trust-code", action="store_true", help="run Python that our generator did not write (in a limited child process)")
     validate.add_argument("--no-interpreter", action="store_true", help="skip the StableHLO reference interpreter")
-    validate.add_argument("--interpreter-timeout", type=float, default=20.0, help="seconds per module in the interpreter")
-    validate.add_argument("--execution-timeout", type=float, default=180.0, help="seconds per row for XLA / JAX (compile included)")
-    validate.add_argument("--time-limit", type=float, default=60.0, help="--trust-code: seconds per row of foreign Python")
-    validate.add_argument("--memory-limit", type=float, default=4.0, help="--trust-code: GiB of address space per row of foreign Python")
+    validate.add_argument("--interpreter-timeout", type=positive, default=20.0, help="seconds per module in the interpreter (above 0)")
+    validate.add_argument("--execution-timeout", type=positive, default=180.0, help="seconds per row for XLA / JAX, compile included (above 0)")
+    validate.add_argument("--time-limit", type=positive, default=60.0, help="--trust-code: seconds per row of foreign Python (above 0)")
+    validate.add_argument("--memory-limit", type=positive, default=4.0, help="--trust-code: GiB of address space per row of foreign Python")
+    validate.add_argument(
+        "--allow-unverified", action="store_true", help="exit 0 even when some rows could not be checked (they are still listed) or none was executed"
+    )
     validate.add_argument("--num-proc", type=int, default=1, help="rows validated at once, each with its own XLA and interpreter processes")
     _add_config_values(validate)
     validate.add_argument("--cache-dir", help="datasets cache directory for a config built on the fly")
@@ -284,7 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--memory-limit", type=float, default=4.0, help="GiB of address space per Python prediction")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    publish = sub.add_parser("publish", help="build configs (or reuse builds) and push them to the Hub with a dataset card")
+    publish = sub.add_parser(
+        "publish",
+        help="build configs (or reuse builds) and push them to the Hub with a dataset card",
+        description="Push configs to a Hub dataset repo, one commit of Parquet shards per config, then the dataset card. "
+        "Before anything is pushed, every row's stored hashes are checked against its IR, a seeded sample of rows (and the "
+        "first of each split) is regenerated, and a --from-disk build's data must match the digest in its build.json.",
+        epilog=HUB_ENV,
+    )
     publish.add_argument("repo_id", help="the dataset repo, e.g. my-org/jax-stablehlo-pairs (created if missing)")
     publish.add_argument(
         "--config", dest="configs", action="append", default=[], metavar="NAME", help="a config to publish (repeat for more)"

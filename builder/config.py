@@ -11,6 +11,7 @@ import difflib
 import math
 import numbers
 import operator
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -29,6 +30,7 @@ MAX_ARGS = 5
 MIN_IR_CHARS = 1_000
 MIN_PYTHON_CHARS = 200
 CONFIG_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+SUFFIXES = (".yaml", ".yml")
 
 
 class ConfigError(ValueError):
@@ -217,13 +219,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def load_yaml(path: Path, known_categories: tuple[str, ...]) -> PairsConfig:
     """Read and check one config file; errors name the file (and the line, for YAML syntax)."""
+    text = read_text(path)
     if not CONFIG_NAME.fullmatch(path.stem):
         raise ConfigError(
             f"{path}: {path.stem!r} cannot be a config name (it is the file name): "
             "use letters, digits, '_', '-' and '.', starting with a letter or digit"
         )
     try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
@@ -242,6 +245,21 @@ def load_yaml(path: Path, known_categories: tuple[str, ...]) -> PairsConfig:
         raise ConfigError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
 
 
+def read_text(path: Path) -> str:
+    """The file's text, or a `ConfigError` naming it and what is wrong: a directory, a dangling link
+    (editors leave `.#name.yaml` links while a file is open), no permission, not UTF-8."""
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(f"{path}: a link to {os.readlink(path)}, which does not exist (an editor's lock file?); remove it")
+    if path.is_dir():
+        raise ConfigError(f"{path}: a directory, not a config file; rename it or move it out of {path.parent}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason}); save it as UTF-8") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror or err}); fix its permissions or remove it") from None
+
+
 def load_all(directory: Path | None = None) -> dict[str, PairsConfig]:
     """Every named config, by name; the first broken file raises its `ConfigError`."""
     named, broken = load_named(directory)
@@ -251,7 +269,8 @@ def load_all(directory: Path | None = None) -> dict[str, PairsConfig]:
 
 
 def load_named(directory: Path | None = None) -> tuple[dict[str, PairsConfig], dict[str, ConfigError]]:
-    """Every named config, and apart from them the files that fail their checks, by name.
+    """Every named config (`*.yaml` or `*.yml`), and apart from them the entries that cannot be
+    one (unreadable, not YAML, failing their checks, two files of one name), by name.
 
     One broken file must not take the other configs down with it: the builder serves
     the good ones and raises a broken one's error (file and line) when it is asked for.
@@ -259,7 +278,13 @@ def load_named(directory: Path | None = None) -> tuple[dict[str, PairsConfig], d
     known = known_categories()
     named: dict[str, PairsConfig] = {}
     broken: dict[str, ConfigError] = {}
-    for path in sorted((directory or configs_dir()).glob("*.yaml")):
+    paths = sorted(p for suffix in SUFFIXES for p in (directory or configs_dir()).glob(f"*{suffix}"))
+    for path in paths:
+        if path.stem in named or path.stem in broken:
+            twins = " and ".join(str(p) for p in paths if p.stem == path.stem)
+            named.pop(path.stem, None)
+            broken[path.stem] = ConfigError(f"{twins} both define config {path.stem!r}; remove one of them")
+            continue
         try:
             named[path.stem] = load_yaml(path, known)
         except ConfigError as err:
@@ -270,7 +295,10 @@ def load_named(directory: Path | None = None) -> tuple[dict[str, PairsConfig], d
 def resolve(name: str, overrides: Mapping[str, Any] | None = None, named: Mapping[str, PairsConfig] | None = None) -> PairsConfig:
     """The named config with `overrides` applied (None values ignored, as `datasets` does), checked
     like a `load_dataset` kwarg: the one way a name and overrides become a config."""
-    named = load_all() if named is None else named
+    if named is None:
+        named, broken = load_named()
+        if name in broken:  # only the config asked for: another broken file does not stop this one
+            raise broken[name]
     if name not in named:
         raise unknown_config(name, named)
     given = {k: v for k, v in (overrides or {}).items() if v is not None}

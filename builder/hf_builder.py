@@ -6,18 +6,25 @@ on the script, the CLI and the tests all run this code.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib
 import logging
+import os
+import pickle
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
 from dataclasses import field as dataclass_field
 from dataclasses import make_dataclass
 from pathlib import Path
 from typing import Any
 
 import datasets
-import multiprocess
 
 from . import __version__
 from .config import (
@@ -36,6 +43,7 @@ from .pipeline.budget import statement_caps
 from .pipeline.dedup import dedup_prepared
 from .pipeline.failures import LOWERING, PARTS_DIR, REPORT_NAME, Failure, merge_parts, of_kind, read_report, write_part
 from .pipeline.fingerprint import code_fingerprint
+from .pipeline.orphans import POLL_SECONDS, die_with_parent
 from .pipeline.plan import ShardPlan, build_plan, shard_plan
 from .pipeline.rows import generate_rows
 from .pipeline.seeds import shards
@@ -45,20 +53,9 @@ logger = logging.getLogger(__name__)
 VERSION = datasets.Version(__version__)
 
 
-@contextmanager
-def _spawn_if_jax_started(num_proc: int | None) -> Iterator[None]:
-    """Make datasets' worker pool spawn rather than fork while JAX's backend is live in this process."""
-    from jax._src import xla_bridge
-
-    if not num_proc or num_proc < 2 or not xla_bridge.backends_are_initialized():
-        yield
-        return
-    before = multiprocess.get_start_method(allow_none=True)
-    multiprocess.set_start_method("spawn", force=True)
-    try:
-        yield
-    finally:
-        multiprocess.set_start_method(before, force=True)
+def check_num_proc(num_proc: Any) -> None:
+    if num_proc is not None and (isinstance(num_proc, bool) or not isinstance(num_proc, int) or num_proc < 1):
+        raise ConfigError(f"num_proc must be a whole number of at least 1 (or None: one process), got {num_proc!r}")
 
 
 # A broken YAML file must not sink the other configs: it is left out, and asking for it raises its error.
@@ -92,6 +89,19 @@ def builder_config(config: PairsConfig) -> datasets.BuilderConfig:
     return PairsBuilderConfig(name=config.name, version=VERSION, description=config.description, **values)
 
 
+def _name_given_to_load_dataset() -> str | None:
+    """The `name` the caller passed to `load_dataset`: datasets turns `name=""` into None (`name or default`)
+    before the builder sees it, which would silently build the default config. Read from datasets' own
+    frame (None when this builder was not made by `load_dataset_builder`)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "load_dataset_builder" and frame.f_globals.get("__name__") == "datasets.load":
+            name = frame.f_locals.get("name")
+            return name if isinstance(name, str) and not name.strip() else None  # only a blank name needs catching here
+        frame = frame.f_back
+    return None
+
+
 def caused_by_interrupt(err: BaseException | None) -> bool:
     """Whether a KeyboardInterrupt is down the exception chain of `err`."""
     seen: set[int] = set()
@@ -114,10 +124,25 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
     _failure_parts: str | None = None  # set while download_and_prepare writes: where work units record failures
     _unit_store: str | None = None  # and where finished work units are kept until the build is complete (resume)
 
+    _main_pid: int | None = None  # the process that runs datasets' worker pool: its workers die with it
+    _prepared_here = False  # True in the child process of `prepare_elsewhere`
+
     def __init__(self, *args: Any, hash: str | None = None, **kwargs: Any) -> None:
         # The script's hash alone would serve stale rows after a change to the package or to JAX.
         combined = hashlib.sha256(f"{hash}|{code_fingerprint()}".encode()).hexdigest()[:16]
         super().__init__(*args, hash=combined, **kwargs)
+        self._made_with = (args, {**kwargs, "hash": hash, "cache_dir": self._cache_dir_root})  # to make it again in a child
+
+    def download_and_prepare(self, *args: Any, num_proc: int | None = None, **kwargs: Any) -> None:
+        """datasets' method, with `num_proc` checked first; a parallel build is prepared by a child process
+        made for it (`prepare_elsewhere`), and this one reads the result."""
+        check_num_proc(num_proc)
+        if num_proc is not None and num_proc > 1 and not self._prepared_here:
+            prepare_elsewhere(self, args, {**kwargs, "num_proc": num_proc})
+            kwargs = {**kwargs, "download_mode": datasets.DownloadMode.REUSE_DATASET_IF_EXISTS}
+            num_proc = None
+        self._main_pid = os.getpid()
+        super().download_and_prepare(*args, num_proc=num_proc, **kwargs)
 
     def _create_builder_config(
         self, config_name: str | None = None, custom_features: Any = None, **config_kwargs: Any
@@ -125,6 +150,10 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
         """Check the config name and every kwarg before datasets hashes them into a cache id,
         and pass on only the canonical values that differ from the named config, so equal
         configs share one cache (`seed="7"` and `seed=7`, a kwarg equal to the YAML's value)."""
+        if config_name is None:
+            config_name = _name_given_to_load_dataset()
+        if config_name is not None and not str(config_name).strip():
+            raise ConfigError(f"config name {config_name!r} is empty: name one of {', '.join(sorted(NAMED))}, or pass none for {self.DEFAULT_CONFIG_NAME!r}")
         name = config_name or self.DEFAULT_CONFIG_NAME
         if name in BROKEN:
             raise BROKEN[name]
@@ -220,14 +249,9 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
                 out.with_name(out.name.removesuffix(".incomplete")) / REPORT_NAME,
             )
 
-    def _prepare_split(
-        self, split_generator: datasets.SplitGenerator, *args: Any, num_proc: int | None = None, **kwargs: Any
-    ) -> None:
-        # Forking a process whose JAX runtime has started deadlocks its XLA threads: spawn then.
-        with _spawn_if_jax_started(num_proc):
-            super()._prepare_split(split_generator, *args, num_proc=num_proc, **kwargs)
-
     def _generate_examples(self, split: str, shards: list[tuple[int, int]], plans: list[ShardPlan | None]):  # type: ignore[override]
+        if self._main_pid is not None and os.getpid() != self._main_pid:  # a worker of datasets' pool (no initializer hook)
+            die_with_parent(self._main_pid)
         config = self.pairs_config
         store = Path(self._unit_store) if self._unit_store else None
         reused = 0
@@ -257,3 +281,93 @@ def make_builder(config: str, cache_dir: str | None = None, **overrides: Any) ->
     """The builder the loading script would make, without needing the script file: the one way the
     CLI, publishing and the benchmarks build or reuse a build."""
     return PairsBuilder(config_name=config, dataset_name="jax_stablehlo_pairs", cache_dir=cache_dir, **overrides)
+
+
+# --- a parallel build runs in a child process made for it ---------------------------------------------
+# datasets' worker pool forks, and forking a process whose XLA threads run (the user's, once JAX ran
+# there) deadlocks them. Spawning instead re-runs the user's `__main__` in every worker, which without an
+# `if __name__ == "__main__"` guard starts the whole script again (and hangs). So the build goes to a fresh
+# interpreter started with `python -m` (nothing of `__main__` is imported there, and JAX has not started,
+# so its pool forks safely); it writes the finished build into the same cache directory, which this
+# process then reads. The child leads a process group of its own, which holds the pool's workers and the
+# Manager process datasets starts beside them; when this process ends, however it ends, the child ends
+# the whole group (`_end_group_with`), so nothing is left behind.
+
+
+def prepare_elsewhere(builder: PairsBuilder, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Run `builder.download_and_prepare(*args, **kwargs)` in a child process made for it; raise its error here."""
+    cls = type(builder)
+    made_args, made_kwargs = builder._made_with
+    with tempfile.TemporaryDirectory(prefix="jax-stablehlo-pairs-") as scratch:
+        error = Path(scratch) / "error"
+        request = pickle.dumps({
+            "sys_path": list(sys.path), "module": cls.__module__, "name": cls.__qualname__, "args": made_args,
+            "kwargs": made_kwargs, "cache_dir": builder.cache_dir, "prepare": (args, kwargs), "error": str(error),
+        })  # fmt: skip
+        path = os.pathsep.join(p for p in sys.path if p)  # so `-m builder.hf_builder` imports what this process imports
+        child = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(os.getpid())], stdin=subprocess.PIPE, start_new_session=True, env={**os.environ, "PYTHONPATH": path}
+        )
+        try:
+            assert child.stdin is not None
+            child.stdin.write(request)
+            child.stdin.close()
+            code = child.wait()
+        except BaseException as err:  # Ctrl-C: the child has a session of its own, so the terminal's signal reached only us
+            _stop_group(child, signal.SIGINT if isinstance(err, KeyboardInterrupt) else signal.SIGKILL)
+            raise
+        if code != 0:
+            kind, _, message = (error.read_text() if error.exists() else f"RuntimeError:exit status {code}, no message").partition(":")
+            if kind == "ConfigError":
+                raise ConfigError(message)
+            if kind == "KeyboardInterrupt":
+                raise KeyboardInterrupt
+            raise RuntimeError(f"the parallel build (in a child process) failed: {kind}: {message}")
+
+
+def _stop_group(child: subprocess.Popen[bytes], sig: signal.Signals, grace: float = 60.0) -> None:
+    """Pass `sig` to the child's process group (SIGINT lets datasets remove its unfinished files), then make sure it ends."""
+    with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(child.pid, sig)
+        child.wait(grace)
+    with contextlib.suppress(ProcessLookupError):  # the group outlived the grace time, or a worker outlived the child
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+
+
+def _prepare_here() -> None:
+    """The child's side of `prepare_elsewhere`: make the same builder, check it writes where the parent reads, build."""
+    _end_group_with(int(sys.argv[1]))
+    request = pickle.loads(sys.stdin.buffer.read())
+    sys.path[:] = request["sys_path"]
+    try:
+        cls = getattr(importlib.import_module(request["module"]), request["name"])
+        builder = cls(*request["args"], **request["kwargs"])
+        if builder.cache_dir != request["cache_dir"]:
+            raise RuntimeError(f"the child would write to {builder.cache_dir}, not {request['cache_dir']}")
+        args, kwargs = request["prepare"]
+        builder._prepared_here = True
+        builder.download_and_prepare(*args, **kwargs)
+    except BaseException as err:
+        Path(request["error"]).write_text(f"{type(err).__name__}:{err}")
+        raise
+
+
+def _end_group_with(parent: int) -> None:
+    """End this process group (this child, the pool's workers, datasets' Manager) once `parent` ends:
+    a thread, so it acts while the main thread waits inside the pool."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(POLL_SECONDS)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="end-group-with-parent", daemon=True).start()
+
+
+if __name__ == "__main__":
+    from builder.hf_builder import _prepare_here as prepare  # the package's module, so its classes are the ones pickled
+
+    prepare()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+import builder
 from builder.cli import _overrides, build_parser, main
 
 
@@ -127,7 +129,7 @@ def test_an_output_dir_holding_other_files_is_never_replaced(tmp_path, capsys):
     out.mkdir()
     (out / "thesis.tex").write_text("years of work")
     assert build(out, tmp_path / "cache", "--overwrite") == 2
-    assert "holds files that are not a build (thesis.tex); refusing to replace them, even with --overwrite" in capsys.readouterr().err
+    assert "holds files that are not a build written by `build` (thesis.tex); refusing to replace them, even with --overwrite" in capsys.readouterr().err
     assert (out / "thesis.tex").read_text() == "years of work"
     assert not (tmp_path / "cache").exists()
     (tmp_path / "file").write_text("x")
@@ -167,3 +169,80 @@ def test_size_limits_too_tight_for_the_split_size_are_a_config_error(tmp_path, c
     err = capsys.readouterr().err
     assert "no new program in" in err and "raise max_statements or shrink the split" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+# --- issue 15: nothing is deleted that we did not write; errors before work; the help --------------
+
+def test_a_project_folder_with_an_empty_build_json_is_never_deleted(tmp_path, capsys):
+    out = tmp_path / "project"
+    (out / "src").mkdir(parents=True)
+    (out / "src" / "main.js").write_text("console.log('years of work')")
+    (out / "README.md").write_text("# my project")
+    (out / "build.json").write_text("{}")
+    for extra in ((), ("--overwrite",)):
+        assert build(out, tmp_path / "cache", *extra) == 2
+        err = capsys.readouterr().err
+        assert "holds files that are not a build written by `build` (build.json lacks config" in err, err
+        assert "README.md" in err and "src/" in err and "refusing to replace them, even with --overwrite" in err
+        assert "None" not in err
+    assert (out / "src" / "main.js").read_text() == "console.log('years of work')" and (out / "README.md").exists()
+    assert not (tmp_path / "cache").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("flag", ["--output-dir", "--cache-dir"])
+def test_an_unwritable_directory_is_named_before_any_work(tmp_path, capsys, flag):
+    paths = {"--output-dir": str(tmp_path / "out"), "--cache-dir": str(tmp_path / "cache"), flag: "/proc/jsp-test/dir"}
+    code = main(["build", "matrix", *TINY, "--output-dir", paths["--output-dir"], "--cache-dir", paths["--cache-dir"]])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag} /proc/jsp-test/dir: cannot write in /proc") and "pick a folder you can write to" in err, err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+def test_a_full_disk_is_named_before_any_work(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from builder.pipeline import output
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(output.shutil, "disk_usage", lambda p: real(p)._replace(free=1 << 20))  # 1 MiB left
+    assert main(["build", "matrix", "--train-size", "100", "--validation-size", "0", "--test-size", "0",
+                 "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --output-dir" in err and "1 MiB free on the file system of" in err and "free some space" in err, err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+def all_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    found = {"jax-stablehlo-pairs": parser}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found |= {name: sub for name, sub in action.choices.items()}
+    return found
+
+
+def test_help_documents_every_command_flag_and_the_environment_they_read():
+    parsers = all_parsers(build_parser())
+    assert {"build", "validate", "publish"} <= set(parsers)
+    for name, parser in parsers.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                undocumented = [c.dest for c in action._choices_actions if not c.help]
+                assert not undocumented, f"commands without help: {undocumented}"
+                continue
+            assert action.help and action.help != argparse.SUPPRESS, f"{name} {action.option_strings or action.dest} has no help"
+    assert "HF_TOKEN" in parsers["publish"].format_help() and "HF_ENDPOINT" in parsers["publish"].format_help()
+    for name in ("build", "validate", "publish"):
+        assert "HF_HOME" in parsers[name].format_help() and "HF_DATASETS_CACHE" in parsers[name].format_help()
+    assert "--allow-unverified" in parsers["validate"].format_help()
+
+
+def test_version_names_the_project_jax_and_datasets(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert f"jax-stablehlo-pairs {builder.__version__}" in out
+    assert f"jax {version('jax')}" in out and f"jaxlib {version('jaxlib')}" in out and f"datasets {version('datasets')}" in out

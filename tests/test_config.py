@@ -34,7 +34,8 @@ def test_every_module_config_and_the_card_ship_in_the_wheel(tmp_path):
     wheel = next(tmp_path.glob("jax_stablehlo_pairs-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith("builder/configs/") and n.endswith(".yaml")}
-    assert shipped == {p.name for p in configs_dir().glob("*.yaml")}
+    shipped |= {n.rsplit("/", 1)[1] for n in names if n.startswith("builder/configs/") and n.endswith(".yml")}
+    assert shipped == {p.name for p in configs_dir().iterdir() if p.suffix in (".yaml", ".yml")}
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "builder").rglob("*.py")}
     assert modules and modules <= set(names), sorted(modules - set(names))
     assert "builder/publish/dataset_card.md" in names
@@ -166,3 +167,52 @@ def test_one_broken_file_does_not_hide_the_others(tmp_path):
     assert list(broken) == ["bad"] and "bad.yaml: line" in str(broken["bad"])
     with pytest.raises(ConfigError, match=r"bad\.yaml"):
         load_all(tmp_path)
+
+
+def unreadable_entries(directory) -> dict[str, str]:
+    """What users and editors leave in configs/: each entry and a fragment of the message naming it."""
+    (directory / "latin1.yaml").write_bytes(GOOD_YAML.replace("d\n", "caf\xe9\n", 1).encode("latin-1"))
+    (directory / "folder.yaml").mkdir()
+    (directory / ".#matrix.yaml").symlink_to(directory / "root@host.1234:1700000000")  # what emacs leaves while editing
+    (directory / "prose.yaml").write_text("just some words\n")
+    (directory / "twin.yaml").write_text(GOOD_YAML)
+    (directory / "twin.yml").write_text(GOOD_YAML)
+    return {
+        "latin1": "latin1.yaml: not UTF-8 text",
+        "folder": "folder.yaml: a directory, not a config file",
+        ".#matrix": ".#matrix.yaml: a link to",
+        "prose": "prose.yaml: expected a mapping of config keys",
+        "twin": "both define config 'twin'",
+    }
+
+
+def test_every_unreadable_entry_is_skipped_and_named_and_the_rest_load(tmp_path):
+    write(tmp_path, "good", GOOD_YAML)
+    (tmp_path / "short.yml").write_text(GOOD_YAML)  # .yml is a config like .yaml
+    expected = unreadable_entries(tmp_path)
+    named, broken = load_named(tmp_path)
+    assert sorted(named) == ["good", "short"]
+    assert sorted(broken) == sorted(expected)
+    for name, fragment in expected.items():
+        assert fragment in str(broken[name]) and str(tmp_path) in str(broken[name]), str(broken[name])
+
+
+def test_unreadable_entries_in_the_shipped_folder_leave_every_other_config_usable(hf_env, tmp_path):
+    root, env = package_copy(tmp_path / "pkg", hf_env)
+    configs = root / "configs"
+    expected = unreadable_entries(configs)
+    (configs / "extra.yml").write_text(GOOD_YAML)
+    proc = run_python(
+        "from builder.hf_builder import BROKEN, NAMED, make_builder\n"
+        "from builder.config import resolve\n"
+        "print('BROKEN', sorted(BROKEN)); print('MATRIX', resolve('matrix').name, 'extra' in NAMED)\n"
+        "print('BUILDER', make_builder('extra', cache_dir='unused').pairs_config.train_size)\n",
+        env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"BROKEN {sorted(expected)}" in proc.stdout
+    assert "MATRIX matrix True" in proc.stdout and "BUILDER 4" in proc.stdout
+    for fragment in expected.values():  # each named once, as a warning, not a traceback
+        assert fragment in proc.stderr
+    assert "Traceback" not in proc.stderr

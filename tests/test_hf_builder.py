@@ -87,3 +87,20 @@ def test_num_proc_two_gives_the_same_rows_as_one(hf_env, tmp_path):
     proc = subprocess.run([sys.executable, str(script), str(tmp_path)], env=hf_env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "SAME True 20" in proc.stdout
+
+
+def test_without_the_package_the_error_says_how_to_install_this_project(hf_env, tmp_path):
+    """datasets names the missing import; it must not send users to `pip install builder`, another project."""
+    code = (
+        "import sys\n"
+        "sys.modules['builder'] = None  # as if this project were not installed\n"
+        "from datasets import load_dataset\n"
+        "try:\n"
+        f"    load_dataset({str(SCRIPT)!r}, 'matrix', trust_remote_code=True)\n"
+        "except ImportError as err:\n"
+        "    print('ERR', err)\n"
+    )
+    proc = run_python(code, hf_env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Please install it using 'pip install -e . (run in the jax-stablehlo-pairs checkout that holds this script)'" in proc.stdout
+    assert "pip install builder" not in proc.stdout

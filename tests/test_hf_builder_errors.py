@@ -19,6 +19,10 @@ CASES = {
     "weights": ("balanced", {"categories": {"matrix": 0, "reduction": 0}}),
     "key": ("balanced", {"sed": 3}),
     "limits": ("balanced", {"min_statements": 9, "max_statements": 3}),
+    "empty_name": ("", {}),
+    "blank_name": (" ", {}),
+    "num_proc": ("matrix", {"num_proc": 0, "train_size": 2, "validation_size": 0, "test_size": 0}),
+    "num_proc_negative": ("matrix", {"num_proc": -2, "train_size": 2, "validation_size": 0, "test_size": 0}),
 }
 
 TRY_ALL = """
@@ -57,12 +61,17 @@ def test_bad_kwargs_give_the_same_clear_errors_through_load_dataset(hf_env, tmp_
         "weights": "all category weights are 0: give at least one category a positive weight",
         "key": "unknown key 'sed' (did you mean 'seed'?)",
         "limits": "min_statements (9) is larger than max_statements (3)",
+        "empty_name": "config name '' is empty: name one of arithmetic, ",
+        "blank_name": "config name ' ' is empty",
+        "num_proc": "num_proc must be a whole number of at least 1 (or None: one process), got 0",
+        "num_proc_negative": "num_proc must be a whole number of at least 1 (or None: one process), got -2",
     }
     for key, fragment in expected.items():
         assert got[key].startswith("ConfigError: ") and fragment in got[key], (key, got[key])
     # refused before any work: no dataset directory was even created
     cache = [p.name for p in (tmp_path.parent.glob("hf_home*/datasets/jax_stablehlo_pairs/*"))]
     assert not [name for name in cache if "matrx" in name or "abc" in name]
+    assert not list(tmp_path.parent.glob("hf_home*/datasets/jax_stablehlo_pairs/matrix-*/*/*/*.arrow"))  # num_proc=0: no rows made
 
 
 def test_equal_configs_share_one_cache_and_different_ones_do_not(tmp_path):

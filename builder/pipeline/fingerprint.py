@@ -8,7 +8,7 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 
-from ..config import configs_dir
+from ..config import SUFFIXES, configs_dir
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # builder/
 
@@ -35,9 +35,13 @@ def code_fingerprint() -> str:
     by starting a backend: the parent of forked workers must not start one.
     """
     h = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")) + sorted(configs_dir().glob("*.yaml")):
+    configs = sorted(p for p in configs_dir().iterdir() if p.suffix in SUFFIXES and p.is_file())  # not a lock file's dangling link
+    for path in sorted(PACKAGE_DIR.rglob("*.py")) + configs:
         h.update(path.name.encode())
-        h.update(path.read_bytes())
+        try:
+            h.update(path.read_bytes())
+        except OSError:  # unreadable: not a config (`load_named` names it), so not part of what rows depend on
+            continue
     for dist in ("jax", "jaxlib"):
         h.update(f"{dist}=={metadata.version(dist)}".encode())
     h.update(platform_inputs().encode())

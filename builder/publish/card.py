@@ -16,7 +16,7 @@ from typing import Any
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from .. import __version__
-from ..config import SPLITS, PairsConfig, load_all
+from ..config import SPLITS, PairsConfig, load_named
 from ..lowering.extractor import counted_ops
 from ..pipeline.stats import CHARS_PER_TOKEN, BuildStats
 
@@ -259,7 +259,7 @@ def category_section(records: Sequence[ConfigRecord], descriptions: Mapping[str,
     """Every category any record holds: what its programs exercise (its own config's description)
     and one real row of it (from the first record, in card order, that has one)."""
     if descriptions is None:
-        descriptions = {name: config.description for name, config in load_all().items()}
+        descriptions = {name: config.description for name, config in load_named()[0].items()}
     shown: dict[str, dict[str, Any]] = {}
     for record in records:
         for category, example in record.stats.category_examples.items():

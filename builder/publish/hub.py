@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import datasets
 import requests
@@ -36,15 +37,15 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-from ..config import SPLITS, ConfigError, PairsConfig, from_values, load_all, resolve
+from ..config import SPLITS, ConfigError, PairsConfig, from_values, load_named, resolve
 from ..hf_builder import make_builder
 from ..pipeline.failures import LOWERING, of_kind, read_report
 from ..pipeline.fingerprint import code_fingerprint
-from ..pipeline.output import MANIFEST, read_manifest
-from ..pipeline.rows import generate_rows
+from ..pipeline.output import MANIFEST, ROW_BYTES, check_readable, check_writable, read_manifest
 from ..pipeline.stats import collect
 from . import figures
 from .card import DEFAULT_CONFIG, FIGURES_DIR, STATS_DIR, ConfigRecord, can_set_default, render
+from .checks import check_digest, verify
 
 logger = logging.getLogger(__name__)
 
@@ -94,35 +95,21 @@ def saved_config(path: str | Path, name: str, overrides: Mapping[str, Any] | Non
 
 
 def load_saved(path: str | Path, config: PairsConfig) -> datasets.DatasetDict:
-    """A `save_to_disk` directory, checked to hold exactly what `config` generates."""
+    """A `build --output-dir` directory, checked to be as `build` wrote it and to hold exactly what `config` generates."""
     path = Path(path)
     if not (path / "dataset_dict.json").is_file():
         raise ConfigError(f"{path} is not a saved DatasetDict (no dataset_dict.json): pass a `jax-stablehlo-pairs build --output-dir` directory")
+    check_readable(path)
     ds = datasets.load_from_disk(str(path))
-    verify(ds, config, str(path))
+    problems = []
+    for check in (lambda: check_digest(path), lambda: verify(ds, config, str(path))):  # both: a refusal names every row
+        try:
+            check()
+        except ConfigError as err:
+            problems.append(str(err))
+    if problems:
+        raise ConfigError(" Also: ".join(problems))
     return ds
-
-
-def verify(ds: Mapping[str, datasets.Dataset], config: PairsConfig, source: str) -> None:
-    """Check that `ds` is what `config` generates with this code and JAX version: the split sizes,
-    and the first row of each split regenerated. The card promises a command that regenerates
-    the rows, so a build made with other settings or another version must not be published as this."""
-    sizes = {s: config.split_size(s) for s in SPLITS if config.split_size(s)}
-    found = {s: len(d) for s, d in ds.items()}
-    if found != sizes:
-        raise ConfigError(
-            f"{source} has rows {found} but config {config.name!r} with these settings has {sizes}: "
-            "pass the same --seed / --*-size options the build was made with"
-        )
-    for split, d in ds.items():
-        _, expected = next(generate_rows(config, split, 0, 1))
-        if d[0] != expected:
-            differs = sorted(k for k in expected if d[0].get(k) != expected[k])
-            raise ConfigError(
-                f"{source}: row {split}[0] differs from what config {config.name!r} generates (columns {', '.join(differs)}): "
-                "it was built with other settings, another generator version or another JAX; rebuild it, "
-                "or pass the options it was built with"
-            )
 
 
 def plan_shards(ds: Mapping[str, datasets.Dataset], max_files: int, max_shard_bytes: int = MAX_SHARD_BYTES) -> dict[str, int]:
@@ -142,6 +129,13 @@ def plan_shards(ds: Mapping[str, datasets.Dataset], max_files: int, max_shard_by
 # ---- the Hub --------------------------------------------------------------------------------
 def endpoint() -> str:
     return datasets.config.HF_ENDPOINT  # what push_to_hub uses: HF_ENDPOINT, read at import
+
+
+def check_endpoint() -> None:
+    """HF_ENDPOINT must be a URL; otherwise the Hub client fails deep inside with `MissingSchema`."""
+    where = urlparse(endpoint())
+    if where.scheme not in ("http", "https") or not where.netloc:
+        raise ConfigError(f"HF_ENDPOINT={endpoint()!r} is not a URL: set it to the Hub's address (e.g. https://huggingface.co) or unset it")
 
 
 @contextmanager
@@ -286,7 +280,7 @@ def publish_dataset(
         verify(ds, config, "the dataset")
     api = HfApi(endpoint=endpoint(), token=token)
     name = config.name
-    record = ConfigRecord.of(config, collect(ds, failures=failures), fingerprint or code_fingerprint(), load_all().get(name))
+    record = ConfigRecord.of(config, collect(ds, failures=failures), fingerprint or code_fingerprint(), load_named()[0].get(name))
     untouched = (
         f"push_to_hub writes a config in one commit, so {repo_id} holds all of config {name!r} or none of it; "
         "the local build is untouched: re-run the same command to retry (a finished build is reused)."
@@ -327,6 +321,7 @@ def publish(
 ) -> list[Published]:
     """Build (or reuse) and publish each config, in order; `from_disk` maps a config to a
     `save_to_disk` directory to publish instead of building. `overrides` apply to every config."""
+    check_endpoint()
     from_disk = dict(from_disk or {})
     names = list(dict.fromkeys([*configs, *from_disk]))
     if not names:
@@ -337,6 +332,9 @@ def publish(
     resolved = {  # bad names and values fail before any work
         n: saved_config(from_disk[n], n, overrides) if n in from_disk else resolve(n, overrides) for n in names
     }
+    to_build = sum(resolved[n].split_size(s) for n in names if n not in from_disk for s in SPLITS)
+    if to_build:  # an unwritable or full cache is said now, not after the build
+        check_writable(Path(cache_dir or datasets.config.HF_DATASETS_CACHE), "--cache-dir", to_build * ROW_BYTES)
     preflight(HfApi(endpoint=endpoint(), token=token), repo_id)
     out = []
     for name in names:
@@ -347,6 +345,7 @@ def publish(
             fingerprint = (read_manifest(Path(from_disk[name])) or {}).get("code_fingerprint")  # the code that built it
         else:
             ds, _, failures = build(name, overrides, cache_dir, num_proc)
+            verify(ds, resolved[name], f"the build of {name!r} in the datasets cache")  # a reused cache may have been edited
         out.append(
             publish_dataset(
                 ds,

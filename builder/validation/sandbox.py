@@ -1,7 +1,8 @@
 """Running a row's Python that our generator did not write (`validate --trust-code`).
 
 The code runs in a child interpreter with a CPU-time limit and an address-space limit
-(`resource.setrlimit`), a wall-clock timeout, no stdin, and a scratch working directory.
+(`resource.setrlimit`), a wall-clock timeout, no stdin, and a scratch working directory; the child
+and whatever it starts form a process group that is ended with it, and it dies with validate.
 That bounds what a runaway or hostile program costs this machine in time and memory; it is
 not a security boundary against code written to escape (the child has the user's file and
 network access), which is why `--trust-code` is explicit.
@@ -9,9 +10,12 @@ network access), which is why `--trust-code` is explicit.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pickle
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..pipeline.orphans import die_with_parent
 from .runners import PythonSide, ask_for_host_devices, python_fields, python_side
 
 # JAX needs ~1.5 GiB of address space just to start its CPU client.
@@ -34,6 +39,10 @@ class Limits:
     seconds: float = DEFAULT_SECONDS
     memory_bytes: int = DEFAULT_MEMORY
 
+    def __post_init__(self) -> None:
+        if not self.seconds > 0 or not self.memory_bytes > 0:
+            raise ValueError(f"sandbox limits must be above 0, got {self.seconds!r} s and {self.memory_bytes!r} bytes")
+
 
 def _limit(seconds: float, memory_bytes: int) -> None:
     """Runs first thing in the child, before the foreign code is even read."""
@@ -43,30 +52,45 @@ def _limit(seconds: float, memory_bytes: int) -> None:
 
 
 def run_untrusted(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool, limits: Limits, execute: bool = True) -> PythonSide:
-    """`runners.python_side` in a limited child process; a crash, a limit or a timeout becomes `error`."""
+    """`runners.python_side` in a limited child process; a crash, a limit or a timeout becomes `error`.
+
+    The child leads a process group of its own, and the whole group is ended when the child is done
+    (or out of time): a `sleep 300 &` it started does not outlive it. Its output goes to files, not pipes,
+    so a process that inherited them cannot keep this waiting."""
     payload = pickle.dumps((python_fields(row), [np.asarray(x) for x in inputs], relower, execute))
     with tempfile.TemporaryDirectory(prefix="validate-sandbox-") as scratch:
-        try:
-            done = subprocess.run(
-                [sys.executable, "-m", __name__, str(limits.seconds), str(limits.memory_bytes)],
-                input=payload,
-                capture_output=True,
-                timeout=limits.seconds,
-                cwd=scratch,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
+        request, stdout, stderr = (Path(scratch) / name for name in ("request.pickle", "stdout", "stderr"))
+        request.write_bytes(payload)
+        with request.open("rb") as given, stdout.open("wb") as out, stderr.open("wb") as err:
+            child = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(limits.seconds), str(limits.memory_bytes), str(os.getpid())],
+                stdin=given, stdout=out, stderr=err, cwd=scratch, start_new_session=True,
+            )  # fmt: skip
+            try:
+                code = child.wait(limits.seconds)
+            except subprocess.TimeoutExpired:
+                code = None
+            finally:
+                _end_group(child)
+        if code is None:
             return PythonSide(error=f"killed: over the {limits.seconds:g} s time limit")
-        if done.returncode != 0:
-            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-            why = "memory limit" if "MemoryError" in tail[0] else f"exit status {done.returncode}"
-            if done.returncode in (-9, -24):  # SIGKILL / SIGXCPU: the CPU-time limit
+        if code != 0:
+            tail = stderr.read_text(errors="replace").strip().splitlines()[-1:] or ["no message"]
+            why = "memory limit" if "MemoryError" in tail[0] else f"exit status {code}"
+            if code in (-9, -24):  # SIGKILL / SIGXCPU: the CPU-time limit
                 why = f"over the {limits.seconds:g} s CPU-time limit"
             return PythonSide(error=f"killed ({why}): {tail[0][:300]}")
         try:
             return _load(Path(scratch) / RESULT)
         except (OSError, ValueError, KeyError) as err:
             return PythonSide(error=f"the child left no readable result: {err}")
+
+
+def _end_group(child: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the child's whole process group (what it started in the background too) and reap the child."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
 
 
 # The child's answer is data (an .npz without pickles), never a pickle: unpickling what foreign
@@ -91,6 +115,7 @@ def _load(path: Path) -> PythonSide:
 
 
 def _main() -> None:
+    die_with_parent(int(sys.argv[3]))
     _limit(float(sys.argv[1]), int(sys.argv[2]))
     ask_for_host_devices()
     row, inputs, relower, execute = pickle.loads(sys.stdin.buffer.read())

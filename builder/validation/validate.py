@@ -65,7 +65,7 @@ OK, FAIL, SKIP = "ok", "fail", "skip"
 # on every run: two runs of one program draw different numbers, so only shapes and dtypes can agree.
 NONDETERMINISTIC = re.compile(r"stablehlo\.rng(?![_\w])")
 NONDETERMINISTIC_WHY = "stablehlo.rng (lax.rng_uniform) draws fresh numbers on every run"
-CHECKS = ("regenerate", "parse", "xla", "interpreter", "python", "grad", "relower", "identity")
+CHECKS = ("regenerate", "parse", "custom_call", "xla", "interpreter", "python", "grad", "relower", "identity")
 # An interpreter difference that XLA shows against itself: the module's outputs change when every
 # intermediate is returned too (nothing fused away), and the interpreter agrees with those.
 MISCOMPILED = "XLA miscompiles this module: the interpreter agrees with XLA's values when nothing is fused away"
@@ -106,18 +106,39 @@ class RowReport:
     def failed(self) -> bool:
         return any(f.status == FAIL for f in self.findings)
 
+    def _every(self, check: str, status: str) -> bool:
+        states = [f.status for f in self.findings if f.check == check]
+        return bool(states) and all(s == status for s in states)
+
     @property
     def executed(self) -> bool:
-        return self.status("xla") == OK
+        """XLA ran every module of the row (a gradient run alone does not make the forward IR executed)."""
+        return self._every("xla", OK)
 
     @property
     def compared(self) -> bool:
-        """At least one comparison between two executors ran."""
-        return any(self.status(c) in (OK, FAIL) for c in ("interpreter", "python", "grad"))
+        """Another executor compared the forward IR's values: a difference found, the Python's values agreeing,
+        or the interpreter agreeing on every module (agreement on the gradient alone says nothing of the forward IR)."""
+        return any(self.status(c) == FAIL for c in ("interpreter", "python", "grad")) or self.status("python") == OK or self._every("interpreter", OK)
 
     @property
     def agreed(self) -> bool:
         return self.executed and self.compared and not any(self.status(c) == FAIL for c in ("xla", "interpreter", "python", "grad"))
+
+    @property
+    def verified(self) -> bool:
+        """Proven: nothing failed, and the IR was executed and compared with another executor, or a
+        fresh lowering by the row's own JAX version printed it byte for byte. Nothing else counts."""
+        return not self.failed and (self.agreed or self.status("relower") == OK)
+
+    @property
+    def unverified(self) -> bool:
+        """Neither failed nor proven: validate could not check it (the reasons are its skips)."""
+        return not self.failed and not self.verified
+
+    def why_unverified(self) -> str:
+        skips = [f"{f.check}: {f.detail}" for f in self.findings if f.status == SKIP]
+        return "; ".join(skips[:3]) if skips else "the IR was neither executed and compared nor relowered"
 
 
 @dataclass(frozen=True)
@@ -128,6 +149,11 @@ class Options:
     execution_timeout: float = 180.0  # XLA and JAX on one row's IR or Python (compile included)
     sandbox: Limits = field(default_factory=Limits)
     input_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("interpreter_timeout", "execution_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be more than 0 seconds, got {getattr(self, name)!r}")
 
 
 def short_diff(got: str, want: str, lines: int = 6) -> str:
@@ -201,6 +227,9 @@ class Validator:
             return report
         report.add("parse", OK)
         self._check_signature(row, signatures["stablehlo"], report)
+        produced = self._check_custom_calls(row, texts, ours, report)
+        if produced is None:
+            return report
 
         try:
             inputs = runners.make_inputs(row["args"], input_seed, row["stablehlo"])
@@ -214,9 +243,9 @@ class Validator:
         if not execute:  # a shard_map over a mesh larger than the executors' host devices
             report.add("xla", SKIP, f"partitioned over a {devices}-device mesh (shard_map); the executors have {runners.HOST_DEVICES}")
         else:
-            xla = self._run_xla("stablehlo", row["stablehlo"], inputs, report, self.options.trust_code)
+            xla = self._run_xla("stablehlo", row["stablehlo"], inputs, report, self.options.trust_code or produced)
             if texts["stablehlo_grad"]:
-                xla_grad = self._run_xla("stablehlo_grad", texts["stablehlo_grad"], grad_inputs, report, self.options.trust_code)
+                xla_grad = self._run_xla("stablehlo_grad", texts["stablehlo_grad"], grad_inputs, report, self.options.trust_code or produced)
 
         if self.interpreter is not None and xla is not None:
             self._interpret("stablehlo", row["stablehlo"], inputs, xla, signatures["stablehlo"].result_info, report)
@@ -258,6 +287,26 @@ class Validator:
             if report.status("relower") is None:
                 report.add("relower", OK)
         return report
+
+    def _check_custom_calls(self, row: dict[str, Any], texts: dict[str, str | None], ours: bool, report: RowReport) -> bool | None:
+        """Custom calls outside `SAFE_CUSTOM_CALLS` run arbitrary native code, so XLA runs them only when the
+        row's own program produces them: lowered afresh (our JAX) from the regenerated program. A target the
+        program does not produce is a finding (FAIL, returns None); True: every such target is the program's."""
+        unsafe = sorted({t for text in texts.values() if text for t in custom_call_targets(text) if not runners.SAFE_CUSTOM_CALLS.match(t)})
+        if not unsafe or not ours:
+            return False  # none, or foreign code: XLA skips them unless --trust-code (`_run_xla`)
+        reply = self.executor.call(("python", runners.python_fields(row), [], True, False))
+        side = reply.value[1] if not reply.failed and reply.value[0] == "ok" else None
+        if side is None or side.error:
+            report.add("custom_call", FAIL, f"the row's program did not lower: {reply.failed or (side.error if side else reply.value[1])}"[:300])
+            return None
+        fresh = {t for text in (side.stablehlo, side.stablehlo_grad) if text for t in custom_call_targets(text)}
+        foreign = [t for t in unsafe if t not in fresh]
+        if foreign:
+            report.add("custom_call", FAIL, f"custom_call {', '.join(foreign)} is in the IR but the row's program does not produce it")
+            return None
+        report.add("custom_call", OK)
+        return True
 
     def _check_signature(self, row: dict[str, Any], sig: runners.Signature, report: RowReport) -> None:
         declared_in = [(tuple(a["shape"]), a["dtype"]) for a in row["args"]]
@@ -408,7 +457,7 @@ class Summary:
     reports: list[RowReport] = field(default_factory=list)
 
     def table(self) -> str:
-        columns = ("checked", "regenerated", "parsed", "executed", "interpreted", "agreed", "relowered", "unique", "failed")
+        columns = ("checked", "regenerated", "parsed", "executed", "interpreted", "agreed", "relowered", "unique", "verified", "unverified", "failed")
         cats = sorted({r.category for r in self.reports})
         rows = [[c, *self._counts([r for r in self.reports if r.category == c])] for c in cats]
         rows.append(["total", *self._counts(self.reports)])
@@ -428,6 +477,8 @@ class Summary:
             sum(r.agreed for r in reports),
             sum(r.status("relower") == OK for r in reports),
             sum(r.status("identity") == OK for r in reports),
+            sum(r.verified for r in reports),
+            sum(r.unverified for r in reports),
             sum(r.failed for r in reports),
         ]
 
@@ -450,7 +501,29 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        return not any(r.failed for r in self.reports)
+        """Every row verified, none failed, and something was executed."""
+        return not self.problems()
+
+    def problems(self, allow_unverified: bool = False) -> list[str]:
+        """Why validation does not pass (empty: it passes). `allow_unverified` lets unverified rows and a
+        run that executed nothing pass; a failed row never does."""
+        failed = sum(r.failed for r in self.reports)
+        out = [f"{failed} rows failed"] if failed else []
+        if allow_unverified:
+            return out
+        unverified = sum(r.unverified for r in self.reports)
+        if unverified:
+            out.append(f"{unverified} rows are unverified (see above; --allow-unverified accepts them)")
+        if not self.reports:
+            out.append("no row was checked")
+        elif not any(r.executed for r in self.reports):
+            out.append("no row was executed (--allow-unverified accepts that)")
+        return out
+
+    def unverified(self, limit: int = 20) -> list[str]:
+        rows = [r for r in self.reports if r.unverified]
+        lines = [f"{r.id} [{r.category}] seed {r.seed}: {r.why_unverified()[:300]}" for r in rows[:limit]]
+        return lines + ([f"... and {len(rows) - limit} more"] if len(rows) > limit else [])
 
     def agreement(self) -> str:
         """Agreement under execution: of the rows whose IR XLA ran and whose values another executor
@@ -465,8 +538,15 @@ class Summary:
             line += f"; {len(executed) - len(compared)} more executed rows had no values to compare (see skipped checks)"
         return line
 
+    def verification(self) -> str:
+        """Rows proven (executed and compared, or relowered byte for byte by their own JAX), and the rest."""
+        verified = sum(r.verified for r in self.reports)
+        unverified = sum(r.unverified for r in self.reports)
+        share = f" ({verified / len(self.reports):.2%})" if self.reports else ""
+        return f"verified: {verified} of {len(self.reports)} rows{share}; unverified: {unverified}; failed: {sum(r.failed for r in self.reports)}"
+
     def format(self) -> str:
-        parts = [self.table(), self.agreement()]
+        parts = [self.table(), self.agreement(), self.verification()]
         seconds: Counter[str] = sum((r.seconds for r in self.reports), Counter())
         parts.append("seconds per check: " + ", ".join(f"{c} {seconds[c]:.0f}" for c in CHECKS if c in seconds))
         skipped = self.skipped()
@@ -476,6 +556,10 @@ class Summary:
         if miscompiled:
             head = f"XLA miscompiles found ({len(miscompiled)}; the IR agrees with the interpreter and with XLA unfused):"
             parts.append(head + "".join(f"\n  {line}" for line in miscompiled))
+        unverified = self.unverified()
+        if unverified:
+            parts.append(f"unverified rows (not checked, so not counted as agreeing; {sum(r.unverified for r in self.reports)}):"
+                         + "".join(f"\n  {line}" for line in unverified))
         failures = self.failures()
         parts.append(f"disagreements and failures ({len(failures)}):" + ("".join(f"\n  {line}" for line in failures) or " none"))
         return "\n\n".join(parts)

@@ -20,6 +20,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from ..pipeline.orphans import die_with_parent
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -48,7 +50,7 @@ class Worker:
             self._stderr.seek(0)
             self._stderr.truncate()
             self._process = subprocess.Popen(
-                [sys.executable, "-m", self.module, str(to_child_r), str(from_child_w)],
+                [sys.executable, "-m", self.module, str(to_child_r), str(from_child_w), str(os.getpid())],
                 pass_fds=(to_child_r, from_child_w),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -114,6 +116,7 @@ class Worker:
 
 def serve(handle: Callable[[Any], Any]) -> None:
     """The child's loop (call from the module's `__main__`): answer each request with `handle(request)`."""
+    die_with_parent(int(sys.argv[3]))  # a SIGKILL of validate leaves no executor behind
     inbox, outbox = Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
     while True:
         try:

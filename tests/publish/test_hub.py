@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from hub_server import Fault, HubServer
 from huggingface_hub import DatasetCard
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError, RevisionNotFoundError
 
+from builder.lowering.irhash import canonical_hash, structure_hash
+from builder.pipeline.output import data_digest
 from builder.publish.hub import PublishError, hub_errors
 
 REPO = "org/pairs"
@@ -348,3 +351,78 @@ def test_hub_errors_name_the_cause_and_the_state(error, expected):
     with pytest.raises(PublishError) as caught, hub_errors("org/pairs", "The repo is as it was."):
         raise error
     assert expected in str(caught.value) and str(caught.value).endswith("The repo is as it was.")
+
+
+OP = re.compile(r"= stablehlo\.(\w+)")
+
+
+def tampered_copy(source: Path, dest: Path, *, rehash: bool, redigest: bool) -> Path:
+    """The build with its second train row's IR edited (one op swapped), saved as `build` would save it;
+    `rehash`: the hash columns recomputed with the project's hashing; `redigest`: build.json's digest too."""
+    ds = datasets.load_from_disk(str(source))
+    rows = ds["train"].to_list()
+    text = rows[1]["stablehlo"]
+    m = OP.search(text)
+    text = text[: m.start(1)] + ("subtract" if m.group(1) == "add" else "add") + text[m.end(1) :]
+    rows[1]["stablehlo"] = text
+    if rehash:
+        rows[1]["canonical_hash"], rows[1]["structure_hash"] = canonical_hash(text), structure_hash(text)
+    edited = datasets.DatasetDict({**ds, "train": datasets.Dataset.from_list(rows, features=ds["train"].features)})
+    edited.save_to_disk(str(dest))
+    manifest = json.loads((source / "build.json").read_text())
+    if redigest:
+        manifest["data_digest"] = data_digest(dest)
+    (dest / "build.json").write_text(json.dumps(manifest))
+    return dest
+
+
+def test_tampered_rows_are_never_pushed_and_are_named(saved, hub, tmp_path):
+    """The issue's case: a build whose second train row's IR was edited was pushed (only row 0 was regenerated)."""
+    hashes_stale = tampered_copy(saved["balanced"], tmp_path / "a", rehash=False, redigest=True)
+    rehashed = tampered_copy(saved["balanced"], tmp_path / "b", rehash=True, redigest=True)
+    digest_stale = tampered_copy(saved["balanced"], tmp_path / "c", rehash=True, redigest=False)
+    steps = [["publish", REPO, "--from-disk", f"balanced={d}"] for d in (hashes_stale, rehashed, digest_stale)]
+    results = run_steps(hub_env(hub.endpoint, tmp_path / "pub"), steps)
+    assert [r["code"] for r in results] == [2, 2, 2], [r["stderr"][-2000:] for r in results]
+    row_id = datasets.load_from_disk(str(saved["balanced"]))["train"][1]["id"]
+    assert f"train[1] ({row_id}): canonical_hash / structure_hash are not the hashes of its stablehlo" in results[0]["stderr"]
+    assert f"train[1] ({row_id}) differs from its regeneration from seed" in results[1]["stderr"]
+    assert "canonical_hash" in results[1]["stderr"] and "stablehlo" in results[1]["stderr"]
+    assert f"the Arrow files in {digest_stale} changed since `build` wrote them" in results[2]["stderr"]
+    assert f"train[1] ({row_id}) differs" in results[2]["stderr"]  # the rows are named too
+    assert all("nothing was pushed" in r["stderr"] and "Traceback" not in r["stderr"] for r in results)
+    assert hub.state.repos == {}
+
+
+def test_a_build_json_without_a_digest_or_no_build_json_is_refused(saved, hub, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(saved["reduction"], old)
+    manifest = json.loads((old / "build.json").read_text())
+    del manifest["data_digest"]
+    (old / "build.json").write_text(json.dumps(manifest))
+    bare = tmp_path / "bare"
+    datasets.load_from_disk(str(saved["reduction"])).save_to_disk(str(bare))
+    results = run_steps(hub_env(hub.endpoint, tmp_path / "pub"), [["publish", REPO, "--from-disk", f"reduction={d}"] for d in (old, bare)])
+    assert [r["code"] for r in results] == [2, 2]
+    assert "records no data_digest (written by an older version): rebuild it" in results[0]["stderr"]
+    assert "has no readable build.json: only a directory written by `jax-stablehlo-pairs build`" in results[1]["stderr"]
+    assert hub.state.repos == {}
+
+
+def test_an_endpoint_that_is_not_a_url_is_named_before_any_work(tmp_path):
+    env = hub_env("not-a-url", tmp_path / "pub")
+    proc = cli(env, "publish", REPO, "--config", "balanced", "--train-size", "1", "--validation-size", "0", "--test-size", "0")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: HF_ENDPOINT='not-a-url' is not a URL: set it to the Hub's address (e.g. https://huggingface.co) or unset it" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Generating" not in proc.stderr
+
+
+def test_an_unwritable_cache_is_named_before_any_build(hub, tmp_path):
+    env = hub_env(hub.endpoint, tmp_path / "pub")
+    proc = cli(env, "publish", REPO, "--config", "balanced", "--train-size", "1", "--validation-size", "0", "--test-size", "0",
+               "--cache-dir", "/proc/jsp-test/cache")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: --cache-dir /proc/jsp-test/cache: cannot write in /proc" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Generating" not in proc.stderr and hub.state.repos == {}

@@ -3,14 +3,20 @@ foreign Python; foreign Python runs only with --trust-code, inside time and memo
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 from dataclasses import asdict
+from pathlib import Path
 
 import datasets
 import pytest
 
 from builder.cli import main
 from builder.config import PairsConfig
+from builder.lowering.irhash import canonical_hash, structure_hash
 from builder.pipeline.output import write_manifest
 from builder.pipeline.rows import generate_rows
 from builder.pipeline.seeds import limits_of
@@ -127,8 +133,8 @@ def test_the_command_prints_a_table_and_fails_on_a_broken_row(rows, tmp_path, ca
     write_manifest(out, {"config": "v", "values": asdict(CONFIG)})
     assert main(["validate", str(out), "--no-interpreter"]) == 1
     printed = capsys.readouterr().out
-    # checked regenerated parsed executed interpreted agreed relowered unique failed
-    assert re.search(r"total\s+2\s+2\s+2\s+2\s+0\s+1\s+1\s+1\s+1\n", printed), printed
+    # checked regenerated parsed executed interpreted agreed relowered unique verified unverified failed
+    assert re.search(r"total\s+2\s+2\s+2\s+2\s+0\s+1\s+1\s+1\s+1\s+0\s+1\n", printed), printed
     assert f"same python as {row['id']}" in printed  # the copy in test repeats the train row
     assert f"test-0000009 [{row['category']}] seed {row['seed']}" in printed
     assert main(["validate", str(out), "--no-interpreter", "--sample", "1", "--input-seed", "3"]) in (0, 1)
@@ -232,3 +238,171 @@ def test_xla_disagreeing_with_itself_is_reported_as_a_miscompile_not_an_ir_diffe
     assert "XLA miscompiles this module" in report.findings[-1].detail
     printed = Summary([report]).format()
     assert "XLA miscompiles found (1;" in printed and "train-0000000 [broadcasting]" in printed
+
+
+# --- trust nothing that was not checked (issue 15) ----------------------------------------------
+
+ARG0 = re.compile(r"%arg0: (tensor<[^>]*>)")
+
+
+def tampered(row: dict, custom_call: bool = True) -> dict:
+    """The issue's row: one float op flipped, (optionally) an unused `custom_call @my_fast_kernel`, another
+    JAX version, and the hash columns recomputed with the project's own hashing, so they match."""
+    m = FLOAT_BINARY.search(row["stablehlo"])
+    text = row["stablehlo"][: m.start()] + f"stablehlo.{FLIP[m.group(1)]} {m.group(2)}" + row["stablehlo"][m.end() :]
+    if custom_call:
+        arg = ARG0.search(text).group(1)
+        ret = text.index("    return ")
+        text = text[:ret] + f"    %unused = stablehlo.custom_call @my_fast_kernel(%arg0) : ({arg}) -> {arg}\n" + text[ret:]
+    return {**row, "stablehlo": text, "jax_version": "jax 0.0.1, jaxlib 0.0.1, cpu",
+            "canonical_hash": canonical_hash(text), "structure_hash": structure_hash(text)}
+
+
+def test_an_ir_with_a_custom_call_its_program_does_not_produce_is_a_finding_not_a_skip(rows, validator):
+    bad = tampered(flippable(rows))
+    report = validator.validate(bad)
+    assert report.status("parse") == OK, report.findings
+    assert report.status("custom_call") == FAIL, report.findings
+    assert "custom_call my_fast_kernel is in the IR but the row's program does not produce it" in report.findings[-1].detail
+    assert report.failed and not report.verified
+    summary = Summary([report])
+    assert summary.problems()[0] == "1 rows failed" and summary.problems(allow_unverified=True) == ["1 rows failed"]
+
+
+def test_the_issues_tampered_row_fails_the_command_even_with_allow_unverified(rows, tmp_path, capsys):
+    """Before: XLA skipped it, relowering skipped it, the hashes matched, and validate exited 0 at 100%."""
+    target = saved([tampered(flippable(rows))], tmp_path / "build")
+    for extra in ([], ["--allow-unverified"]):
+        assert main(["validate", target, "--no-interpreter", *extra]) == 1
+        printed = capsys.readouterr().out
+        assert "custom_call: custom_call my_fast_kernel is in the IR but the row's program does not produce it" in printed
+        assert "verified: 0 of 1 rows" in printed and "result: 1 rows failed" in printed
+    with pytest.raises(ValueError, match="sandbox limits must be above 0"):
+        Limits(seconds=-15)
+
+
+def test_a_row_that_could_not_be_checked_is_unverified_and_fails_the_run(rows):
+    """No config (nothing to regenerate from), another JAX version (no relowering), and an unknown custom
+    call (XLA will not run it without --trust-code): nothing proves the row, so it is not counted as agreeing."""
+    bad = tampered(flippable(rows))
+    with Validator(None, Options(interpreter=False)) as v:
+        report = v.validate(bad)
+    assert not report.executed and not report.failed  # XLA ran the gradient IR only
+    assert report.unverified and not report.verified and not report.agreed
+    assert "my_fast_kernel is not known to be safe" in report.why_unverified()
+    summary = Summary([report])
+    printed = summary.format()
+    assert "verified: 0 of 1 rows (0.00%); unverified: 1; failed: 0" in printed
+    line = next(x for x in printed.splitlines() if x.startswith(f"  {report.id} [{report.category}] seed {report.seed}: "))
+    assert "regenerate: no build config" in line and "xla: stablehlo: custom_call my_fast_kernel is not known to be safe" in line
+    assert not summary.ok
+    assert summary.problems() == ["1 rows are unverified (see above; --allow-unverified accepts them)", "no row was executed (--allow-unverified accepts that)"]
+    assert summary.problems(allow_unverified=True) == []
+
+
+def test_a_flipped_op_under_another_jax_version_is_still_caught(rows, validator):
+    report = validator.validate(tampered(flippable(rows), custom_call=False))
+    assert report.status("xla") == OK and report.status("relower") == SKIP
+    assert report.status("python") == FAIL and not report.verified
+
+
+def test_relowered_byte_for_byte_counts_as_verified_without_execution():
+    r = RowReport("train-0000000", "random", 1, 2)
+    r.add("xla", SKIP, "stablehlo: partitioned over a 16-device mesh")
+    r.add("relower", OK)
+    assert r.verified and not r.agreed and not r.unverified
+
+
+def saved(rows: list[dict], out) -> str:
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}).save_to_disk(str(out))
+    write_manifest(out, {"config": "v", "values": asdict(CONFIG)})
+    return str(out)
+
+
+def test_nothing_executed_is_not_a_pass(rows, tmp_path, capsys):
+    """The issue's `--execution-timeout 0`: now refused; a timeout too short for anything to run leaves every
+    row unverified and the run fails, unless --allow-unverified."""
+    target = saved(rows[:1], tmp_path / "build")
+    with pytest.raises(SystemExit) as exit_:
+        main(["validate", target, "--execution-timeout", "0"])
+    assert exit_.value.code == 2 and "argument --execution-timeout: must be a finite number above 0, got '0'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="execution_timeout must be more than 0 seconds"):
+        Options(execution_timeout=-5)
+    assert main(["validate", target, "--no-interpreter", "--execution-timeout", "0.001"]) == 1
+    printed = capsys.readouterr().out
+    assert "agreement under execution: 0 of 0" in printed and "unverified: 1" in printed
+    assert "result: 1 rows are unverified" in printed and "no row was executed" in printed
+    assert main(["validate", target, "--no-interpreter", "--execution-timeout", "0.001", "--allow-unverified"]) == 0
+    assert "unverified rows (not checked, so not counted as agreeing; 1)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage", ["truncate", "random"])
+def test_a_damaged_arrow_file_is_named_before_any_work(rows, tmp_path, capsys, damage):
+    target = saved(rows[:1], tmp_path / "build")
+    arrow = next((tmp_path / "build" / "train").glob("*.arrow"))
+    data = arrow.read_bytes()
+    arrow.write_bytes(data[: len(data) // 2] if damage == "truncate" else bytes(range(256)) * 8)
+    assert main(["validate", target]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {arrow} is damaged or truncated" in err and "rebuild" in err, err
+    (tmp_path / "build" / "train" / "state.json").write_bytes(b"\xff\xfe\x00garbage")
+    assert main(["validate", target]) == 2
+    assert f"{tmp_path / 'build' / 'train' / 'state.json'} is damaged (UnicodeDecodeError" in capsys.readouterr().err
+
+
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_what_trusted_code_starts_in_the_background_ends_with_it(rows):
+    """The issue's `sleep 300 &`: it outlived validate and held the output pipe, so the row was reported
+    as over the time limit. The child's whole process group is ended with it."""
+    marker = f"299.{os.getpid()}"
+    row = rows[0]
+    started = {**row, "python": f"import subprocess\nsubprocess.Popen(['sleep', '{marker}'])\n" + row["python"]}
+    t0 = time.monotonic()
+    side = run_untrusted(started, make_inputs(row["args"], 0, row["stablehlo"]), relower=False, limits=Limits(seconds=30))
+    assert side.error is None, side.error
+    assert time.monotonic() - t0 < 25
+    deadline = time.monotonic() + 10  # SIGKILL is sent; give the kernel a moment to take the process down
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = processes_with(marker)
+    for pid in left:
+        os.kill(pid, 9)
+    assert left == []
+
+
+WORKER = """
+import sys, time
+from builder.validation import runners
+from builder.validation.worker import Worker
+worker = Worker(runners.__name__, 60)
+worker.call(("xla", "not a module", []))  # starts the executor child
+print("CHILD", worker._process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_sigkill_of_validate_leaves_no_executor_behind():
+    parent = subprocess.Popen([sys.executable, "-c", WORKER], stdout=subprocess.PIPE, text=True)
+    try:
+        line = parent.stdout.readline()
+        assert line.startswith("CHILD"), line
+        child = int(line.split()[1])
+        assert Path(f"/proc/{child}").exists()
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
+        time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists()
