@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import flax_linen
+from . import flax_linen, optax_training
 from .base import StyledProgram
 
 STYLES: dict[str, Callable[[int], StyledProgram]] = {
     flax_linen.CATEGORY: flax_linen.generate,
+    optax_training.CATEGORY: optax_training.generate,
 }
 CATEGORIES: tuple[str, ...] = tuple(sorted(STYLES))
 

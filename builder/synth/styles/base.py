@@ -37,8 +37,16 @@ class Struct:
     fields: tuple[tuple[str, SpecTree], ...]
 
 
-# A pytree of specs: a spec, a dict (keys sorted when flattened), a tuple, or a namedtuple.
-SpecTree = Union[TensorSpec, dict[str, "SpecTree"], tuple["SpecTree", ...], Struct]  # noqa: UP007
+@dataclass(frozen=True)
+class Leaf:
+    """A leaf that carries its own input domain (a label in a batch dict: `index[num_classes]`)."""
+
+    spec: TensorSpec
+    domain: Domain
+
+
+# A pytree of specs: a spec (or a leaf with a domain), a dict (keys sorted when flattened), a tuple, or a namedtuple.
+SpecTree = Union[TensorSpec, Leaf, dict[str, "SpecTree"], tuple["SpecTree", ...], Struct]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,8 @@ class StyledProgram:
 def _values(path: str, tree: SpecTree, domain: Domain | None) -> Iterator[Value]:
     if isinstance(tree, TensorSpec):
         yield Value(path, tree, domain)
+    elif isinstance(tree, Leaf):
+        yield Value(path, tree.spec, tree.domain)
     elif isinstance(tree, Struct):
         for name, sub in tree.fields:
             yield from _values(f"{path}.{name}", sub, domain)
@@ -116,7 +126,7 @@ def _values(path: str, tree: SpecTree, domain: Domain | None) -> Iterator[Value]
 def skeleton(tree: SpecTree, counter: Iterator[int]) -> str:
     """The `args_tree` literal of a pytree: leaf indices in place of arrays; a namedtuple as a tuple whose
     first item is its class's import path (`('optax.ScaleByAdamState', 0, {...}, {...})`)."""
-    if isinstance(tree, TensorSpec):
+    if isinstance(tree, (TensorSpec, Leaf)):
         return str(next(counter))
     if isinstance(tree, Struct):
         return tuple_literal([repr(tree.cls), *(skeleton(sub, counter) for _, sub in tree.fields)])
@@ -128,6 +138,8 @@ def skeleton(tree: SpecTree, counter: Iterator[int]) -> str:
 def spec_leaves(tree: SpecTree) -> list[TensorSpec]:
     if isinstance(tree, TensorSpec):
         return [tree]
+    if isinstance(tree, Leaf):
+        return [tree.spec]
     if isinstance(tree, Struct):
         return [s for _, sub in tree.fields for s in spec_leaves(sub)]
     if isinstance(tree, tuple):
@@ -139,6 +151,8 @@ def map_specs(fn: Callable[[TensorSpec], SpecTree], tree: SpecTree) -> SpecTree:
     """`jax.tree.map` over a spec tree (a leaf may become a subtree)."""
     if isinstance(tree, TensorSpec):
         return fn(tree)
+    if isinstance(tree, Leaf):
+        return fn(tree.spec)
     if isinstance(tree, Struct):
         return Struct(tree.cls, tuple((n, map_specs(fn, s)) for n, s in tree.fields))
     if isinstance(tree, tuple):
