@@ -5,11 +5,10 @@ and metrics (accuracy, top-k, perplexity, gradient norm). The loss follows what 
 
 from __future__ import annotations
 
-from ..domains import Domain
-from .base import Arg, Draw, Leaf, StyledProgram, fits, layer, module
+from .base import Arg, Draw, StyledProgram, fits, layer, module
 from .linen_dense import mlp, moe, vae
 from .linen_graph import gnn
-from .linen_model import PRNG_KEY, LinenModel, draw_model
+from .linen_model import LinenModel, draw_model
 from .linen_sequence import decoder, encoder, rnn
 from .linen_vision import cnn, resnet, unet
 from .optimizers import draw_optimizer

@@ -10,10 +10,10 @@ import optax
 import pytest
 
 from builder.lowering.argtree import fill
-from builder.synth.styles import optax_training
-from builder.synth.styles.base import Draw, Struct, StyledProgram
-from builder.synth.styles.optimizers import OPTIMIZERS
 from builder.synth.specs import TensorSpec
+from builder.synth.styles import optax_training
+from builder.synth.styles.base import Struct, StyledProgram
+from builder.synth.styles.optimizers import OPTIMIZERS
 
 
 def _struct_of(tree):
