@@ -1,6 +1,6 @@
 """A row's `args_tree` literal -> the entry point's positional arguments, without JAX.
 
-The literal is ints (leaf indices), tuples and dicts; a tuple whose first item is a string is a
+The literal is ints (leaf indices), tuples, lists and dicts; a tuple whose first item is a string is a
 namedtuple (an optax optimizer state): the string is the class's public import path
 (`'optax.ScaleByAdamState'`) and the other items its fields in order. Consumers rebuild the call
 the same way (README, Columns); only namedtuple classes of the libraries below are resolved.
@@ -31,12 +31,14 @@ def pytree_class(path: str) -> type:
 
 def fill(skeleton: Any, leaves: Sequence[Any]) -> Any:
     """Rebuild positional arguments from an `args_tree` literal (leaf indices in place of arrays)."""
-    if isinstance(skeleton, bool) or not isinstance(skeleton, (int, tuple, dict)):
-        raise ValueError(f"args_tree holds a {type(skeleton).__name__}; expected int, tuple or dict")
+    if isinstance(skeleton, bool) or not isinstance(skeleton, (int, tuple, list, dict)):
+        raise ValueError(f"args_tree holds a {type(skeleton).__name__}; expected int, tuple, list or dict")
     if isinstance(skeleton, int):
         return leaves[skeleton]
     if isinstance(skeleton, tuple):
         if skeleton and isinstance(skeleton[0], str):
             return pytree_class(skeleton[0])(*(fill(s, leaves) for s in skeleton[1:]))
         return tuple(fill(s, leaves) for s in skeleton)
+    if isinstance(skeleton, list):  # `params = [(w, b), ...]`, as JAX's tutorials write an MLP
+        return [fill(s, leaves) for s in skeleton]
     return {k: fill(v, leaves) for k, v in skeleton.items()}

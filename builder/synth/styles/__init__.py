@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import flax_linen, optax_training
+from . import flax_linen, jax_idioms, optax_training
 from .base import StyledProgram
 
 STYLES: dict[str, Callable[[int], StyledProgram]] = {
     flax_linen.CATEGORY: flax_linen.generate,
     optax_training.CATEGORY: optax_training.generate,
+    jax_idioms.CATEGORY: jax_idioms.generate,
 }
 CATEGORIES: tuple[str, ...] = tuple(sorted(STYLES))
 

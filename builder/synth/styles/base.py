@@ -46,7 +46,7 @@ class Leaf:
 
 
 # A pytree of specs: a spec (or a leaf with a domain), a dict (keys sorted when flattened), a tuple, or a namedtuple.
-SpecTree = Union[TensorSpec, Leaf, dict[str, "SpecTree"], tuple["SpecTree", ...], Struct]  # noqa: UP007
+SpecTree = Union[TensorSpec, Leaf, dict[str, "SpecTree"], tuple["SpecTree", ...], list["SpecTree"], Struct]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def _values(path: str, tree: SpecTree, domain: Domain | None) -> Iterator[Value]
     elif isinstance(tree, Struct):
         for name, sub in tree.fields:
             yield from _values(f"{path}.{name}", sub, domain)
-    elif isinstance(tree, tuple):
+    elif isinstance(tree, (tuple, list)):
         for i, sub in enumerate(tree):
             yield from _values(f"{path}[{i}]", sub, domain)
     else:
@@ -132,6 +132,8 @@ def skeleton(tree: SpecTree, counter: Iterator[int]) -> str:
         return tuple_literal([repr(tree.cls), *(skeleton(sub, counter) for _, sub in tree.fields)])
     if isinstance(tree, tuple):
         return tuple_literal(skeleton(sub, counter) for sub in tree)
+    if isinstance(tree, list):
+        return "[" + ", ".join(skeleton(sub, counter) for sub in tree) + "]"
     return "{" + ", ".join(f"{k!r}: {skeleton(tree[k], counter)}" for k in sorted(tree)) + "}"
 
 
@@ -142,7 +144,7 @@ def spec_leaves(tree: SpecTree) -> list[TensorSpec]:
         return [tree.spec]
     if isinstance(tree, Struct):
         return [s for _, sub in tree.fields for s in spec_leaves(sub)]
-    if isinstance(tree, tuple):
+    if isinstance(tree, (tuple, list)):
         return [s for sub in tree for s in spec_leaves(sub)]
     return [s for k in sorted(tree) for s in spec_leaves(tree[k])]
 

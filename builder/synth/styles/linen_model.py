@@ -75,9 +75,10 @@ Family = Callable[[Draw, int], "LinenModel | None"]
 
 
 def draw_model(d: Draw, families: dict[Family, float]) -> LinenModel:
-    """A model of a family drawn by weight, at the largest drawn-or-smaller batch that stays executable."""
+    """A model of a family drawn by weight, at the largest drawn-or-smaller batch that stays executable
+    (the family is drawn once: retries redraw its sizes, so every family keeps its share)."""
+    family = d.weighted(families)
     for _ in range(200):
-        family = d.weighted(families)
         top = d.pick(BATCH)
         for batch in sorted((b for b in BATCH if b <= top), reverse=True):
             model = family(d, batch)
