@@ -107,6 +107,11 @@ class StyledProgram:
         return tuple_literal(skeleton(a.tree, counter) for a in self.args)
 
 
+def arg_values(arg: Arg) -> list[Value]:
+    """An argument's leaves in `jax.tree_util` order, named by their path."""
+    return list(_values(arg.name, arg.tree, arg.domain))
+
+
 def _values(path: str, tree: SpecTree, domain: Domain | None) -> Iterator[Value]:
     if isinstance(tree, TensorSpec):
         yield Value(path, tree, domain)

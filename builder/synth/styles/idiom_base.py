@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .base import Arg, Layer
+from .base import Arg, Layer, arg_values
 
 IMPORTS = {"import jax", "import jax.numpy as jnp"}
 
@@ -52,3 +52,37 @@ def signature(args: list[Arg], annotations: dict[str, str] | None, extra: str = 
     else:
         names = [f"{a.name}: {annotations.get(a.name, 'jax.Array')}" for a in args]
     return ", ".join(names + ([extra] if extra else []))
+
+
+
+def args_doc(args: list[Arg], width: int = 100) -> list[str]:
+    """A Google-style `Args:` section giving the shape of every argument leaf, as documented JAX code does."""
+    lines = ["Args:"]
+    for a in args:
+        parts = [" ".join(p for p in (_path(v.name, a.name), f"{v.spec.dtype}[{', '.join(map(str, v.spec.shape))}]") if p) for v in arg_values(a)]
+        line = f"  {a.name}: "
+        for i, part in enumerate(parts):
+            piece = part + (", " if i < len(parts) - 1 else "")
+            if len(line) + len(piece) > width and not line.endswith(": "):
+                lines.append(line.rstrip())
+                line = "    "
+            line += piece
+        lines.append(line.rstrip())
+    return lines
+
+
+def _path(name: str, root: str) -> str:
+    """`params['layers']['wq']` under `params` -> `layers.wq`."""
+    keys = name[len(root) :].replace("'", "").replace("][", ".").strip("[]")
+    return keys
+
+
+def with_args_doc(source: str, entry: str, args: list[Arg]) -> str:
+    """`source` with the entry point's docstring extended by `args_doc` (or given one that holds it)."""
+    head = source.index(f"def {entry}(")
+    body = source.index(":\n", source.index(")", head)) + 2
+    section = "\n".join(("    " + line).rstrip() for line in args_doc(args))
+    if source[body:].lstrip().startswith('"""'):
+        end = source.index('"""', source.index('"""', body) + 3)
+        return source[:end].rstrip() + "\n\n" + section + "\n    " + source[end:]
+    return source[:body] + '    """Shapes of the arguments.\n\n' + section + '\n    """\n' + source[body:]

@@ -4,6 +4,8 @@ over edge lists with `jax.ops.segment_sum` (graph readout with a static number o
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from ..domains import Domain
 from .base import Arg, Draw, layer, spec
 from .idiom_base import IMPORTS, Idiom, signature
@@ -142,7 +144,7 @@ def gcn(d: Draw) -> Idiom:
     f_in, hidden, out = d.pick((8, 16, 32, 64, 128)), d.pick((32, 64, 128, 256)), d.pick((1, 2, 10, 128))
     layers = d.pick((1, 2, 3, 4))
     widths = [f_in] + [hidden] * layers
-    params = {"layers": [{"w": spec("float32", a, b), "b": spec("float32", b)} for a, b in zip(widths[:-1], widths[1:], strict=True)], "head": spec("float32", hidden, out)}
+    params = {"layers": [{"w": spec("float32", a, b), "b": spec("float32", b)} for a, b in pairwise(widths)], "head": spec("float32", hidden, out)}
     args = [Arg("params", params), Arg("node_feats", spec("float32", nodes_n, f_in)), Arg("senders", spec("int32", edges_n), Domain("index", 0, nodes_n)),
             Arg("receivers", spec("int32", edges_n), Domain("index", 0, nodes_n)), Arg("node_graph", spec("int32", nodes_n), Domain("index", 0, graphs))]  # fmt: skip
     readout = d.pick(tuple(READOUTS))

@@ -5,6 +5,8 @@ LSTM / GRU run over time with `jax.lax.scan`."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from ..domains import Domain
 from ..specs import python_scalar
 from .base import Arg, Draw, layer, spec
@@ -51,7 +53,7 @@ def tutorial_mlp(d: Draw) -> Idiom:
     sizes = [d.pick((64, 784, 256, 1024))] + [d.pick((128, 256, 512, 1024)) for _ in range(d.pick((1, 2, 2, 3)))] + [d.pick((10, 10, 100))]
     batch = d.pick(BATCH)
     act = d.pick(tuple(ACTS))
-    params = [(spec("float32", n, m), spec("float32", n)) for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
+    params = [(spec("float32", n, m), spec("float32", n)) for m, n in pairwise(sizes)]
     example, batch_name, labels_name = d.pick((("image", "images", "labels"), ("x", "x", "y"), ("example", "inputs", "labels")))
     args = [Arg("params", params), Arg(batch_name, spec("float32", batch, sizes[0])), Arg(labels_name, spec("int32", batch), Domain("index", 0, sizes[-1]))]
     lr_arg = d.chance(0.5)

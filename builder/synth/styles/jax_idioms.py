@@ -8,6 +8,7 @@ MoE routing with capacity and GCNs."""
 from __future__ import annotations
 
 from .base import Draw, StyledProgram, fits, module
+from .idiom_base import with_args_doc
 from .idioms_attention import attention_block, kv_cache_decode, scan_stack
 from .idioms_models import diffusion_step, gcn, moe_capacity
 from .idioms_training import dp_sgd, recurrent, tutorial_mlp
@@ -25,5 +26,7 @@ def generate(seed: int) -> StyledProgram:
             break
     else:
         raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget")
-    source = module(sorted(idiom.imports), *idiom.blocks)
+    # the sizes live in the arguments: the docstring states them, as documented code does (and so two
+    # draws that differ only in sizes are different programs to the plan's Python dedup)
+    source = with_args_doc(module(sorted(idiom.imports), *idiom.blocks), idiom.entry_point, idiom.args)
     return StyledProgram(CATEGORY, idiom.entry_point, source, idiom.args, idiom.nodes, differentiable=idiom.differentiable)
