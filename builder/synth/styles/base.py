@@ -24,8 +24,11 @@ from ..specs import TensorSpec
 # whole draw is rejected when it does not fit.
 MAX_LEAF_ELEMENTS = 1 << 20
 MAX_TOTAL_ELEMENTS = 1 << 21
-# An activation (batch x sequence x width, attention scores) a program may build: bounds execution time.
+# An activation (batch x sequence x width, attention scores) a program may build, and the multiply-adds of
+# its forward pass (matmuls, attention, convolutions; estimated by each family): bound execution time, as
+# `validate` runs the forward program and its gradient (of a train step: a second-order one) at XLA -O0.
 MAX_ACTIVATION_ELEMENTS = 1 << 22
+MAX_WORK = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -167,13 +170,15 @@ def map_specs(fn: Callable[[TensorSpec], SpecTree], tree: SpecTree) -> SpecTree:
     return {k: map_specs(fn, v) for k, v in tree.items()}
 
 
-def fits(args: Sequence[Arg], activations: Sequence[int] = ()) -> bool:
-    """Whether a draw stays executable: every leaf, all leaves together and the largest activations under budget."""
+def fits(args: Sequence[Arg], activations: Sequence[int] = (), work: int = 0) -> bool:
+    """Whether a draw stays executable: every leaf, all leaves together, the largest activations and the
+    forward pass's multiply-adds under budget."""
     sizes = [s.size for a in args for s in spec_leaves(a.tree)]
     return (
         all(n <= MAX_LEAF_ELEMENTS for n in sizes)
         and sum(sizes) <= MAX_TOTAL_ELEMENTS
         and all(n <= MAX_ACTIVATION_ELEMENTS for n in activations)
+        and work <= MAX_WORK
     )
 
 

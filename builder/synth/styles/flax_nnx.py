@@ -80,7 +80,8 @@ def nnx_cnn(d: Draw, batch: int) -> LinenModel:
     params = {"conv1": conv(k, c, c1), "conv2": conv(k, c1, c2), "linear1": dense(flat, hidden), "linear2": dense(hidden, classes)}
     nodes = [layer("nnx.Conv", [f32(batch, h, w, c)], [f32(batch, h, w, c1)]), layer("nnx.Conv", [f32(batch, h // 2, w // 2, c1)], [f32(batch, h // 2, w // 2, c2)])]
     return LinenModel("nnx_cnn", source, "CNN(rngs=nnx.Rngs(0))", params, [Input("images", f32(batch, h, w, c), Domain("real", 0, 1))], "classify", classes, nodes,
-                      imports=IMPORTS | {"import functools"}, dropout=True, activations=(batch * h * w * c1 * k[0] * k[1],))  # fmt: skip
+                      imports=IMPORTS | {"import functools"}, dropout=True, activations=(batch * h * w * c1 * k[0] * k[1],),
+                      work=batch * h * w * k[0] * k[1] * (c * c1 + c1 * c2 // 4))  # fmt: skip
 
 
 TRANSFORMER = '''class TransformerBlock(nnx.Module):
@@ -135,7 +136,7 @@ def nnx_transformer(d: Draw, batch: int) -> LinenModel | None:
     nodes = [layer("nnx.TransformerBlock", [f32(batch, seq, dim)], [f32(batch, seq, dim)])] * layers
     construct = f"{cls}({vocab}, {dim}, {heads}, {mlp}, {layers}, {out}, rngs=nnx.Rngs(0))"
     return LinenModel("nnx_transformer", source, construct, params, [tokens], "lm" if causal else "classify", out, nodes, imports=set(IMPORTS), dropout=True,
-                      activations=(batch * heads * seq * seq, batch * seq * max(mlp, out)))  # fmt: skip
+                      activations=(batch * heads * seq * seq, batch * seq * max(mlp, out)), work=2 * layers * batch * seq * seq * dim)  # fmt: skip
 
 
 FAMILIES = {nnx_mlp: 1.0, nnx_cnn: 1.0, nnx_transformer: 1.5}
@@ -196,7 +197,7 @@ def generate(seed: int) -> StyledProgram:
         opt = draw_optimizer(d)
         train = d.chance(0.6)
         src, args = _train_step(d, model, opt.code, opt.state(model.params)) if train else _inference(d, model)
-        if fits(args, model.activations):
+        if fits(args, model.activations, model.forward_work()):
             break
     else:
         raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget")

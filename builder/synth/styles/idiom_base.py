@@ -42,6 +42,7 @@ class Idiom:
     nodes: list[Layer]
     imports: set[str] = field(default_factory=lambda: set(IMPORTS))
     activations: tuple[int, ...] = ()
+    work: int = 0  # multiply-adds of the program (estimated by the family)
     differentiable: bool = True
 
 

@@ -62,7 +62,8 @@ def attention_block(d: Draw) -> Idiom:
     source = ATTENTION.format(statics=statics, name=name, sig=signature(args, annotated, extra), kind=("causal " if causal else "") + kind, attend=attend)
     blocks = [RMS_NORM.format(eps=d.pick((1e-6, 1e-5))), ROPE.format(theta=d.pick((10000.0, 500000.0, 1000000.0))), source]
     nodes = [layer("attention[einsum]" if not use_dpa else "attention[dpa]", [spec(dtype, batch, seq, d_model)], [spec(dtype, batch, seq, d_model)])]
-    return Idiom("attention", blocks, name, args, nodes, imports=IMPORTS | {"import functools"}, activations=(batch * heads * seq * seq,))
+    work = batch * seq * d_model * (2 * heads + 2 * kv) * head_dim + 2 * batch * heads * seq * seq * head_dim
+    return Idiom("attention", blocks, name, args, nodes, imports=IMPORTS | {"import functools"}, activations=(batch * heads * seq * seq,), work=work)
 
 
 DECODE = '''@functools.partial(jax.jit, donate_argnames=('cache',))
@@ -193,4 +194,4 @@ def train_step(params: dict, x: jax.Array, {args[-1].name}: jax.Array) -> tuple[
 ''')
         name = "train_step"
     nodes = [layer(f"scan_block[{remat}]", [spec("float32", *x_shape)], [spec("float32", *x_shape)])] * layers
-    return Idiom("scan_stack", blocks, name, args, nodes, activations=(batch * (seq or 1) * hidden * layers,))
+    return Idiom("scan_stack", blocks, name, args, nodes, activations=(batch * (seq or 1) * hidden * layers,), work=2 * batch * (seq or 1) * hidden * d_model * layers)

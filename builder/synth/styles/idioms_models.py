@@ -107,7 +107,7 @@ def moe_capacity(d: Draw) -> Idiom:
         capacity = 1
     nodes = [layer("moe_capacity_dispatch", [spec(dtype, tokens_n, d_model)], [spec(dtype, experts, capacity, d_model)])]
     return Idiom("moe_routing", [source], name, args, nodes, imports=IMPORTS | {"import functools"},
-                 activations=(tokens_n * experts * capacity, experts * capacity * hidden))  # fmt: skip
+                 activations=(tokens_n * experts * capacity, experts * capacity * hidden), work=tokens_n * experts * capacity * d_model * 2 + 2 * experts * capacity * hidden * d_model)  # fmt: skip
 
 
 GCN = '''def gcn_layer(params: dict, node_feats: jax.Array, senders: jax.Array, receivers: jax.Array) -> jax.Array:

@@ -22,7 +22,7 @@ def generate(seed: int) -> StyledProgram:
     family = d.weighted(FAMILIES)  # drawn once: retries redraw its sizes, so every family keeps its share
     for _ in range(200):
         idiom = family(d)
-        if fits(idiom.args, idiom.activations):
+        if fits(idiom.args, idiom.activations, idiom.work):
             break
     else:
         raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget")

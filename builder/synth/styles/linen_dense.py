@@ -182,4 +182,5 @@ def moe(d: Draw, batch: int) -> LinenModel | None:
     x = f32(batch, seq, d_model)
     nodes = [layer("router_top_k", [x], [spec("float32", batch, seq, top_k)]), layer("experts_einsum", [x], [spec(dtype, batch, seq, experts, d_model)])]
     return LinenModel("moe", source, f"MoEBlock(num_experts={experts}, top_k={top_k}, hidden_dim={hidden})", params, [Input("x", x)], "moe", d_model, nodes,
-                      imports=set(IMPORTS), activations=(batch * seq * experts * max(hidden, d_model),))  # fmt: skip
+                      imports=set(IMPORTS), activations=(batch * seq * experts * max(hidden, d_model),),
+                      work=batch * seq * experts * hidden * d_model * (3 if glu else 2))  # fmt: skip

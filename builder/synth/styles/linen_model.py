@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from ..domains import Domain
 from ..specs import TensorSpec
-from .base import Arg, Draw, Layer, SpecTree, fits
+from .base import Arg, Draw, Layer, SpecTree, arg_values, fits
 
 BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 SEQ = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
@@ -59,10 +59,18 @@ class LinenModel:
     train_arg: bool = False  # `__call__` takes `train`
     dropout: bool = False  # `train=True` needs rngs={'dropout': ...}
     activations: tuple[int, ...] = ()  # element counts of its largest intermediates
+    work: int = 0  # multiply-adds of a forward pass beyond the weights' (attention, convolutions)
 
     @property
     def batch(self) -> int:
         return self.inputs[0].spec.shape[0]
+
+    def forward_work(self) -> int:
+        """Multiply-adds of one forward pass: every weight used once per example (per position), plus `work`;
+        an embedding table is gathered from, not multiplied."""
+        positions = self.inputs[0].spec.size if self.inputs[0].spec.dtype.startswith("int") else self.batch
+        weights = sum(s.size for v in arg_values(Arg("params", self.params)) if "embed" not in v.name for s in [v.spec])
+        return positions * weights + self.work
 
     def variables(self) -> list[Arg]:
         out = [Arg("params", self.params)]
@@ -82,7 +90,7 @@ def draw_model(d: Draw, families: dict[Family, float]) -> LinenModel:
         top = d.pick(BATCH)
         for batch in sorted((b for b in BATCH if b <= top), reverse=True):
             model = family(d, batch)
-            if model is not None and fits([*model.variables(), *(i.arg() for i in model.inputs)], model.activations):
+            if model is not None and fits([*model.variables(), *(i.arg() for i in model.inputs)], model.activations, model.forward_work()):
                 return model
     raise RuntimeError("no linen model fitted the size budget in 200 draws")
 

@@ -57,8 +57,9 @@ def cnn(d: Draw, batch: int) -> LinenModel | None:
         return x
 '''
     images = Input(d.pick(("images", "x", "inputs")), f32(batch, h, w, c), Domain("real", 0, 1))
+    work = sum(batch * (h >> i) * (w >> i) * (c if i == 0 else channels[i - 1]) * ch * kernel[0] * kernel[1] for i, ch in enumerate(channels))
     return LinenModel("cnn", source, f"{cls}()", params, [images], "classify", classes, nodes, imports=set(IMPORTS),
-                      activations=(batch * h * w * channels[0] * kernel[0] * kernel[1],))  # fmt: skip
+                      activations=(batch * h * w * channels[0] * kernel[0] * kernel[1],), work=work)  # fmt: skip
 
 
 RESNET_SOURCE = '''ModuleDef = Any
@@ -148,7 +149,7 @@ def resnet(d: Draw, batch: int) -> LinenModel | None:
     return LinenModel(
         "resnet", source, f"ResNet(stage_sizes={list(stages)}, num_classes={classes}, num_filters={filters})", params, [images], "classify", classes, nodes,
         imports=IMPORTS | {"import functools", "from typing import Any, Callable, Sequence"}, batch_stats=stats, train_arg=True,
-        activations=(batch * first * filters * 9,),
+        activations=(batch * first * filters * 9,), work=batch * first * filters * 9 * 2 * sum(stages) * filters,
     )  # fmt: skip
 
 
@@ -251,4 +252,5 @@ def unet(d: Draw, batch: int) -> LinenModel | None:
     source = UNET_SOURCE.format(groups=groups, act=act, c_out=c, down=DOWN[down], up=UP[up])
     inputs = [Input(d.pick(("x", "noisy_images", "x_t")), f32(batch, h, w, c)), Input("t", spec("int32", batch), Domain("index", 0, 1000))]
     return LinenModel("unet", source, f"UNet(channels={tuple(channels)!r})", params, inputs, "noise", c, nodes,
-                      imports=IMPORTS | {"import math", "from typing import Sequence"}, activations=(batch * h * w * 2 * channels[0] * 9,))  # fmt: skip
+                      imports=IMPORTS | {"import math", "from typing import Sequence"}, activations=(batch * h * w * 2 * channels[0] * 9,),
+                      work=batch * h * w * 9 * 4 * sum(ch * ch for ch in channels))  # fmt: skip

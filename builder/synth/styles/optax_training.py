@@ -80,7 +80,7 @@ def generate(seed: int) -> StyledProgram:
         if train:
             args.append(Arg("opt_state", opt.state(model.params)))
         args += loss.args(train)
-        if fits(args, model.activations):
+        if fits(args, model.activations, model.forward_work()):
             break
     else:
         raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget")

@@ -111,7 +111,8 @@ def draw_optimizer(d: Draw) -> DrawnOptimizer:
     lines = []
     if scheduled:
         steps = d.pick((10_000, 50_000, 100_000, 500_000))
-        sched = d.pick(SCHEDULES).format(peak=peak, warmup=d.pick((500, 1000, 2000, 10_000)), steps=steps, end=peak / 100)
+        warmup = d.pick(tuple(w for w in (500, 1000, 2000, 10_000) if w < steps))  # warmup-cosine decays over steps - warmup > 0
+        sched = d.pick(SCHEDULES).format(peak=peak, warmup=warmup, steps=steps, end=peak / 100)
         lines.append(f"learning_rate_fn = {sched}")
         lr = "learning_rate_fn"
     else:
