@@ -323,5 +323,6 @@ def unknown_config(name: object, known: Mapping[str, Any]) -> ConfigError:
 
 def known_categories() -> tuple[str, ...]:
     from .synth.ops import CATEGORIES, COMPOSITE  # the catalogue is heavy: import it only when asked
+    from .synth.styles import CATEGORIES as STYLED  # likewise the styled families
 
-    return tuple(sorted({*CATEGORIES, COMPOSITE}))
+    return tuple(sorted({*CATEGORIES, COMPOSITE, *STYLED}))

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
+import types
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 from typing import Any
 
 import jax
@@ -23,6 +26,7 @@ from jax._src import util as jax_util
 from jax._src.interpreters import partial_eval
 
 from ..synth.specs import FLOAT, TensorSpec
+from .argtree import LIBRARIES, fill
 
 # An op at statement position: `%x = stablehlo.add ...`, `"stablehlo.case"(...)`, `stablehlo.return ...`.
 _OP = re.compile(r'^\s*(?:%[^=]*=\s*)?"?([a-z_]+\.[a-z_0-9.]+)', re.MULTILINE)
@@ -45,9 +49,26 @@ class Extracted:
 
 
 @cache
-def jax_version() -> str:
-    """The JAX and jaxlib versions and the lowering platform: together they fix the IR."""
+def _base_version() -> str:
     return f"jax {jax.__version__}; jaxlib {jaxlib.__version__}; platform {jax.default_backend()}"
+
+
+def jax_version(source: str | None = None) -> str:
+    """The JAX and jaxlib versions and the lowering platform, which together fix the IR, plus the version
+    of every library beside JAX that `source` imports (flax, optax): their code is traced into it too."""
+    libraries = imported_libraries(source) if source else ()
+    return "; ".join([_base_version(), *(f"{name} {metadata.version(name)}" for name in libraries)])
+
+
+def imported_libraries(source: str) -> tuple[str, ...]:
+    """The libraries of `argtree.LIBRARIES` that a module's top-level imports name, sorted."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return tuple(sorted(names & set(LIBRARIES)))
 
 
 def load_function(source: str, entry_point: str, on_devices: bool = False) -> Callable[..., Any]:
@@ -56,8 +77,14 @@ def load_function(source: str, entry_point: str, on_devices: bool = False) -> Ca
     `on_devices`: every module-level `AbstractMesh` (a `parallel` program's mesh, which lowers
     without devices but cannot compile) is replaced by a `Mesh` of the same axes over this
     process's first devices, so the program can run (validation, with `HOST_DEVICES` host devices)."""
-    namespace: dict[str, Any] = {"__name__": f"program_{entry_point}"}
-    exec(compile(source, f"<{entry_point}>", "exec"), namespace)
+    program = types.ModuleType(f"program_{entry_point}")
+    namespace: dict[str, Any] = program.__dict__
+    # Registered while it runs: dataclasses (and so flax modules) look their defining module up in sys.modules.
+    sys.modules[program.__name__] = program
+    try:
+        exec(compile(source, f"<{entry_point}>", "exec"), namespace)
+    finally:
+        sys.modules.pop(program.__name__, None)
     if on_devices:
         for name, value in list(namespace.items()):
             if isinstance(value, jax.sharding.AbstractMesh):
@@ -73,17 +100,7 @@ def abstract_args(leaves: Sequence[TensorSpec], args_tree: str) -> tuple[Any, ..
     """`ShapeDtypeStruct`s arranged as the function's positional arguments (a Python scalar
     argument as a weakly typed scalar: the same trace as passing a Python float or int)."""
     structs = [jax.ShapeDtypeStruct(s.shape, jnp.dtype(s.dtype), weak_type=s.weak_type) for s in leaves]
-    return _fill(ast.literal_eval(args_tree), structs)
-
-
-def _fill(skeleton: Any, leaves: Sequence[Any]) -> Any:
-    if isinstance(skeleton, int):
-        return leaves[skeleton]
-    if isinstance(skeleton, tuple):
-        return tuple(_fill(s, leaves) for s in skeleton)
-    if isinstance(skeleton, dict):
-        return {k: _fill(v, leaves) for k, v in skeleton.items()}
-    raise TypeError(f"args_tree holds {type(skeleton).__name__}; expected int, tuple or dict")
+    return fill(ast.literal_eval(args_tree), structs)
 
 
 def distinct_ops(text: str) -> list[str]:

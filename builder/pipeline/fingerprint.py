@@ -26,7 +26,7 @@ def platform_inputs() -> str:
 
 @cache
 def code_fingerprint() -> str:
-    """Hash of the package's code, the shipped configs, the JAX/jaxlib versions and the lowering platform.
+    """Hash of the package's code, the shipped configs, the JAX/jaxlib/flax/optax versions and the lowering platform.
 
     datasets keys its cache by the loading script alone; rows also depend on the
     generator, the op catalogue and JAX, so all of them go into the builder's hash.
@@ -42,7 +42,7 @@ def code_fingerprint() -> str:
             h.update(path.read_bytes())
         except OSError:  # unreadable: not a config (`load_named` names it), so not part of what rows depend on
             continue
-    for dist in ("jax", "jaxlib"):
+    for dist in ("jax", "jaxlib", "flax", "optax"):  # flax and optax: the styled categories trace their code
         h.update(f"{dist}=={metadata.version(dist)}".encode())
     h.update(platform_inputs().encode())
     return h.hexdigest()[:16]

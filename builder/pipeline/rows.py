@@ -63,7 +63,7 @@ def make_row(config: PairsConfig, split: str, index: int, category: str, seed: i
         "structure_hash": structure_hash(ir.stablehlo),
         "platform_specific": platform_specific(ir.stablehlo, ir.stablehlo_grad),
         "seed": seed,
-        "jax_version": jax_version(),
+        "jax_version": jax_version(source),
     }
 
 

@@ -20,6 +20,7 @@ from .ops.base import Drawn, OpDecl, Operand, Region, SpecTree
 from .ops.creation import constant_node, fold_node
 from .program import Named, Node, Param, Program, Returns, Tag, Tree, Value, flatten_tree
 from .specs import MAX_ELEMENTS, TensorSpec
+from .styles import STYLES, StyledProgram
 
 DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 8, 12, 16, 16, 24, 32, 64)
 ARG_NAMES = ("x", "y", "z", "u", "v", "w", "a", "b", "c", "d")
@@ -287,8 +288,12 @@ class _Builder:
         self.pool.extend(v for v in node.outputs if v.name.isidentifier())
 
 
-def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Program:
-    """Draw the program for `(category, seed)`; the same arguments always give the same program."""
+def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Program | StyledProgram:
+    """Draw the program for `(category, seed)`; the same arguments always give the same program.
+    A styled category (flax, optax, idiomatic JAX: `styles.STYLES`) is written by its own module,
+    whose size comes from its model family, not from `limits`."""
+    if category in STYLES:
+        return STYLES[category](seed)
     limits = limits.for_category(category)
     rng = random.Random(seed)
     primary = catalogue_for(category)

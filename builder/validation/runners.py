@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..lowering import argtree
 from ..lowering.irhash import custom_call_targets
 from .interpreter import entry_function, make_context
 
@@ -176,15 +177,7 @@ def python_values(args: Sequence[dict[str, Any]], inputs: Sequence[np.ndarray]) 
     return [x.item() if a.get("weak_type") else x for a, x in zip(args, inputs, strict=True)]
 
 
-def fill(skeleton: Any, leaves: Sequence[Any]) -> Any:
-    """Rebuild positional arguments from an `args_tree` literal (leaf indices in place of arrays)."""
-    if isinstance(skeleton, int):
-        return leaves[skeleton]
-    if isinstance(skeleton, tuple):
-        return tuple(fill(s, leaves) for s in skeleton)
-    if isinstance(skeleton, dict):
-        return {k: fill(v, leaves) for k, v in skeleton.items()}
-    raise ValueError(f"args_tree holds a {type(skeleton).__name__}; expected int, tuple or dict")
+fill = argtree.fill  # rebuild positional arguments from an `args_tree` literal (README, Columns)
 
 
 # --- XLA on the IR text ----------------------------------------------------------------

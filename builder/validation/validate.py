@@ -255,7 +255,8 @@ class Validator:
         if not trusted:
             report.add("python", SKIP, "not our generator's code: pass --trust-code to run it (in a limited child process)")
             return report
-        relower = row.get("jax_version") == self.ours
+        ours_version = jax_version(row["python"])  # the libraries a row's program imports are part of its version
+        relower = row.get("jax_version") == ours_version
         if ours:
             reply = self.executor.call(("python", runners.python_fields(row), inputs, relower, execute))
             if reply.failed:
@@ -279,7 +280,7 @@ class Validator:
             problems = compare_outputs(xla_grad, side.grads, SAME_COMPILER, [f"d/d leaf {i}" for i in range(len(side.grads))])
             report.add("grad", FAIL if problems else OK, "; ".join(problems[:3]))
         if not relower:
-            report.add("relower", SKIP, f"the row was lowered by {row.get('jax_version')!r}, this is {self.ours!r}")
+            report.add("relower", SKIP, f"the row was lowered by {row.get('jax_version')!r}, this is {ours_version!r}")
         else:
             for name, text in (("stablehlo", side.stablehlo), ("stablehlo_grad", side.stablehlo_grad), ("jaxpr", side.jaxpr)):
                 if text != row.get(name):

@@ -1,0 +1,94 @@
+"""`optax_training`: train and eval steps as flax's examples and big_vision write them: a linen model
+at module level, `tx` built from optax (optionally chained with clipping, with a schedule), a
+`loss_fn` under `jax.value_and_grad(..., has_aux=True)`, `tx.update` and `optax.apply_updates`,
+and metrics (accuracy, top-k, perplexity, gradient norm). The loss follows what the model predicts."""
+
+from __future__ import annotations
+
+from .base import Arg, Draw, StyledProgram, fits, layer, module
+from .linen_dense import mlp, moe, vae
+from .linen_graph import gnn
+from .linen_model import LinenModel, draw_model
+from .linen_sequence import decoder, encoder, rnn
+from .linen_vision import cnn, resnet, unet
+from .optimizers import draw_optimizer
+from .training_losses import LossCode, loss_for
+
+CATEGORY = "optax_training"
+FAMILIES = {mlp: 2.0, cnn: 1.5, resnet: 1.0, encoder: 1.0, decoder: 2.0, rnn: 1.0, vae: 1.0, moe: 0.7, unet: 0.8, gnn: 0.8}
+TRAIN_DECORATORS = ("@jax.jit", "@jax.jit", "", "@functools.partial(jax.jit, donate_argnums=(0, 1))")
+
+
+def _apply(model: LinenModel, variables: str, inputs: list[str], train: bool, mutable: bool) -> str:
+    kwargs = [f"train={train}"] if model.train_arg else []
+    if train and model.dropout:
+        kwargs.append("rngs={'dropout': dropout_rng}")
+    if mutable:
+        kwargs.append("mutable=['batch_stats']")
+    return f"model.apply({variables}, {', '.join([*inputs, *kwargs])})"
+
+
+def train_step(d: Draw, model: LinenModel, loss: LossCode) -> tuple[str, list[Arg]]:
+    stats = model.batch_stats is not None
+    variables = "{'params': params, 'batch_stats': batch_stats}" if stats else "{'params': params}"
+    aux = loss.aux if not stats else f"({loss.aux}, new_model_state)" if loss.aux else "new_model_state"
+    calls = [f"{target}, new_model_state" if stats else target for target, _ in loss.calls]
+    body = [f"{t} = {_apply(model, variables, inputs, True, stats)}" for t, (_, inputs) in zip(calls, loss.calls, strict=True)] + loss.lines
+    value = f"(loss, {aux})" if aux else "loss"
+    ret = f"loss, {aux}" if aux else "loss"
+    grad_call = "jax.value_and_grad(loss_fn, has_aux=True)(params)" if aux else "jax.value_and_grad(loss_fn)(params)"
+    lines = [*loss.setup, "def loss_fn(params):", *("    " + b for b in body), f"    return {ret}", "", f"{value}, grads = {grad_call}"]
+    if d.chance(0.2):
+        lines.insert(len(loss.setup), "# gradients of the loss w.r.t. params only; the batch and keys are closed over")
+    lines += ["updates, opt_state = tx.update(grads, opt_state, params)", "params = optax.apply_updates(params, updates)"]
+    metrics = dict(loss.metrics)
+    if d.chance(0.35):
+        metrics["grad_norm"] = "optax.global_norm(grads)"
+    lines.append("metrics = {" + ", ".join(f"'{k}': {v}" for k, v in metrics.items()) + "}")
+    returns = "params, new_model_state['batch_stats'], opt_state, metrics" if stats else "params, opt_state, metrics"
+    args = [Arg("params", model.params)]
+    if stats:
+        args.append(Arg("batch_stats", model.batch_stats))
+    return _function(d, "train_step", lines, returns, args, loss), args
+
+
+def eval_step(d: Draw, model: LinenModel, loss: LossCode) -> tuple[str, list[Arg]]:
+    stats = model.batch_stats is not None
+    variables = "{'params': params, 'batch_stats': batch_stats}" if stats else "{'params': params}"
+    lines = [*loss.setup, *(f"{t} = {_apply(model, variables, inputs, False, False)}" for t, inputs in loss.calls), *loss.lines]
+    metrics = "{" + ", ".join(f"'{k}': {v}" for k, v in {"loss": "loss", **loss.metrics}.items()) + "}"
+    args = [Arg("params", model.params)] + ([Arg("batch_stats", model.batch_stats)] if stats else [])
+    return _function(d, d.pick(("eval_step", "evaluate", "eval_fn")), lines, metrics, args, loss, train=False), args
+
+
+def _function(d: Draw, name: str, lines: list[str], returns: str, args: list[Arg], loss: LossCode, train: bool = True) -> str:
+    params = [a.name for a in args] + (["opt_state"] if train else []) + [a.name for a in loss.args(train)]
+    decorator = d.pick(TRAIN_DECORATORS if train else ("@jax.jit", ""))
+    doc = f'    """{loss.doc}"""\n' if d.chance(0.6) else ""
+    body = "\n".join(("    " + line) if line else "" for line in lines)
+    return (decorator + "\n" if decorator else "") + f"def {name}({', '.join(params)}):\n{doc}{body}\n    return {returns}\n"
+
+
+def generate(seed: int) -> StyledProgram:
+    d = Draw(seed)
+    for _ in range(100):
+        model = draw_model(d, FAMILIES)
+        opt = draw_optimizer(d)
+        train = model.output in ("vae", "noise", "moe", "regress") or d.chance(0.8)
+        loss = loss_for(d, model, train)
+        src, args = (train_step if train else eval_step)(d, model, loss)
+        if train:
+            args.append(Arg("opt_state", opt.state(model.params)))
+        args += loss.args(train)
+        if fits(args, model.activations, model.forward_work()):
+            break
+    else:
+        raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget")
+    name = src.split("def ", 1)[1].split("(", 1)[0]
+    imports = set(model.imports) | {"import jax", "import jax.numpy as jnp", "import flax.linen as nn", "import optax"}
+    if "functools." in src:
+        imports.add("import functools")
+    blocks = [model.source, *loss.helpers, f"model = {model.construct}"] + ([opt.code] if train else []) + [src]
+    source = module(sorted(imports), *blocks)
+    nodes = [*model.nodes, layer(f"optax.{opt.optimizer.name}" if train else "eval", [], []), layer(loss.name, [], [])]
+    return StyledProgram(CATEGORY, name, source, args, nodes, libraries=("flax", "optax"))
