@@ -26,14 +26,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-NUMBERED = re.compile(r"^(?:[a-z]\d*|[A-Za-z_]*[A-Za-z]\d+)$")  # h, h2, v3, branch7, state3
+NUMBERED = re.compile(r"^(?:h|[A-Za-z_]*[A-Za-z]\d+)$")  # h, h2, v3, branch7, state3
+ONE_LETTER = re.compile(r"^[A-Za-z]$")  # q, k, v in attention and i, j in loops are idiom; others are a tell
 SINK = re.compile(r"^\s*\w+ = jnp\.mean\(.*\) \+ jnp\.mean\(", re.M)
-CONSTANT = re.compile(r"jnp\.linspace\(|jnp\.arange\(\d+\) %")
+CONSTANT = re.compile(r"^\s*\w+ = jnp\.linspace\(|jnp\.arange\(\d+\) %", re.M)  # a linspace bound as a value; iota mod k
 ABS_GUARD = re.compile(r"(?:log|log1p|log2|sqrt|rsqrt)\(jnp\.abs\(")
 SMALL = 1e-5  # a literal this small is an epsilon: fine inside a norm, a tell as an operand
 KEY_SOURCES = ("jax.random.PRNGKey", "jax.random.key")
 TELLS = (
-    ("numbered", "numbered or one-letter names (h, h2, v3, branch7)"),
+    ("numbered", "numbered names (h, h2, v3, branch7)"),
+    ("one_letter", "one-letter names other than i, j, k, q, v (u, z, s, ...)"),
     ("sink", "a sum-of-means sink (aux = jnp.mean(..) + jnp.mean(..))"),
     ("constant", "linspace / arange % k constants as weights"),
     ("abs_guard", "abs guards (jnp.log(jnp.abs(x) + 1e-6), jnp.sqrt(jnp.abs(x)))"),
@@ -176,6 +178,7 @@ def analyse(src: Source, fig: Figures) -> None:
     reuse, literal = key_figures(tree)
     tells = {
         "numbered": bool(numbered),
+        "one_letter": any(ONE_LETTER.match(n) and n not in "ijkqv" for n in names),
         "sink": bool(SINK.search(text)),
         "constant": bool(CONSTANT.search(text)),
         "abs_guard": bool(ABS_GUARD.search(text)),
