@@ -424,6 +424,8 @@ def _dropout(ctx: Draw) -> Piece | None:
     rate, arg = _hyper(ctx, ctx.rng.choice(("rate", "dropout_rate")), ("0.1", "0.2", "0.5"), share=0.4)
     keep = ctx.fresh("keep")
     use = draw_keys(ctx, threefry=True)  # model code keeps the default PRNG; rbg keys are the random category's
+    if use is None:
+        return None
     lines = [
         *use.lines,
         f"{keep} = jax.random.bernoulli({use.subkeys[0]}, 1.0 - {rate}, {x.name}.shape)",
