@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .domains import Domain, argument_domain
 from .names import entry_name, pick_name, role_of
 from .ops import GLUE, REGION, catalogue_for
 from .ops.base import Drawn, OpDecl, Operand, Region, SpecTree
@@ -100,6 +101,7 @@ class _Builder:
         self.anchor: Value | None = None
         self.helpers: list[str] = []
         self.uids = 0
+        self.signs: dict[Value, str] = {}  # values known to be "positive" or "nonneg" (exp, softplus, abs, ...)
 
     # --- the Draw protocol -------------------------------------------------
     def fresh(self, hint: str) -> str:
@@ -122,32 +124,33 @@ class _Builder:
         if self.anchor is not None:
             anchor, self.anchor = self.anchor, None
             return anchor
-        fits = [v for v in self.pool if operand.fits(v.spec)]
+        fits = [v for v in self.pool if operand.fits(v.spec) and self._within(v, operand.domain)]
         want_new = not fits or self.rng.random() < 0.08
         if want_new and self._may_add_arg():
-            return self._new_arg(self.random_spec(operand))
+            return self._new_arg(self.random_spec(operand), operand.domain)
         if not fits:
             return None
         # Prefer values nobody has consumed yet, and recent ones: that is how people chain code.
         weights = [(12.0 if v not in self.used else 1.0) * (1.0 + i / len(fits)) for i, v in enumerate(fits)]
         return self.rng.choices(fits, weights)[0]
 
-    def need(self, spec: TensorSpec, avoid: Sequence[Value] = ()) -> Value:
+    def need(self, spec: TensorSpec, avoid: Sequence[Value] = (), domain: str = "") -> Value:
         taken = {v.name for v in avoid}
-        exact = [v for v in self.pool if v.spec == spec and v.name not in taken]
+        exact = [v for v in self.pool if v.spec == spec and v.name not in taken and self._within(v, domain)]
         unused = [v for v in exact if v not in self.used]
         if unused and self.rng.random() < 0.8:
             return self.rng.choice(unused)
         if exact and self.rng.random() < 0.5:
             return self.rng.choice(exact)
         if self._may_add_arg():
-            return self._new_arg(spec)
+            return self._new_arg(spec, domain)
         if exact:
             return self.rng.choice(exact)
-        learned = self._param_leaf(spec)
+        learned = self._param_leaf(spec, domain)
         if learned is not None:
             return learned
-        node = constant_node(self, spec)
+        node = constant_node(self, spec, positive=bool(domain))
+        self.signs[node.outputs[0]] = "positive" if domain else ""
         self._bind_node(node)
         return node.outputs[0]
 
@@ -176,11 +179,11 @@ class _Builder:
             self.depth -= 1
         return Region(tuple(params), tuple(lines), current, all(n.op.differentiable for n in nodes))
 
-    def argument(self, spec: TensorSpec, hint: str) -> Value | None:
+    def argument(self, spec: TensorSpec, hint: str, domain: Domain | None = None) -> Value | None:
         if not self._may_add_arg() or self.args.leaf_count() >= MAX_LEAVES:
             return None
         name = self.fresh(hint)
-        value = Value(name, spec)
+        value = self._leaf(name, spec, domain or argument_domain(spec, hint))
         self.args.order.append(name)
         self.args.arrays[name] = value
         self.pool.append(value)
@@ -221,39 +224,52 @@ class _Builder:
     def _may_add_arg(self) -> bool:
         return self.allow_new_args and self.args.count() < self.limits.max_args
 
-    def _param_leaf(self, spec: TensorSpec) -> Value | None:
+    def _within(self, v: Value, domain: str) -> bool:
+        """Whether `v` is known to lie in `domain` ("" any, "positive", "nonneg")."""
+        sign = self.signs.get(v, "")
+        return not domain or sign == "positive" or sign == domain
+
+    def _leaf(self, name: str, spec: TensorSpec, domain: Domain | None) -> Value:
+        """An argument leaf; one with a restricted domain is known to lie in it."""
+        value = Value(name, spec, domain)
+        if domain is not None and domain.kind == "positive":
+            self.signs[value] = "positive"
+        return value
+
+    def _param_leaf(self, spec: TensorSpec, domain: str = "") -> Value | None:
         """A learned array as a leaf of the `params` dict (`params['kernel']`), when the signature has one
         (or room for one): weights are parameters, not constants built in the body."""
         args = self.args
         room = "params" in args.order or args.count() < self.limits.max_args
         if not (self.allow_new_args and room and spec.is_float and spec.rank >= 1 and args.leaf_count() < MAX_LEAVES):
             return None
-        key = self.fresh("w" if spec.rank >= 2 else "b")
-        value = Value(f"params[{key!r}]", spec)
+        key = self.fresh(("scale" if domain else "w") if spec.rank >= 2 else ("scale" if domain else "b"))
+        value = self._leaf(f"params[{key!r}]", spec, Domain("positive") if domain else None)
         if "params" not in args.order:
             args.order.append("params")
         args.dict_leaves[key] = value
         self.pool.append(value)
         return value
 
-    def _new_arg(self, spec: TensorSpec) -> Value:
+    def _new_arg(self, spec: TensorSpec, domain: str = "") -> Value:
         args = self.args
         weights_last = args.count() >= self.limits.max_args - 1 and args.count() >= 1  # keep the last slot for `params`
         if ((self.style["dict_params"] and args.count() >= 1) or weights_last) and spec.is_float and spec.rank >= 1:
-            return self._param_leaf(spec) or self._loose_arg(spec)
-        return self._loose_arg(spec)
+            return self._param_leaf(spec, domain) or self._loose_arg(spec, domain)
+        return self._loose_arg(spec, domain)
 
-    def _loose_arg(self, spec: TensorSpec) -> Value:
+    def _loose_arg(self, spec: TensorSpec, domain: str = "") -> Value:
         args = self.args
+        recorded = Domain("positive") if domain else None
         if self.style["tuple_pair"] and len(args.tuple_leaves) < 2 and args.count() < 2:
-            value = Value(f"pair[{len(args.tuple_leaves)}]", spec)
+            value = self._leaf(f"pair[{len(args.tuple_leaves)}]", spec, recorded)
             if "pair" not in args.order:
                 args.order.append("pair")
             args.tuple_leaves.append(value)
         else:
             name = next(n for n in ARG_NAMES + tuple(f"arg{i}" for i in range(20)) if n not in self.names)
             self.names[name] = 1
-            value = Value(name, spec)
+            value = self._leaf(name, spec, recorded)
             args.order.append(name)
             args.arrays[name] = value
         self.pool.append(value)
@@ -263,7 +279,7 @@ class _Builder:
         weights = [o.weight for o in ops]
         for _ in range(MAX_DRAW_TRIES):
             op = self.rng.choices(ops, weights)[0]
-            if anchor is not None and not op.operands[0].fits(anchor.spec):
+            if anchor is not None and not (op.operands[0].fits(anchor.spec) and self._within(anchor, op.operands[0].domain)):
                 continue
             self.anchor = anchor  # a region threads one value through: it is the first operand
             drawn = op.draw(self)
@@ -290,6 +306,8 @@ class _Builder:
         node = Node(op, drawn.inputs, drawn.attrs, outs)
         if rebound is not None:
             self.pool.remove(rebound)  # its name now holds the new value: the old one is out of reach
+        if op.yields and len(outs) == 1:
+            self.signs[outs[0]] = op.yields
         self._bind_node(node)
         return node
 

@@ -30,7 +30,7 @@ def _render(ins: list[str], outs: list[str], attrs: dict[str, Any]) -> list[str]
         row = f"jnp.arange({last}) < {attrs['cut'] % last + 1}"
         expr = f"jnp.tril(jnp.ones({_shape(shape)}, dtype=bool))" if square and form else (
             row if len(shape) == 1 else f"jnp.broadcast_to({row}, {_shape(shape)})")
-    elif spec.dtype in INT or (spec.is_float and form):
+    elif (spec.dtype in INT and not attrs["positive"]) or (spec.is_float and form):
         row = f"jnp.arange({last}, dtype={dtype})"
         expr = row if len(shape) == 1 else f"jnp.broadcast_to({row}, {_shape(shape)})"
     else:
@@ -54,8 +54,9 @@ CONSTANT = OpDecl(
 OPS = (CONSTANT,)
 
 
-def constant_node(ctx: Draw, spec: TensorSpec) -> Node:
-    attrs = {"spec": spec, "form": ctx.rng.random() < 0.5, "cut": ctx.rng.randrange(1 << 16)}
+def constant_node(ctx: Draw, spec: TensorSpec, positive: bool = False) -> Node:
+    """A structural constant of `spec`; with `positive`, ones (a divisor, a log's operand)."""
+    attrs = {"spec": spec, "form": ctx.rng.random() < 0.5 and not positive, "cut": ctx.rng.randrange(1 << 16), "positive": positive}
     hint = "mask" if spec.dtype == "bool" else "const"
     return Node(CONSTANT, (), attrs, (Value(ctx.fresh(hint), spec),))
 
