@@ -18,6 +18,7 @@ from ..lowering.extractor import extract, jax_version
 from ..lowering.irhash import canonical_hash, portability, structure_hash
 from ..synth.domains import default_domain
 from ..synth.generator import generate
+from ..synth.program import Program
 from .budget import ir_over_budget
 from .failures import BUDGET, Failure
 from .plan import ShardPlan, shard_plan
@@ -39,16 +40,7 @@ def make_row(config: PairsConfig, split: str, index: int, category: str, seed: i
         "category": category,
         "python": source,
         "entry_point": program.entry_point,
-        "args": [
-            {
-                "name": leaf.name,
-                "shape": list(leaf.spec.shape),
-                "dtype": leaf.spec.dtype,
-                "weak_type": leaf.spec.weak_type,
-                "domain": str(leaf.domain or default_domain(leaf.spec)),
-            }
-            for leaf in program.leaves
-        ],
+        "args": arg_entries(program),
         "args_tree": args_tree,
         "outputs": [{"shape": list(o.shape), "dtype": o.dtype} for o in ir.outputs],
         "jaxpr": ir.jaxpr,
@@ -65,6 +57,20 @@ def make_row(config: PairsConfig, split: str, index: int, category: str, seed: i
         "seed": seed,
         "jax_version": jax_version(source),
     }
+
+
+def arg_entries(program: Program) -> list[dict[str, Any]]:
+    """The row's `args`: one entry per argument leaf, with the domain its program is defined on."""
+    return [
+        {
+            "name": leaf.name,
+            "shape": list(leaf.spec.shape),
+            "dtype": leaf.spec.dtype,
+            "weak_type": leaf.spec.weak_type,
+            "domain": str(leaf.domain or default_domain(leaf.spec)),
+        }
+        for leaf in program.leaves
+    ]
 
 
 def platform_specific(*texts: str | None) -> list[str]:

@@ -142,6 +142,33 @@ def default_domain(spec: TensorSpec) -> Domain:
     return Domain("int", 0 if spec.dtype.startswith("uint") else -8, 8)
 
 
+# What a hyper-parameter's name says about its legal values (a Python scalar or scalar argument).
+_RATES = ("rate", "dropout_rate", "p_drop")
+_PROBABILITIES = ("keep_prob",)
+_COUNTS = ("step", "count", "t")
+_KEYS = ("key", "rng", "prng_key")
+
+
+def argument_domain(spec: TensorSpec, hint: str) -> Domain | None:
+    """The domain an argument's name implies, for scalars whose name says it (None: `default_domain`):
+    a dropout rate lies in [0, 0.5], a keep probability in [0.5, 1], a step count is >= 1 (Adam
+    divides by `1 - b1 ** step`), and any other float hyper-parameter (lr, temperature, eps, scale)
+    is positive."""
+    if spec.shape == (2,) and spec.dtype == "uint32" and hint in _KEYS:
+        return Domain("prng_key")
+    if spec.rank:
+        return None
+    if _is_float(spec.dtype):
+        if hint in _RATES:
+            return Domain("real", 0.0, 0.5)
+        if hint in _PROBABILITIES:
+            return Domain("real", 0.5, 1.0)
+        return Domain("positive") if spec.weak_type else None
+    if hint in _COUNTS and spec.dtype.startswith("int"):
+        return Domain("int", 1, 100)
+    return None
+
+
 def _is_float(dtype: str) -> bool:
     return dtype in ("float32", "float16", "bfloat16", "float64")
 

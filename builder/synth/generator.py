@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .domains import Domain, argument_domain
+from .names import entry_name, pick_name, role_of
 from .ops import GLUE, REGION, catalogue_for
 from .ops.base import Drawn, OpDecl, Operand, Region, SpecTree
-from .ops.creation import constant_node, fold_node
+from .ops.creation import constant_node
 from .program import Named, Node, Param, Program, Returns, Tag, Tree, Value, flatten_tree
 from .specs import MAX_ELEMENTS, TensorSpec
 from .styles import STYLES, StyledProgram
@@ -25,9 +27,12 @@ from .styles import STYLES, StyledProgram
 DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 8, 12, 16, 16, 24, 32, 64)
 ARG_NAMES = ("x", "y", "z", "u", "v", "w", "a", "b", "c", "d")
 PRIMARY_SHARE = 0.7
-ENTRY_POINTS = ("f", "forward", "compute", "apply", "transform", "step", "kernel", "fn", "model", "run")
 MAX_DRAW_TRIES = 12
 MAX_RETURNS = 3
+RETURN_COUNTS = (1, 1, 2, 2, 3)  # how many results a program keeps: most functions return one value
+REBIND_SHARE = 0.5  # `x = jnp.tanh(x)`: a spec-preserving step often rebinds its operand's name
+MAX_REGROW = 6  # rounds of drawing more when pruning left the program under its target size
+RESERVED = ("jax", "jnp", "lax", "params", "pair", "mesh", "P", "AbstractMesh", "partial", "np")
 OPAQUE = "key<"  # typed PRNG keys (`key<fry>`) live inside a program and are never returned
 MAX_LEAVES = 24  # array leaves over all arguments, pytrees of weights and state included
 MAX_REGION_DEPTH = 2  # regions inside regions: a cond in a scan body, no deeper
@@ -65,10 +70,9 @@ class _ArgGroups:
         self.trees: dict[str, Tree] = {}
 
     def count(self) -> int:
-        """Argument slots taken: one per array outside a pytree of weights or state, one per such pytree."""
-        loose = len(self.dict_leaves) - len(self.modules)
-        held = 1 if self.modules and not loose else 0
-        return len(self.arrays) + loose + held + len(self.tuple_leaves) + len(self.trees)
+        """Argument slots taken: one per array outside a pytree, one per pytree (`params` holds every weight)."""
+        held = 1 if self.dict_leaves else 0
+        return len(self.arrays) + held + len(self.tuple_leaves) + len(self.trees)
 
     def leaf_count(self) -> int:
         return sum(len(p.leaves) for p in self.params())
@@ -100,20 +104,18 @@ class _Builder:
         self.style = style
         self.args = _ArgGroups()
         self.pool: list[Value] = []
-        self.used: set[str] = set()
+        self.used: set[Value] = set()
         self.nodes: list[Node] = []
-        self.names: dict[str, int] = {}
+        self.names: dict[str, int] = dict.fromkeys(RESERVED, 1)
         self.allow_new_args = True
         self.anchor: Value | None = None
         self.helpers: list[str] = []
-        for reserved in ("jax", "jnp", "lax", "params", "pair"):
-            self.names[reserved] = 1
+        self.uids = 0
+        self.signs: dict[Value, str] = {}  # values known to be "positive" or "nonneg" (exp, softplus, abs, ...)
 
     # --- the Draw protocol -------------------------------------------------
     def fresh(self, hint: str) -> str:
-        n = self.names.get(hint, 0) + 1
-        self.names[hint] = n
-        return hint if n == 1 else f"{hint}{n}"
+        return pick_name(self.rng, hint, self.names)
 
     def random_spec(self, operand: Operand) -> TensorSpec:
         rng = self.rng
@@ -132,29 +134,33 @@ class _Builder:
         if self.anchor is not None:
             anchor, self.anchor = self.anchor, None
             return anchor
-        fits = [v for v in self.pool if operand.fits(v.spec)]
+        fits = [v for v in self.pool if operand.fits(v.spec) and self._within(v, operand.domain)]
         want_new = not fits or self.rng.random() < 0.08
         if want_new and self._may_add_arg():
-            return self._new_arg(self.random_spec(operand))
+            return self._new_arg(self.random_spec(operand), operand.domain)
         if not fits:
             return None
         # Prefer values nobody has consumed yet, and recent ones: that is how people chain code.
-        weights = [(8.0 if v.name not in self.used else 1.0) * (1.0 + i / len(fits)) for i, v in enumerate(fits)]
+        weights = [(12.0 if v not in self.used else 1.0) * (1.0 + i / len(fits)) for i, v in enumerate(fits)]
         return self.rng.choices(fits, weights)[0]
 
-    def need(self, spec: TensorSpec, avoid: Sequence[Value] = ()) -> Value:
+    def need(self, spec: TensorSpec, avoid: Sequence[Value] = (), domain: str = "") -> Value:
         taken = {v.name for v in avoid}
-        exact = [v for v in self.pool if v.spec == spec and v.name not in taken]
-        unused = [v for v in exact if v.name not in self.used]
+        exact = [v for v in self.pool if v.spec == spec and v.name not in taken and self._within(v, domain)]
+        unused = [v for v in exact if v not in self.used]
         if unused and self.rng.random() < 0.8:
             return self.rng.choice(unused)
         if exact and self.rng.random() < 0.5:
             return self.rng.choice(exact)
         if self._may_add_arg():
-            return self._new_arg(spec)
+            return self._new_arg(spec, domain)
         if exact:
             return self.rng.choice(exact)
-        node = constant_node(self, spec)
+        learned = self._param_leaf(spec, domain)
+        if learned is not None:
+            return learned
+        node = constant_node(self, spec, positive=bool(domain))
+        self.signs[node.outputs[0]] = "positive" if domain else ""
         self._bind_node(node)
         return node.outputs[0]
 
@@ -183,11 +189,11 @@ class _Builder:
             self.depth -= 1
         return Region(tuple(params), tuple(lines), current, all(n.op.differentiable for n in nodes))
 
-    def argument(self, spec: TensorSpec, hint: str) -> Value | None:
+    def argument(self, spec: TensorSpec, hint: str, domain: Domain | None = None) -> Value | None:
         if not self._may_add_arg() or self.args.leaf_count() >= MAX_LEAVES:
             return None
         name = self.fresh(hint)
-        value = Value(name, spec)
+        value = self._leaf(name, spec, domain or argument_domain(spec, hint))
         self.args.order.append(name)
         self.args.arrays[name] = value
         self.pool.append(value)
@@ -228,23 +234,52 @@ class _Builder:
     def _may_add_arg(self) -> bool:
         return self.allow_new_args and self.args.count() < self.limits.max_args
 
-    def _new_arg(self, spec: TensorSpec) -> Value:
+    def _within(self, v: Value, domain: str) -> bool:
+        """Whether `v` is known to lie in `domain` ("" any, "positive", "nonneg")."""
+        sign = self.signs.get(v, "")
+        return not domain or sign == "positive" or sign == domain
+
+    def _leaf(self, name: str, spec: TensorSpec, domain: Domain | None) -> Value:
+        """An argument leaf; one with a restricted domain is known to lie in it."""
+        value = Value(name, spec, domain)
+        if domain is not None and domain.kind == "positive":
+            self.signs[value] = "positive"
+        return value
+
+    def _param_leaf(self, spec: TensorSpec, domain: str = "") -> Value | None:
+        """A learned array as a leaf of the `params` dict (`params['kernel']`), when the signature has one
+        (or room for one): weights are parameters, not constants built in the body."""
         args = self.args
-        if self.style["dict_params"] and args.count() >= 1 and spec.is_float and spec.rank >= 1:
-            key = self.fresh("w" if spec.rank >= 2 else "b")
-            value = Value(f"params[{key!r}]", spec)
-            if "params" not in args.order:
-                args.order.append("params")
-            args.dict_leaves[key] = value
-        elif self.style["tuple_pair"] and len(args.tuple_leaves) < 2 and args.count() < 2:
-            value = Value(f"pair[{len(args.tuple_leaves)}]", spec)
+        room = "params" in args.order or args.count() < self.limits.max_args
+        if not (self.allow_new_args and room and spec.is_float and spec.rank >= 1 and args.leaf_count() < MAX_LEAVES):
+            return None
+        key = self.fresh(("scale" if domain else "w") if spec.rank >= 2 else ("scale" if domain else "b"))
+        value = self._leaf(f"params[{key!r}]", spec, Domain("positive") if domain else None)
+        if "params" not in args.order:
+            args.order.append("params")
+        args.dict_leaves[key] = value
+        self.pool.append(value)
+        return value
+
+    def _new_arg(self, spec: TensorSpec, domain: str = "") -> Value:
+        args = self.args
+        weights_last = args.count() >= self.limits.max_args - 1 and args.count() >= 1  # keep the last slot for `params`
+        if ((self.style["dict_params"] and args.count() >= 1) or weights_last) and spec.is_float and spec.rank >= 1:
+            return self._param_leaf(spec, domain) or self._loose_arg(spec, domain)
+        return self._loose_arg(spec, domain)
+
+    def _loose_arg(self, spec: TensorSpec, domain: str = "") -> Value:
+        args = self.args
+        recorded = Domain("positive") if domain else None
+        if self.style["tuple_pair"] and len(args.tuple_leaves) < 2 and args.count() < 2:
+            value = self._leaf(f"pair[{len(args.tuple_leaves)}]", spec, recorded)
             if "pair" not in args.order:
                 args.order.append("pair")
             args.tuple_leaves.append(value)
         else:
             name = next(n for n in ARG_NAMES + tuple(f"arg{i}" for i in range(20)) if n not in self.names)
             self.names[name] = 1
-            value = Value(name, spec)
+            value = self._leaf(name, spec, recorded)
             args.order.append(name)
             args.arrays[name] = value
         self.pool.append(value)
@@ -254,7 +289,7 @@ class _Builder:
         weights = [o.weight for o in ops]
         for _ in range(MAX_DRAW_TRIES):
             op = self.rng.choices(ops, weights)[0]
-            if anchor is not None and not op.operands[0].fits(anchor.spec):
+            if anchor is not None and not (op.operands[0].fits(anchor.spec) and self._within(anchor, op.operands[0].domain)):
                 continue
             self.anchor = anchor  # a region threads one value through: it is the first operand
             drawn = op.draw(self)
@@ -273,16 +308,35 @@ class _Builder:
         return None
 
     def _bind(self, op: OpDecl, drawn: Drawn) -> Node:
-        names = drawn.names or tuple(
-            self.fresh(op.out_names[min(i, len(op.out_names) - 1)]) for i in range(len(drawn.outputs))
-        )
-        outs = tuple(Value(name, spec) for name, spec in zip(names, drawn.outputs, strict=True))
+        rebound = self._rebinds(op, drawn)
+        names = drawn.names or ((rebound.name,) if rebound else tuple(
+            self.fresh(role_of(op.name, op.out_names[min(i, len(op.out_names) - 1)])) for i in range(len(drawn.outputs))
+        ))
+        outs = tuple(self._value(name, spec) for name, spec in zip(names, drawn.outputs, strict=True))
         node = Node(op, drawn.inputs, drawn.attrs, outs)
+        if rebound is not None:
+            self.pool.remove(rebound)  # its name now holds the new value: the old one is out of reach
+        if op.yields and len(outs) == 1:
+            self.signs[outs[0]] = op.yields
         self._bind_node(node)
         return node
 
+    def _rebinds(self, op: OpDecl, drawn: Drawn) -> Value | None:
+        """The operand whose name a one-result statement takes over (`x = jnp.tanh(x)`), if any: a local
+        value (not an argument) that nothing else read yet, drawn for a share of the statements."""
+        if drawn.names or len(drawn.outputs) != 1 or Tag.BLOCK in op.tags or not drawn.inputs:
+            return None
+        x = drawn.inputs[0]
+        if x.uid == 0 or x in self.used or x not in self.pool or not x.name.isidentifier():
+            return None
+        return x if self.rng.random() < REBIND_SHARE else None
+
+    def _value(self, name: str, spec: TensorSpec) -> Value:
+        self.uids += 1
+        return Value(name, spec, uid=self.uids)
+
     def _bind_node(self, node: Node) -> None:
-        self.used.update(v.name for v in node.inputs)
+        self.used.update(node.inputs)
         self.nodes.append(node)
         # A pytree an op binds (`new_params['w']`) is a result to return whole, not an operand.
         self.pool.extend(v for v in node.outputs if v.name.isidentifier())
@@ -302,66 +356,146 @@ def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Pro
     style = {"dict_params": rng.random() < 0.2, "tuple_pair": rng.random() < 0.1}
     b = _Builder(rng, limits, style, nestable=[o for o in primary if Tag.NESTS in o.tags])
     target = rng.randint(limits.min_statements, limits.max_statements)
+    keep = rng.choice(RETURN_COUNTS)
     statements = 0
-    while statements < target:
-        ops = primary if statements == 0 or rng.random() < PRIMARY_SHARE else GLUE
-        drawn = b._try_draw(ops)
-        if drawn is None:
-            drawn = b._try_draw(primary)
-        if drawn is None:  # rare: weighted tries kept missing; try every op once, in a seeded order
-            drawn = b._try_each([*primary, *GLUE])
-        if drawn is None:
-            raise RuntimeError(f"category {category!r} seed {seed}: no op could be drawn")
-        node = b._bind(*drawn)
-        statements += len(node.render()) if Tag.BLOCK in node.op.tags else 1
-    if not b.args.count():
+    for _ in range(MAX_REGROW):
+        while statements < target:
+            statements += _draw_statement(category, b, primary, first=not b.nodes)
+        live = _live(b.nodes, _results(b.nodes, keep, primary))
+        statements = sum(_size(n) for n in live)
+        if statements >= min(target, limits.max_statements):
+            break
+    nodes = _live(b.nodes, _results(b.nodes, keep, primary))
+    returns = _returns(rng, nodes)
+    params = _used_params(b.args, nodes)
+    if not params:
         raise RuntimeError(f"category {category!r} seed {seed}: program has no arguments")
-    returns = _returns(rng, b)
     return Program(
         category=category,
-        entry_point=rng.choice(ENTRY_POINTS),
-        params=b.args.params(),
-        nodes=b.nodes,
+        entry_point=entry_name(rng, category, [n.op.name for n in nodes], b.names),
+        params=params,
+        nodes=nodes,
         returns=returns,
         helpers=b.helpers,
     )
 
 
-def _returns(rng: random.Random, b: _Builder) -> Returns:
-    """Return every value nobody consumed, so each statement shows in the IR; past
-    `MAX_RETURNS`, the oldest are folded into one auxiliary scalar, as a loss adds terms.
-    A pytree an op bound to one variable (`new_params`) is returned whole when nothing used it."""
-    produced = [v for n in b.nodes for v in n.outputs if not v.spec.dtype.startswith(OPAQUE)]
-    sinks = [v for v in produced if v.name not in b.used]
-    if not sinks:
-        sinks = [produced[-1]]
+def _draw_statement(category: str, b: _Builder, primary: Sequence[OpDecl], first: bool) -> int:
+    """Draw and bind one statement; how much it counts toward the program's size."""
+    ops = primary if first or b.rng.random() < PRIMARY_SHARE else GLUE
+    drawn = b._try_draw(ops)
+    if drawn is None:
+        drawn = b._try_draw(primary)
+    if drawn is None:  # rare: weighted tries kept missing; try every op once, in a seeded order
+        drawn = b._try_each([*primary, *GLUE])
+    if drawn is None:
+        raise RuntimeError(f"category {category!r}: no op could be drawn")
+    return _size(b._bind(*drawn))
+
+
+def _size(node: Node) -> int:
+    return len(node.render()) if Tag.BLOCK in node.op.tags else 1
+
+
+def _returnable(v: Value) -> bool:
+    return not v.spec.dtype.startswith(OPAQUE)
+
+
+def _results(nodes: Sequence[Node], keep: int, primary: Sequence[OpDecl]) -> list[Value]:
+    """The values a program keeps as its results: of those nothing consumed, the `keep` with the most
+    statements behind them (a pytree such as new params always, whole), the last one among them,
+    and one that a statement of the program's own category reaches."""
+    consumed = {v for n in nodes for v in n.inputs}
+    producer = {v: i for i, n in enumerate(nodes) for v in n.outputs}
+    open_ = [v for n in nodes for v in n.outputs if v not in consumed and _returnable(v)]
+    if not open_:
+        open_ = [v for v in nodes[-1].outputs if _returnable(v)] or list(nodes[-1].outputs)
+    trees = [v for v in open_ if not v.name.isidentifier()]  # leaves of a pytree an op bound: returned whole
+    plain = [v for v in open_ if v.name.isidentifier()]
+    depth = {v: _ancestors(nodes, producer, [v]) for v in plain}
+    reads = {v: any(u not in producer for i in depth[v] for u in nodes[i].inputs) for v in plain}  # an argument, at last
+    ranked = sorted(plain, key=lambda v: (-reads[v], -len(depth[v]), -producer[v]))
+    dtypes = {v.spec.dtype for v in ranked[:1]}  # then a result of another dtype before a second of the same
+    ranked = ranked[:1] + sorted(ranked[1:], key=lambda v: v.spec.dtype in dtypes)
+    chosen = ranked[: max(keep - bool(trees), 0)]
+    if plain and plain[-1] not in chosen and not trees and reads[plain[-1]]:
+        chosen = [*chosen[:-1], plain[-1]] if chosen else [plain[-1]]
+    results = [*chosen, *trees]
+    own = {i for i, n in enumerate(nodes) if n.op in primary}
+    if own and not own & _ancestors(nodes, producer, results):
+        reaching = [v for v in plain if own & depth[v]]
+        results.append(max(reaching, key=lambda v: len(depth[v])) if reaching else next(
+            v for v in open_ if own & _ancestors(nodes, producer, [v])))
+    return results
+
+
+def _ancestors(nodes: Sequence[Node], producer: dict[Value, int], values: Sequence[Value]) -> set[int]:
+    """Indices of the statements `values` depend on."""
+    seen: set[int] = set()
+    stack = [producer[v] for v in values if v in producer]
+    while stack:
+        i = stack.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        stack.extend(producer[v] for v in nodes[i].inputs if v in producer)
+    return seen
+
+
+def _live(nodes: Sequence[Node], results: Sequence[Value]) -> list[Node]:
+    """The statements the results depend on, in order: every other statement is dead and pruned."""
+    producer = {v: i for i, n in enumerate(nodes) for v in n.outputs}
+    keep = _ancestors(nodes, producer, results)
+    return [n for i, n in enumerate(nodes) if i in keep]
+
+
+def _returns(rng: random.Random, nodes: Sequence[Node]) -> Returns:
+    """What the function returns: every value its statements compute that no later statement reads
+    (so every statement reaches an output), a pytree an op bound to one variable (`new_params`) whole."""
+    consumed = {v for n in nodes for v in n.inputs}
     items: list[Value | Named] = []
-    for node in b.nodes:
+    for node in nodes:
         groups: dict[str, list[Value]] = {}  # pytrees the node bound, by variable
         for v in node.outputs:
             groups.setdefault(_root(v.name), []).append(v)
         for v in node.outputs:
+            if v in consumed or not _returnable(v):
+                continue
             group = groups[_root(v.name)]
-            whole = v.name != _root(v.name) and all(g in sinks for g in group)
-            if whole and v is group[0]:
-                items.append(_named_tree(group))
-            elif v in sinks and not whole:
+            if v.name == _root(v.name):
                 items.append(v)
-    if len(items) > MAX_RETURNS:
-        # fold the oldest plain values first: a pytree such as new params is a result kept whole
-        order = sorted(range(len(items)), key=lambda i: (isinstance(items[i], Named), i))
-        folded = sorted(order[: len(items) - MAX_RETURNS + 1])
-        node = fold_node(b, [v for i in folded for v in flatten_tree(items[i])])
-        b._bind_node(node)
-        items = [item for i, item in enumerate(items) if i not in folded] + [node.outputs[0]]
+            elif v is next(g for g in group if g not in consumed):
+                items.append(_named_tree(group))
     if len(items) == 1:
         return items[0]
     roll = rng.random()
-    if roll < 0.6:
+    if roll < 0.55:
         return tuple(items)
-    if roll < 0.85:
+    if roll < 0.9:
         return {_return_key(v.name): v for v in items}
     return (items[0], tuple(items[1:]))
+
+
+def _used_params(args: _ArgGroups, nodes: Sequence[Node]) -> list[Param]:
+    """The positional parameters some statement reads: an argument only a pruned statement read is dropped."""
+    read = {v for n in nodes for v in n.inputs}
+    kept = _ArgGroups()
+    kept.tuple_leaves = args.tuple_leaves  # `pair[i]` names its index: kept whole when any leaf is read
+    for name in args.order:
+        if name == "params":
+            kept.dict_leaves = {k: t for k, t in args.dict_leaves.items() if any(v in read for v in flatten_tree(t))}
+            used = bool(kept.dict_leaves)
+        elif name == "pair":
+            used = any(v in read for v in args.tuple_leaves)
+        elif name in args.trees:
+            kept.trees[name] = args.trees[name]
+            used = any(v in read for v in flatten_tree(args.trees[name]))
+        else:
+            kept.arrays[name] = args.arrays[name]
+            used = args.arrays[name] in read
+        if used:
+            kept.order.append(name)
+    return kept.params()
 
 
 def _return_key(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,17 +30,20 @@ class Op(Protocol):
 
     def render(self, inputs: Sequence[str], outputs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]: ...
 
-HEADER = "import jax\nimport jax.numpy as jnp\nfrom jax import lax\n"
+# The imports a program may need, each with the name it binds: a program imports those it uses.
+IMPORTS = (("jax", "import jax"), ("jnp", "import jax.numpy as jnp"), ("lax", "from jax import lax"))
 
 
 @dataclass(frozen=True)
 class Value:
     """An SSA value: the Python expression that names it (a variable or a parameter path) and its spec.
-    An argument leaf may carry the domain its program is defined on (None: `default_domain`)."""
+    An argument leaf may carry the domain its program is defined on (None: `default_domain`).
+    `uid` tells apart the values a name is bound to in turn (`x = jnp.tanh(x)` rebinds `x`)."""
 
     name: str
     spec: TensorSpec
     domain: Domain | None = None
+    uid: int = 0
 
 
 # A pytree of values: a value, or a tuple / dict nesting of them.
@@ -128,7 +132,7 @@ class Program:
 
     def render(self) -> str:
         """The program as a module: imports, helpers, then the entry point."""
-        lines = [HEADER]
+        lines = []
         for helper in self.helpers:
             lines.append("\n" + helper.rstrip() + "\n")
         signature = ", ".join(p.name for p in self.params)
@@ -136,7 +140,14 @@ class Program:
         for node in self.nodes:
             lines.extend("    " + line for line in node.render())
         lines.append("    return " + _render_returns(self.returns, top=True))
-        return "\n".join(lines) + "\n"
+        body = "\n".join(lines) + "\n"
+        return imports_for(body) + body
+
+
+def imports_for(body: str) -> str:
+    """The import lines of the names `body` uses, in the usual order."""
+    used = [line for name, line in IMPORTS if re.search(rf"(?<![\w.]){name}\.", body)]
+    return "\n".join(used) + "\n\n"
 
 
 def flatten_tree(tree: Tree) -> list[Value]:

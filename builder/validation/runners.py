@@ -20,6 +20,8 @@ import numpy as np
 
 from ..lowering import argtree
 from ..lowering.irhash import custom_call_targets
+from ..synth.domains import Domain, DomainError, default_domain
+from ..synth.specs import spec_of
 from .interpreter import entry_function, make_context
 
 # MLIR element types -> numpy dtype names (the row's `dtype` vocabulary).
@@ -136,39 +138,20 @@ def float_bit_patterns(text: str) -> dict[int, str]:
 
 
 def make_inputs(args: Sequence[dict[str, Any]], seed: int, text: str) -> list[np.ndarray]:
-    """Seeded inputs for the row's argument leaves, in ranges the program is defined on."""
-    import ml_dtypes
-
+    """Seeded inputs for the row's argument leaves, drawn from each leaf's recorded domain
+    (`args[i].domain`; a row from before domains were recorded gets `default_domain`). `text`
+    (the IR) is not read: what a program is defined on is the row's to say, not guessed from it."""
     rng = np.random.default_rng(seed)
-    positive = bool(DOMAIN_OPS.search(text))
-    nonzero = bool(DIVISION.search(text))
     out = []
     for a in args:
-        shape, dtype = tuple(a["shape"]), a["dtype"]
-        if int(np.prod(shape, dtype=np.int64)) > MAX_INPUT_ELEMENTS:
-            raise ValueError(f"argument {a['name']} has {np.prod(shape):,} elements (over {MAX_INPUT_ELEMENTS:,})")
-        if dtype in ("float32", "float16", "bfloat16", "float64"):
-            if positive or nonzero:  # away from 0: a log's domain; a divisor that does not blow up
-                x = rng.uniform(0.5, 2.0, shape) * (1 if positive else rng.choice([-1.0, 1.0], shape))
-            else:
-                x = rng.uniform(-2.0, 2.0, shape)
-            if len(shape) >= 2:  # a weight matrix (or a batch) scaled as an initializer would: `x @ w` stays O(1)
-                x = x / np.sqrt(max(shape[-2], 1))
-            out.append(x.astype(ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype))
-        elif dtype in ("complex64", "complex128"):
-            out.append((rng.uniform(-1, 1, shape) + 1j * rng.uniform(-1, 1, shape)).astype(dtype))
-        elif dtype == "bool":
-            out.append(rng.random(shape) < 0.5)
-        elif dtype in ("uint32", "uint64"):  # PRNG key data and RNG states: any bits
-            out.append(rng.integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True))
-        elif dtype.startswith(("int", "uint")):
-            lo = 1 if (dtype.startswith("uint") or nonzero) else -8
-            x = rng.integers(lo, 9, shape)
-            if nonzero and not dtype.startswith("uint"):
-                x = x * rng.choice([-1, 1], shape)
-            out.append(x.astype(dtype))
-        else:
-            raise ValueError(f"argument {a['name']} has dtype {dtype!r}, which validation cannot make inputs for")
+        spec = spec_of(a)
+        if spec.size > MAX_INPUT_ELEMENTS:
+            raise ValueError(f"argument {a['name']} has {spec.size:,} elements (over {MAX_INPUT_ELEMENTS:,})")
+        try:
+            domain = Domain.parse(a["domain"]) if a.get("domain") else default_domain(spec)
+            out.append(domain.sample(spec, rng))
+        except DomainError as err:
+            raise ValueError(f"argument {a['name']} ({spec}): {err}") from err
     return out
 
 

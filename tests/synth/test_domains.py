@@ -46,3 +46,37 @@ def test_default_domains_follow_the_dtype():
     assert [str(default_domain(TensorSpec((2,), d))) for d in ("float32", "complex64", "bool", "uint32", "int8", "uint8")] == [
         "real", "complex", "bool", "bits", "int[-8,8]", "int[0,8]",
     ]  # fmt: skip
+
+
+def test_an_arguments_name_says_its_domain():
+    from builder.synth.domains import argument_domain
+    from builder.synth.specs import python_scalar
+
+    assert str(argument_domain(python_scalar("float32"), "dropout_rate")) == "real[0,0.5]"
+    assert str(argument_domain(python_scalar("float32"), "lr")) == "positive"
+    assert str(argument_domain(TensorSpec((), "int32"), "step")) == "int[1,100]"
+    assert str(argument_domain(TensorSpec((2,), "uint32"), "key")) == "prng_key"
+    assert argument_domain(TensorSpec((4, 4), "float32"), "x") is None  # data: the default domain
+
+
+@pytest.mark.parametrize("category", ["elementwise", "arithmetic", "composite", "control_flow"])
+def test_operands_with_a_domain_read_values_known_to_lie_in_it(category):
+    """No guard: `jnp.log(x)` reads a value known positive (an `exp`, a `softplus`, a positive
+    argument), and `a / b` divides by one; an argument read there records the domain."""
+    from builder.synth.generator import generate
+
+    checked = 0
+    for seed in range(150):
+        program = generate(category, seed)
+        made = {v: n for n in program.nodes for v in n.outputs}
+        for node in program.nodes:
+            for operand, value in zip(node.op.operands, node.inputs, strict=False):
+                if not operand.domain:
+                    continue
+                checked += 1
+                if value in made:
+                    producer = made[value].op
+                    assert producer.yields in ("positive", operand.domain) or producer.name == "constant", (seed, node.render())
+                else:
+                    assert value.domain is not None and value.domain.kind == "positive", (seed, value)
+    assert checked > 20, checked

@@ -36,11 +36,13 @@ def test_programs_use_their_category(category):
 
 
 def test_statement_count_follows_limits():
+    """Dead statements are pruned, and the generator draws until the live ones reach the target
+    (the last statement drawn may pass it by a few); a `params` dict of weights is one argument."""
     for seed in range(20):
         program = generate("arithmetic", seed, SizeLimits(5, 5, 3))
-        body = [n for n in program.nodes if n.op.name not in ("jnp.linspace", "fold_terms")]
-        assert len(body) == 5
-        assert len(program.leaves) <= 3
+        body = [n for n in program.nodes if n.op.name != "constant"]
+        assert 5 <= len(body) <= 8, (seed, len(body))
+        assert len(program.params) <= 3
 
 
 def test_source_is_a_plain_module():
@@ -70,7 +72,7 @@ def test_signatures_take_one_to_five_arguments_with_pytrees_and_python_scalars()
 
 
 def test_arguments_spread_over_dtypes_ranks_and_odd_shapes():
-    leaves = [leaf.spec for p in _sample_programs() for leaf in p.leaves]
+    leaves = [leaf.spec for c in CATEGORIES for s in range(40) for leaf in generate(c, s).leaves]
     dtypes = {s.dtype for s in leaves}
     assert {"float32", "float16", "bfloat16", "int32", "int8", "uint8", "bool", "complex64"} <= dtypes, dtypes
     assert {s.rank for s in leaves} >= {0, 1, 2, 3, 4}
@@ -110,7 +112,7 @@ def test_blocks_count_toward_size_by_their_lines():
 
     for seed in range(10):
         program = generate("nn", seed, SizeLimits(3, 12, 5))
-        drawn = [n for n in program.nodes if n.op.name not in ("jnp.linspace", "fold_terms")]
+        drawn = [n for n in program.nodes if n.op.name != "constant"]
         before_last = sum(len(n.render()) if Tag.BLOCK in n.op.tags else 1 for n in drawn[:-1])
         assert before_last < 12, (seed, before_last)
 

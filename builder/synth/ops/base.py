@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..domains import Domain
 from ..program import Tag, Tree, Value
 from ..specs import TensorSpec
 
@@ -29,6 +30,7 @@ class Operand:
     min_rank: int = 0
     max_rank: int = 4
     min_size: int = 1  # smallest extent of every dim (e.g. 2 for ops that need >1 element)
+    domain: str = ""  # "positive" (log, a divisor) or "nonneg" (sqrt): values known to lie there, or new arguments that must
 
     def fits(self, spec: TensorSpec) -> bool:
         return (
@@ -48,9 +50,10 @@ class Draw(Protocol):
     def pick(self, operand: Operand) -> Value | None:
         """An existing value (or a new argument) that fits `operand`, or None."""
 
-    def need(self, spec: TensorSpec, avoid: Sequence[Value] = ()) -> Value:
+    def need(self, spec: TensorSpec, avoid: Sequence[Value] = (), domain: str = "") -> Value:
         """A value of exactly `spec`: an existing one other than `avoid` (the op's other inputs:
-        `x - x` or `jnp.minimum(x, x)` is not code people write), a new argument, or a constant."""
+        `x - x` or `jnp.minimum(x, x)` is not code people write), a new argument, or a constant;
+        with `domain` ("positive", "nonneg"), one known to lie there (a new argument records it)."""
 
     def random_spec(self, operand: Operand) -> TensorSpec:
         """A fresh spec that fits `operand`."""
@@ -64,8 +67,9 @@ class Draw(Protocol):
 
     # Arguments of a chosen shape, for ops that model real code (keys, labels, hyper-parameters,
     # weights, optimizer state). Each returns None when the signature has no room left.
-    def argument(self, spec: TensorSpec, hint: str) -> Value | None:
-        """A new positional argument named after `hint`; a weakly typed `spec` is a Python scalar (`lr`)."""
+    def argument(self, spec: TensorSpec, hint: str, domain: Domain | None = None) -> Value | None:
+        """A new positional argument named after `hint`; a weakly typed `spec` is a Python scalar (`lr`).
+        Its recorded domain is `domain`, else what its hint says (`argument_domain`: a rate, a step)."""
 
     def argument_tree(self, hint: str, specs: SpecTree) -> Tree | None:
         """A new positional pytree argument (`grads`, `opt_state`) whose leaves have `specs`."""
@@ -122,6 +126,7 @@ class OpDecl:
     differentiable: bool = True
     weight: float = 1.0
     tags: frozenset[Tag] = field(default_factory=frozenset)
+    yields: str = ""  # what its result is known to be: "positive" (exp, softplus) or "nonneg" (abs, relu)
 
 
 def expression(template: str) -> Renderer:
@@ -145,6 +150,7 @@ def op(
     differentiable: bool = True,
     weight: float = 1.0,
     tags: Sequence[Tag] = (),
+    yields: str = "",
 ) -> OpDecl:
     """The common shape of a declaration: pick an anchor operand, derive the partners'
     specs from it, draw attributes, compute the result spec."""
@@ -163,8 +169,8 @@ def op(
         elif len(operands) > 1:
             others = [anchor.spec] * (len(operands) - 1)
         inputs = [anchor]
-        for spec in others:
-            inputs.append(ctx.need(spec, avoid=inputs))
+        for i, spec in enumerate(others, 1):
+            inputs.append(ctx.need(spec, avoid=inputs, domain=operands[i].domain if i < len(operands) else ""))
         specs = [v.spec for v in inputs]
         drawn_attrs = attrs(ctx.rng, specs) if attrs is not None else {}
         if drawn_attrs is None:
@@ -192,6 +198,7 @@ def op(
         differentiable=differentiable,
         weight=weight,
         tags=frozenset(tags),
+        yields=yields,
     )
 
 
@@ -272,4 +279,4 @@ def constant_literal(rng: random.Random, dtype: str) -> str:
         return str(rng.choice([1, 2, 3, 4, -1, 5, 7]))
     if dtype == "uint8":
         return str(rng.choice([1, 2, 3, 4, 5, 7]))
-    return rng.choice(["0.5", "2.0", "1e-3", "0.1", "3.0", "1.5", "0.25", "1e-6", "10.0"])
+    return rng.choice(["0.5", "2.0", "1e-3", "0.1", "3.0", "1.5", "0.25", "0.9", "10.0"])

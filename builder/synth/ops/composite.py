@@ -47,7 +47,7 @@ def _scale_shift_partners(rng: random.Random, spec: TensorSpec) -> list[TensorSp
 
 
 OPS = (
-    op("jax.nn.softmax", CAT, (Operand(F32, 1),), "jax.nn.softmax({0}, axis={axis})", same, attrs=_last_axis, out_names=("probs",), weight=2.0),
+    op("jax.nn.softmax", CAT, (Operand(F32, 1),), "jax.nn.softmax({0}, axis={axis})", same, attrs=_last_axis, out_names=("probs",), weight=2.0, yields="nonneg"),
     op("jax.nn.log_softmax", CAT, (Operand(F32, 1),), "jax.nn.log_softmax({0}, axis={axis})", same, attrs=_last_axis, out_names=("logp",)),
     op("layer_norm", CAT, (Operand(F32, 1),), _layer_norm, same, attrs=_eps, out_names=("normed",), weight=1.5),
     op("scale_shift", CAT, (Operand(F32, 1),), "{0} * {1} + {2}", broadcast, partners=_scale_shift_partners, out_names=("h",)),

@@ -136,7 +136,7 @@ def _draw_switch(ctx: Draw) -> Drawn | None:
         ])
     else:
         index = f"jnp.sum({{0}} > 0) % {k}"
-    names = [ctx.fresh("branch") for _ in range(k)]
+    names = [ctx.fresh("branch_fn") for _ in range(k)]
     return Drawn((x, *extra), {"index": index, "branches": branches, "names": names}, (x.spec,))
 
 
@@ -389,7 +389,7 @@ def body_op(name: str, draw: Callable[[Draw, Value, Region], Drawn | None], rend
 
 OPS = (
     body_op("lax.cond_branches", _draw_cond, _render_cond, out_names=("branch",), weight=1.5),
-    region_op("lax.cond_pair", _draw_cond_pair, _render_cond_pair, out_names=("a", "b"), weight=0.6, nests=False),
+    region_op("lax.cond_pair", _draw_cond_pair, _render_cond_pair, out_names=("first", "second"), weight=0.6, nests=False),
     region_op("lax.switch", _draw_switch, _render_switch, out_names=("routed",), weight=1.2),
     body_op("lax.while_loop", _draw_while, _render_while, out_names=("steps", "state"), differentiable=False, weight=0.5, nests=False),
     body_op("lax.fori_loop", partial(_draw_fori, traced=False), _render_fori, out_names=("acc",)),

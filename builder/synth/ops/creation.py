@@ -1,6 +1,8 @@
 """Constants built inside a program when an op needs a partner and no argument slot is left.
 
-Real JAX code makes such arrays from iota-like forms, never from embedded literals.
+Real code builds few arrays in its body, and those it does build are structural: positions
+(`jnp.arange`), length masks (`jnp.arange(n) < k`), causal masks (`jnp.tril`), ones and zeros.
+Learned values (weights, scales, tables) arrive as parameters instead (the generator's `need`).
 """
 
 from __future__ import annotations
@@ -9,22 +11,30 @@ from typing import Any
 
 from ..program import Node, Value
 from ..specs import INT, TensorSpec
-from .base import Draw, Drawn, OpDecl, Operand
+from .base import Draw, Drawn, OpDecl
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _render(ins: list[str], outs: list[str], attrs: dict[str, Any]) -> list[str]:
     spec: TensorSpec = attrs["spec"]
-    size, shape = spec.size, spec.shape
-    reshape = {0: ".reshape(())", 1: ""}.get(len(shape), f".reshape({', '.join(map(str, shape))})")
-    if spec.dtype == "bool":
-        expr = f"(jnp.arange({size}){reshape} % 2 == 0)"
-    elif spec.dtype in INT:
-        expr = f"(jnp.arange({size}) % {attrs['modulus']}).astype(jnp.{spec.dtype}){reshape}"
-    elif spec.dtype == "complex64":
-        expr = f"jnp.exp(1j * jnp.linspace(0.0, 3.0, {size}, dtype=jnp.float32)){reshape}.astype(jnp.complex64)"
+    shape, dtype, form = spec.shape, f"jnp.{spec.dtype}", attrs["form"]
+    last = shape[-1] if shape else 1
+    if not shape:
+        value = {"bool": "True", "complex64": "1.0"}.get(spec.dtype, "1" if spec.dtype in INT else "1.0")
+        expr = f"jnp.array({value}, dtype={dtype})"
+    elif spec.dtype == "bool":
+        square = len(shape) == 2 and shape[0] == shape[1]
+        row = f"jnp.arange({last}) < {attrs['cut'] % last + 1}"
+        expr = f"jnp.tril(jnp.ones({_shape(shape)}, dtype=bool))" if square and form else (
+            row if len(shape) == 1 else f"jnp.broadcast_to({row}, {_shape(shape)})")
+    elif (spec.dtype in INT and not attrs["positive"]) or (spec.is_float and form):
+        row = f"jnp.arange({last}, dtype={dtype})"
+        expr = row if len(shape) == 1 else f"jnp.broadcast_to({row}, {_shape(shape)})"
     else:
-        lo, hi = attrs["range"]
-        expr = f"jnp.linspace({lo}, {hi}, {size}, dtype=jnp.{spec.dtype}){reshape}"
+        expr = f"jnp.ones({_shape(shape)}, dtype={dtype})"
     return [f"{outs[0]} = {expr}"]
 
 
@@ -33,7 +43,7 @@ def _no_draw(ctx: Draw) -> Drawn | None:
 
 
 CONSTANT = OpDecl(
-    name="jnp.linspace",
+    name="constant",
     categories=("creation",),
     operands=(),
     draw=_no_draw,  # built on request by `constant_node`, never drawn by itself
@@ -41,43 +51,14 @@ CONSTANT = OpDecl(
     out_names=("const",),
 )
 
-def _render_fold(ins: list[str], outs: list[str], attrs: dict[str, Any]) -> list[str]:
-    terms = []
-    for name, dtype in zip(ins, attrs["dtypes"], strict=False):
-        if dtype == "float32":
-            terms.append(f"jnp.mean({name})")
-        elif dtype == "complex64":
-            terms.append(f"jnp.mean(jnp.abs({name}))")
-        else:
-            terms.append(f"jnp.mean({name}.astype(jnp.float32))")
-    return [f"{outs[0]} = " + " + ".join(terms)]
+OPS = (CONSTANT,)
 
 
-FOLD = OpDecl(
-    name="fold_terms",
-    categories=("creation",),
-    operands=(),
-    draw=_no_draw,  # built by the generator to gather results nobody consumed
-    render=_render_fold,
-    out_names=("aux",),
-)
-
-OPS = (CONSTANT, FOLD)
+def constant_node(ctx: Draw, spec: TensorSpec, positive: bool = False) -> Node:
+    """A structural constant of `spec`; with `positive`, ones (a divisor, a log's operand)."""
+    attrs = {"spec": spec, "form": ctx.rng.random() < 0.5 and not positive, "cut": ctx.rng.randrange(1 << 16), "positive": positive}
+    hint = "mask" if spec.dtype == "bool" else "const"
+    return Node(CONSTANT, (), attrs, (Value(ctx.fresh(hint), spec),))
 
 
-def fold_node(ctx: Draw, values: list[Value]) -> Node:
-    """One float32 scalar that sums the means of `values`."""
-    attrs = {"dtypes": tuple(v.spec.dtype for v in values)}
-    return Node(FOLD, tuple(values), attrs, (Value(ctx.fresh("aux"), TensorSpec((), "float32")),))
-
-
-def constant_node(ctx: Draw, spec: TensorSpec) -> Node:
-    attrs = {
-        "spec": spec,
-        "range": ctx.rng.choice([("-1.0", "1.0"), ("0.0", "1.0"), ("-3.0", "3.0"), ("0.1", "2.0")]),
-        "modulus": ctx.rng.choice([3, 5, 7]),
-    }
-    return Node(CONSTANT, (), attrs, (Value(ctx.fresh("const"), spec),))
-
-
-__all__ = ["CONSTANT", "OPS", "Operand", "constant_node"]
+__all__ = ["CONSTANT", "OPS", "constant_node"]

@@ -13,6 +13,7 @@ import random
 from collections.abc import Sequence
 from itertools import pairwise
 
+from ..domains import Domain
 from ..program import Tree, Value, flatten_tree, tuple_literal
 from ..specs import MAX_ELEMENTS, TensorSpec, python_scalar
 from .base import Draw, Operand
@@ -400,7 +401,7 @@ def _embedding(ctx: Draw) -> Piece | None:
     vocab, dim = rng.choice((16, 32, 64, 100, 128)), rng.choice((4, 8, 16, 32))
     if vocab * dim > MAX_ELEMENTS or batch * seq * dim > MAX_ELEMENTS:
         return None
-    tokens = ctx.argument(TensorSpec((batch, seq), "int32"), rng.choice(("tokens", "token_ids", "input_ids")))
+    tokens = ctx.argument(TensorSpec((batch, seq), "int32"), rng.choice(("tokens", "token_ids", "input_ids")), Domain("index", 0, vocab))
     if tokens is None:
         return None
     positional = rng.random() < 0.4
@@ -424,6 +425,8 @@ def _dropout(ctx: Draw) -> Piece | None:
     rate, arg = _hyper(ctx, ctx.rng.choice(("rate", "dropout_rate")), ("0.1", "0.2", "0.5"), share=0.4)
     keep = ctx.fresh("keep")
     use = draw_keys(ctx, threefry=True)  # model code keeps the default PRNG; rbg keys are the random category's
+    if use is None:
+        return None
     lines = [
         *use.lines,
         f"{keep} = jax.random.bernoulli({use.subkeys[0]}, 1.0 - {rate}, {x.name}.shape)",
@@ -440,7 +443,7 @@ def _cross_entropy(ctx: Draw) -> Piece | None:
         return None
     rng = ctx.rng
     classes = logits.spec.shape[-1]
-    labels = ctx.argument(TensorSpec(logits.spec.shape[:-1], "int32"), rng.choice(("labels", "targets", "y")))
+    labels = ctx.argument(TensorSpec(logits.spec.shape[:-1], "int32"), rng.choice(("labels", "targets", "y")), Domain("index", 0, classes))
     logp = ctx.fresh("log_probs")
     scalar = TensorSpec((), "float32")
     if labels is None:  # soft targets: a distribution per row

@@ -254,6 +254,8 @@ def _shard_index(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece 
                 f"return {blk} + (({offset} + jnp.arange({blk}.shape[0])) / {x.spec.shape[0]})[:, None].astype({blk}.dtype)"]
         return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], _spec(axis), [x.name]), [x.spec], ["positioned"])
     use = draw_keys(ctx, threefry=True)
+    if use is None:
+        return None
     k, dk = ctx.fresh("k"), ctx.fresh("device_key")
     body = [f"{dk} = jax.random.fold_in({k}, lax.axis_index({_q(axis)}))",
             f"return jnp.where(jax.random.bernoulli({dk}, 0.9, {blk}.shape), {blk}, 0)"]

@@ -32,7 +32,6 @@ TYPED_KEYS = {  # jax.random.key(seed, impl=...): typed key arrays, made inside 
 }
 KEY_SPECS = (RAW_KEY, *TYPED_KEYS.values())
 THREEFRY_KEYS = (RAW_KEY, TYPED_KEYS["jax.random.key({0})"])
-SEED_LITERALS = ("0", "42", "1234", "2024", "7")
 FLOATS = Operand(FLOAT)
 
 
@@ -47,12 +46,12 @@ class KeyUse:
     made: tuple[tuple[str, TensorSpec], ...] = ()
 
 
-def _source(ctx: Draw, threefry: bool) -> tuple[tuple[Value, ...], list[str], str, tuple[tuple[str, TensorSpec], ...]]:
+def _source(ctx: Draw, threefry: bool) -> tuple[tuple[Value, ...], list[str], str, tuple[tuple[str, TensorSpec], ...]] | None:
     """The key to split: one in scope, a new `key` argument, or one made from a seed
     (a threefry key when `threefry`: some samplers exist for no other implementation)."""
     rng = ctx.rng
     specs = THREEFRY_KEYS if threefry else KEY_SPECS
-    existing = [v for spec in specs for v in ctx.values_of(spec)]
+    existing = [v for spec in specs for v in ctx.values_of(spec) if v.uid == 0 or spec != RAW_KEY]  # a key argument, or a typed key
     if existing:
         key = rng.choice(existing)
         return (key,), [], key.name, ()
@@ -62,32 +61,32 @@ def _source(ctx: Draw, threefry: bool) -> tuple[tuple[Value, ...], list[str], st
             return (arg,), [], arg.name, ()
     seed_spec = python_scalar("int32") if rng.random() < 0.5 else TensorSpec((), "int32")
     seed = ctx.argument(seed_spec, "seed")
+    if seed is None:  # a key comes in from the caller, never from a literal seed
+        return None
     # typed keys only: a key made here is internal and never returned, which its dtype says
     form = rng.choice(["jax.random.key({0})"] * 2 + ([] if threefry else list(TYPED_KEYS)))
     spec = TYPED_KEYS[form]
     name = ctx.fresh("key")
-    line = f"{name} = {form.format(seed.name if seed is not None else rng.choice(SEED_LITERALS))}"
-    return ((seed,) if seed is not None else ()), [line], name, ((name, spec),)
+    return (seed,), [f"{name} = {form.format(seed.name)}"], name, ((name, spec),)
 
 
-def draw_keys(ctx: Draw, n: int = 1, threefry: bool = False) -> KeyUse:
-    """`n` fresh subkeys, split off the program's key in one of the ways code does it."""
+def draw_keys(ctx: Draw, n: int = 1, threefry: bool = False) -> KeyUse | None:
+    """`n` fresh subkeys split off the program's key, which is rebound so no key is used twice
+    (`key, subkey = jax.random.split(key)`); None when no key can come in as an argument."""
     rng = ctx.rng
-    inputs, lines, key, made = _source(ctx, threefry)
+    source = _source(ctx, threefry)
+    if source is None:
+        return None
+    inputs, lines, key, made = source
     style = rng.random()
-    if style < 0.55:  # thread the key: key, subkey = jax.random.split(key)
+    if style < 0.7 or n > 1:  # thread the key: key, subkey = jax.random.split(key)
         subs = [ctx.fresh("subkey") for _ in range(n)]
         count = f", {n + 1}" if n > 1 else ""
         lines.append(f"{key}, {', '.join(subs)} = jax.random.split({key}{count})")
-    elif style < 0.75:  # a stream per purpose: fold in a constant
-        subs = [ctx.fresh(rng.choice(("step_key", "layer_key", "noise_key"))) for _ in range(n)]
-        lines.extend(f"{s} = jax.random.fold_in({key}, {rng.randint(0, 99)})" for s in subs)
-    elif style < 0.9 or n > 1:  # split without threading
-        subs = [ctx.fresh("k") for _ in range(max(n, 2))]
-        lines.append(f"{', '.join(subs)} = jax.random.split({key}{f', {len(subs)}' if len(subs) > 2 else ''})")
-        subs = subs[:n]
-    else:  # use the key as it is
-        subs = [key]
+    else:  # a stream per purpose: fold in a step, then thread the folded key
+        sub = ctx.fresh(rng.choice(("step_key", "layer_key", "noise_key")))
+        lines.append(f"{key}, {sub} = jax.random.split(jax.random.fold_in({key}, {rng.randint(0, 99)}))")
+        subs = [sub]
     return KeyUse(inputs, tuple(lines), tuple(subs), made)
 
 
@@ -115,6 +114,8 @@ def sampler(name: str, draw_sample: Callable[[Draw], Piece | None], keys: int = 
         if piece is None:
             return None
         use = draw_keys(ctx, keys, threefry) if keys else KeyUse((), (), ())
+        if use is None:
+            return None
         made_names = tuple(n for n, _ in use.made)
         piece = Piece(
             (*use.inputs, *piece.inputs),
@@ -350,10 +351,11 @@ def _rng_uniform(ctx: Draw):
 def _rbg_from_key(ctx: Draw):
     """A per-call key from a seed with the `rbg` implementation (TPU-style fast RNG)."""
     x = ctx.pick(FLOATS)
-    if x is None:
+    seed = ctx.argument(python_scalar("int32"), "seed") if x is not None else None
+    if seed is None:
         return None
-    line = f"$0 = {x.name} * jax.random.bernoulli(jax.random.key({ctx.rng.randint(0, 999)}, impl=\"rbg\"), 0.9, {x.name}.shape)"
-    return _piece((x,), [line], [x.spec], ["masked"])
+    line = f"$0 = {x.name} * jax.random.bernoulli(jax.random.key({seed.name}, impl=\"rbg\"), 0.9, {x.name}.shape)"
+    return _piece((x, seed), [line], [x.spec], ["masked"])
 
 
 OPS = (

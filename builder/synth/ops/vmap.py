@@ -153,6 +153,8 @@ def _per_example_keys(ctx: Draw, xs: Value) -> Piece | None:
     rng = ctx.rng
     batch = xs.spec.shape[0]
     use = draw_keys(ctx, threefry=True)
+    if use is None:
+        return None
     keys, k, x = ctx.fresh("keys"), ctx.fresh("k"), ctx.fresh("x")
     samples = [f"{x} + 0.1 * jax.random.normal({k}, {x}.shape, {x}.dtype)", f"jnp.where(jax.random.bernoulli({k}, 0.9, {x}.shape), {x}, 0)"]
     if xs.spec.rank >= 2:  # shuffle each example's rows

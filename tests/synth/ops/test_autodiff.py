@@ -5,6 +5,7 @@ only the backward pass emits (select_and_scatter for max pooling, optimization_b
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
 from op_checks import check_seeds, draws_only, lower, lowers_with_declared_specs, single_op_program
@@ -25,7 +26,9 @@ test_the_category_draws_only_its_own_ops = draws_only(CATEGORY, OPS)
 
 
 def test_remat_reaches_optimization_barrier():
-    assert "stablehlo.optimization_barrier" in lower(single_op_program(_op("jax.checkpoint"), 0)).ops
+    """Rematerialization under a gradient keeps its recomputation apart (unless `prevent_cse=False`)."""
+    plain = [s for s in range(40) if re.search(r"jax\.checkpoint\(\w+\)", single_op_program(_op("jax.checkpoint"), s).render())]
+    assert any("stablehlo.optimization_barrier" in lower(single_op_program(_op("jax.checkpoint"), s)).ops for s in plain[:5])
 
 
 def test_the_gradient_of_max_pooling_reaches_select_and_scatter():
