@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -268,8 +269,6 @@ def _add_build_options(parser: argparse.ArgumentParser, num_proc_help: str, cach
 
 
 def version_text() -> str:
-    from importlib.metadata import version
-
     return f"jax-stablehlo-pairs {__version__} (jax {version('jax')}, jaxlib {version('jaxlib')}, datasets {version('datasets')})"
 
 

@@ -137,7 +137,9 @@ class PairsBuilder(datasets.GeneratorBasedBuilder):
         """datasets' method, with `num_proc` checked first; a parallel build is prepared by a child process
         made for it (`prepare_elsewhere`), and this one reads the result."""
         check_num_proc(num_proc)
-        if num_proc is not None and num_proc > 1 and not self._prepared_here:
+        reuse = kwargs.get("download_mode") in (None, datasets.DownloadMode.REUSE_DATASET_IF_EXISTS, "reuse_dataset_if_exists")
+        done = reuse and not args and kwargs.get("output_dir") is None and (Path(self.cache_dir) / datasets.config.DATASET_INFO_FILENAME).exists()
+        if num_proc is not None and num_proc > 1 and not self._prepared_here and not done:  # (a finished build is read here)
             prepare_elsewhere(self, args, {**kwargs, "num_proc": num_proc})
             kwargs = {**kwargs, "download_mode": datasets.DownloadMode.REUSE_DATASET_IF_EXISTS}
             num_proc = None

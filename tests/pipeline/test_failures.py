@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -79,24 +80,27 @@ def test_report_parts_merge_in_order_whatever_the_workers(tmp_path):
     assert read_report(tmp_path / "nowhere") is None
 
 
-INJECTED_BUILD = """
-import sys
+# The bug is injected by a sitecustomize module, so every interpreter of the build has it: the CLI and the
+# child process a parallel build runs in (a fresh `python -m`, which imports nothing of the script).
+INJECTION = """
 from builder.pipeline import rows as pipeline
-from builder.cli import main
 
-calls = {{}}
+calls = {}
 real = pipeline.make_row
 def make_row(config, split, index, category, seed):  # each index is drawn in one worker: a local count will do
     n = calls[split, index] = calls.get((split, index), 0) + 1
-    if (split, index) in {{("train", 1): 1, ("train", 4): 2, ("test", 0): 1}} and n <= {{1: 1, 4: 2, 0: 1}}[index]:
+    if (split, index) in {("train", 1): 1, ("train", 4): 2, ("test", 0): 1} and n <= {1: 1, 4: 2, 0: 1}[index]:
         raise TypeError("injected lowering bug")
     return real(config, split, index, category, seed)
-pipeline.make_row = make_row  # workers inherit it (forked) or re-run this module (spawned)
+pipeline.make_row = make_row
+"""
+INJECTED_BUILD = """
+import sys
+from builder.cli import main
 
-if __name__ == "__main__":
-    sys.exit(main(["build", "matrix", "--seed", "5", "--train-size", "6", "--validation-size", "2", "--test-size", "2",
-                   "--shard-size", "2", "--max-statements", "6", "--num-proc", "2",
-                   "--cache-dir", {cache!r}, "--output-dir", {out!r}]))
+sys.exit(main(["build", "matrix", "--seed", "5", "--train-size", "6", "--validation-size", "2", "--test-size", "2",
+               "--shard-size", "2", "--max-statements", "6", "--num-proc", "2",
+               "--cache-dir", {cache!r}, "--output-dir", {out!r}]))
 """
 
 
@@ -106,7 +110,10 @@ def test_a_build_with_failing_programs_reports_them_next_to_the_output(hf_env, t
     out, cache = tmp_path / "out", tmp_path / "cache"
     script = tmp_path / "inject.py"
     script.write_text(INJECTED_BUILD.format(cache=str(cache), out=str(out)))
-    proc = subprocess.run([sys.executable, str(script)], env=hf_env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    (tmp_path / "inject").mkdir()
+    (tmp_path / "inject" / "sitecustomize.py").write_text(INJECTION)
+    env = {**hf_env, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "inject"), str(ROOT), hf_env.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, str(script)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "programs that failed to lower (replaced): 4" in proc.stdout
     assert "failed: train[1] category matrix seed" in proc.stdout and "TypeError: injected lowering bug" in proc.stdout

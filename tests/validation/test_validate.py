@@ -306,6 +306,21 @@ def test_a_flipped_op_under_another_jax_version_is_still_caught(rows, validator)
     assert report.status("python") == FAIL and not report.verified
 
 
+def test_only_the_forward_ir_compared_counts_as_compared():
+    def report(*findings: tuple[str, str, str]) -> RowReport:
+        r = RowReport("train-0000000", "random", 1, 2)
+        for check, status, detail in findings:
+            r.add(check, status, detail)
+        return r
+
+    grad_only = report(("xla", OK, ""), ("interpreter", SKIP, "stablehlo: over the time limit"), ("interpreter", OK, "stablehlo_grad"))
+    assert grad_only.executed and not grad_only.compared and grad_only.unverified
+    forward = report(("xla", OK, ""), ("interpreter", OK, "stablehlo"), ("interpreter", SKIP, "stablehlo_grad: over the time limit"))
+    assert forward.compared and forward.verified
+    half_run = report(("xla", OK, ""), ("xla", SKIP, "stablehlo_grad: XLA over the 1 s time limit"), ("interpreter", OK, "stablehlo"))
+    assert not half_run.executed and half_run.unverified  # the gradient IR was not run: the row is not proven
+
+
 def test_relowered_byte_for_byte_counts_as_verified_without_execution():
     r = RowReport("train-0000000", "random", 1, 2)
     r.add("xla", SKIP, "stablehlo: partitioned over a 16-device mesh")
