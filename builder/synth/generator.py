@@ -253,7 +253,10 @@ class _Builder:
         room = "params" in args.order or args.count() < self.limits.max_args
         if not (self.allow_new_args and room and spec.is_float and spec.rank >= 1 and args.leaf_count() < MAX_LEAVES):
             return None
-        key = self.fresh(("scale" if domain else "w") if spec.rank >= 2 else ("scale" if domain else "b"))
+        hint = "scale" if domain else "w" if spec.rank >= 2 else "b"
+        key = self.fresh(hint)
+        while key in args.dict_leaves:  # a module's weights took the name (`params['proj']`)
+            key = self.fresh(hint)
         value = self._leaf(f"params[{key!r}]", spec, Domain("positive") if domain else None)
         if "params" not in args.order:
             args.order.append("params")

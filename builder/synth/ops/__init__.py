@@ -11,11 +11,11 @@ import pkgutil
 from ..program import Tag
 from .base import OpDecl
 
-INTERNAL = frozenset({"creation", "region"})
+INTERNAL = frozenset({"creation", "region", "idiom"})  # drawn as parts of other categories, never on their own
 COMPOSITE = "composite"
 # Categories that `composite` programs mix, together with composite's own blocks.
 BASE_CATEGORIES = ("arithmetic", "elementwise", "broadcasting", "reduction", "matrix", "conditional")
-GLUE_CATEGORIES = ("arithmetic", "elementwise")
+GLUE_CATEGORIES = ("arithmetic", "elementwise", "idiom")  # filler statements: real code's idioms besides plain math
 
 
 def _load() -> tuple[OpDecl, ...]:
