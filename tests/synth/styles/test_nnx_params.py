@@ -22,5 +22,5 @@ def test_analytic_params_match_nnx_split(family):
         exec(compile(module(sorted(model.imports), model.source), "<nnx>", "exec"), namespace)
         abstract = eval(f"nnx.eval_shape(lambda: {model.construct})", namespace)
         _, state = namespace["nnx"].split(abstract)
-        got = jax.tree.map(lambda x: (tuple(x.shape), str(x.dtype)), state.to_pure_dict())
+        got = jax.tree.map(lambda x: (tuple(x.shape), str(x.dtype)), namespace["nnx"].to_pure_dict(state))
         assert got == spec_tree(model.params), (family, seed)

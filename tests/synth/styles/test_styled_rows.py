@@ -7,6 +7,7 @@ import ast
 from importlib import metadata
 
 import pytest
+from conftest import ROOT
 
 from builder.config import load_all
 from builder.pipeline.plan import program_structure_key, python_key
@@ -51,3 +52,16 @@ def test_generate_dispatches_and_is_deterministic(category):
 def test_framework_categories_make_40_percent_of_balanced():
     weights = dict(load_all()["balanced"].categories)
     assert sum(weights[c] for c in CATEGORIES) / sum(weights.values()) >= 0.4
+
+
+def test_the_readme_recipe_rebuilds_an_optax_training_row():
+    """The README's recipe (run as written) rebuilds the call, optax states included, and relowers the row's StableHLO."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("Rebuilding a call without this package:")
+    recipe = readme[readme.index("```python\n", start) + 10 : readme.index("```", readme.index("```python\n", start) + 10)]
+    config = load_all()["optax_training"]
+    seed = next(s for s in range(50) if "optax." in generate("optax_training", s).args_tree())
+    row = make_row(config, "train", 0, "optax_training", seed)
+    namespace = {"row": row}
+    exec(recipe, namespace)
+    assert namespace["text"] == row["stablehlo"]
