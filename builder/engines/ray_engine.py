@@ -223,7 +223,7 @@ def build(config: PairsConfig, out: Path, options: RayOptions | None = None, ove
         if holds(out, ident, complete=True):
             return BuildResult(out, read_manifest(out) or {}, read_report(out) or [], DedupReport.read(out) or DedupReport(), already_complete=True)
         check_target(out, overwrite)
-        staging, _ = open_staging(out, ident)
+        staging, _ = open_staging(out, ident, overwrite)
         plan, drawn = load_plan(staging, config)
         seconds["plan" if drawn else "plan (read back)"] = time.perf_counter() - started
         every = units(config)

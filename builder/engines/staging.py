@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import PairsConfig
+from ..config import ConfigError, PairsConfig
 from ..pipeline.failures import PARTS_DIR
 from ..pipeline.output import MANIFEST, read_manifest
 from ..pipeline.plan import Plan, build_plan
@@ -74,11 +74,19 @@ def staging_dir(out: Path) -> Path:
     return out.parent / f".{out.name}.partial"
 
 
-def open_staging(out: Path, ident: dict[str, Any]) -> tuple[Staging, bool]:
+def open_staging(out: Path, ident: dict[str, Any], overwrite: bool = False) -> tuple[Staging, bool]:
     """The staging directory of a build into `out` (the caller holds the output lock), and whether
-    it resumes an earlier run of the same build."""
+    it resumes an earlier run of the same build. A partial build of another config, other values or
+    other code is discarded only with `overwrite`: it may be hours of work."""
     root = staging_dir(out)
     if root.is_dir() and not holds(root, ident, complete=False):
+        if not overwrite:
+            other = read_manifest(root) or {}
+            raise ConfigError(
+                f"{root} holds an interrupted build of {other.get('config')!r} with other values or code "
+                f"(seed {other.get('values', {}).get('seed')}, code {other.get('code_fingerprint')}); run the command "
+                "that started it to resume it, or pass --overwrite to discard it"
+            )
         logger.warning("discarding %s: a partial build of another config, other values or other code", root)
         shutil.rmtree(root)
     resumed = root.is_dir()

@@ -16,7 +16,7 @@ from builder.cli import main
 from builder.config import resolve
 from builder.engines import ray_engine
 from builder.engines.parquet_layout import read_rows, units, write_rows
-from builder.engines.staging import open_staging
+from builder.engines.staging import identity, open_staging
 from builder.hf_builder import make_builder
 from builder.pipeline.dedup import DedupReport
 from builder.pipeline.plan import DUPLICATE_PYTHON, build_plan
@@ -136,3 +136,18 @@ def test_a_few_hundred_rows_are_the_datasets_builders(name, sizes, tmp_path):
     ray_engine.build(resolve(name, sizes), tmp_path / "out", ray_engine.RayOptions(progress=False))
     reference, _ = make_builder(name, str(tmp_path / "cache"), **sizes).build()
     assert_same_rows(tmp_path / "out" / name, reference)
+
+
+def test_an_interrupted_build_of_other_values_is_discarded_only_when_asked(tmp_path):
+    config = resolve("balanced", CASES["balanced"])
+    ident = identity(config, "code-a")
+    staging, resumed = open_staging(tmp_path / "out", ident)
+    (staging.data_dir / "train-00000-of-00003.parquet").write_bytes(b"a finished unit")
+    assert not resumed
+    assert open_staging(tmp_path / "out", ident) == (staging, True)  # the same build: resumed, kept
+    assert (staging.data_dir / "train-00000-of-00003.parquet").is_file()
+    with pytest.raises(ray_engine.ConfigError, match="--overwrite to discard it"):
+        open_staging(tmp_path / "out", identity(config, "code-b"))
+    assert (staging.data_dir / "train-00000-of-00003.parquet").is_file()
+    assert open_staging(tmp_path / "out", identity(config, "code-b"), overwrite=True) == (staging, False)
+    assert list(staging.data_dir.iterdir()) == []
