@@ -67,10 +67,6 @@ class Protection:
     sandbox: str | None  # e.g. "bubblewrap 0.8.0"; None: limits only
     why_not: str = ""  # why there is no sandbox
 
-    @property
-    def process_limit(self) -> bool:
-        return self.sandbox is not None
-
     def describe(self) -> str:
         base = "CPU-time, memory, file-size limits; wall-clock timeout; empty temporary working directory; scrubbed environment"
         if self.sandbox:
