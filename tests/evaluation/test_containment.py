@@ -73,6 +73,18 @@ def test_a_prediction_that_deletes_files_deletes_nothing(scorer, row, tmp_path):
 
 
 @needs_sandbox
+def test_a_prediction_that_fills_the_disk_fills_its_own_small_tmpfs(scorer, row):
+    score = scorer.score(row, hostile(row, "with open('junk', 'wb') as f:\n    while True:\n        f.write(bytes(1 << 20))"), True)
+    assert "No space left on device" in score.reason, score
+    assert_harmless(scorer, row, score)
+
+
+def test_what_a_prediction_prints_does_not_spoil_its_answer(scorer, row):
+    score = scorer.score(row, hostile(row, "import sys\nprint('PK' * 1000)\nsys.stdout.buffer.write(b'garbage')"), True)
+    assert score.agreed, score
+
+
+@needs_sandbox
 def test_a_prediction_that_opens_a_socket_reaches_nobody(scorer, row):
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(0.5)
