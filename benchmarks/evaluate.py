@@ -8,14 +8,16 @@ The reference's own answers (`baselines.gold`) are scored without the exact-matc
 every row does the whole work of its task: parse, canonical hash, both modules compiled and run by
 XLA (IR tasks), the contained child that runs and lowers the Python (stablehlo-to-python). A
 correct IR prediction costs less in a real run (its exact match spares both XLA runs). Rows per second and the projection to
-1,000 rows are printed with the load average: on a shared machine the figures are only as good
-as the load was low.
+1,000 rows are printed with the load average: on a shared machine the wall-clock figures are only
+as good as the load was low. CPU seconds per row (this process and its children) depend little on
+the load; "if idle" projects 1,000 rows from them, spread over `min(num_proc, cores)` cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 
 from builder.evaluation.baselines import gold
@@ -24,6 +26,12 @@ from builder.evaluation.predictions import Predictions
 from builder.evaluation.reference import load_reference
 from builder.evaluation.run import Options, evaluate
 from builder.evaluation.tasks import TASKS, get_task
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of every child it has waited for (the XLA and contained children)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -37,17 +45,24 @@ def main() -> None:
     rows = load_reference(args.reference, args.split)
     print(f"reference {args.reference} ({args.split}): {len(rows)} rows; sample {args.n}; {os.cpu_count()} cores")
     print(f"containment: {protection().describe()}")
-    print(f"{'task':22} {'num_proc':>8} {'rows':>5} {'seconds':>8} {'rows/s':>7} {'1,000 rows':>11}  load (1/5/15 min)")
+    print(f"{'task':22} {'num_proc':>8} {'rows':>5} {'seconds':>8} {'rows/s':>7} {'1,000 rows':>11} {'CPU s/row':>9} {'if idle':>11}  load (1/5/15 min)")
     for name in args.tasks.split(","):
         task = get_task(name)
         for num_proc in (int(n) for n in args.num_proc.split(",")):
             predictions = Predictions(gold(task, rows))
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), cpu_seconds()
             report = evaluate(task, rows, predictions, Options(sample=args.n, num_proc=num_proc, progress=False, shortcut=False))
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
             load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
             projected = 1000 * seconds / max(report.n, 1) / 60
-            print(f"{name:22} {num_proc:>8} {report.n:>5} {seconds:>8.1f} {report.n / seconds:>7.2f} {projected:>8.1f} min  {load}", flush=True)
+            idle = 1000 * cpu / max(report.n, 1) / 60 / min(num_proc, os.cpu_count() or 1)
+            print(
+                f"{name:22} {num_proc:>8} {report.n:>5} {seconds:>8.1f} {report.n / seconds:>7.2f} {projected:>8.1f} min "
+                f"{cpu / max(report.n, 1):>8.2f} {idle:>8.1f} min  {load}",
+                flush=True,
+            )
+        if task.kind == "python" and protection().sandbox:
+            print("  (CPU s/row leaves out the contained children: bubblewrap's PID namespace does not pass their usage on)")
 
 
 if __name__ == "__main__":

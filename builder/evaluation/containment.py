@@ -5,7 +5,8 @@ A prediction runs in a child interpreter of its own (one per row), with:
 - resource limits set before the foreign code is read (`resource.setrlimit`): CPU seconds,
   address space, file size, no core files, and a process count;
 - a wall-clock timeout, after which the child's whole session (or PID namespace) is killed;
-- an empty temporary working directory, the only place it may write;
+- an empty temporary working directory, the only place it may write (under bubblewrap a private
+  tmpfs of `Limits.disk_bytes`; the answer goes to a file of the parent's, through fd 1);
 - a scrubbed environment (PATH, HOME and TMPDIR pointing at that directory, PYTHONPATH);
 - under bubblewrap (`bwrap`, where the machine has it): a read-only view of the file system,
   the home directory hidden (only the Python installation under it shown), a private network
@@ -45,7 +46,6 @@ import numpy as np
 from ..validation.runners import PythonSide, ask_for_host_devices, python_side
 
 NOBODY = 65534
-RESULT = "result.npz"
 _TEXTS = ("stablehlo", "stablehlo_grad", "jaxpr", "error")
 
 
@@ -57,7 +57,8 @@ class Limits:
     seconds: float = 60.0  # wall clock, compile included; CPU time is capped at the same figure
     memory_bytes: int = 4 << 30
     processes: int = 256
-    file_bytes: int = 256 << 20
+    file_bytes: int = 256 << 20  # per file written (the answer included)
+    disk_bytes: int = 64 << 20  # the working directory (a tmpfs of this size under bubblewrap)
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,6 @@ class Protection:
 
     sandbox: str | None  # e.g. "bubblewrap 0.8.0"; None: limits only
     why_not: str = ""  # why there is no sandbox
-
-    @property
-    def process_limit(self) -> bool:
-        return self.sandbox is not None
 
     def describe(self) -> str:
         base = "CPU-time, memory, file-size limits; wall-clock timeout; empty temporary working directory; scrubbed environment"
@@ -91,7 +88,7 @@ def protection() -> Protection:
     if bwrap is None:
         return Protection(None, "bubblewrap is not installed")
     try:
-        probe = subprocess.run([*_bwrap_args(Path("/"), bwrap), "/bin/true"], capture_output=True, timeout=30, check=False)
+        probe = subprocess.run([*_bwrap_args(Path("/"), bwrap=bwrap), "/bin/true"], capture_output=True, timeout=30, check=False)
         version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as err:
         return Protection(None, f"bubblewrap did not start: {err}")
@@ -108,7 +105,7 @@ def _visible_under_home() -> list[Path]:
     return [p for p in under if not any(p != q and p.is_relative_to(q) for q in under)]  # one bind shows what lies below it
 
 
-def _bwrap_args(scratch: Path, bwrap: str = "bwrap") -> list[str]:
+def _bwrap_args(scratch: Path, disk_bytes: int = 0, bwrap: str = "bwrap") -> list[str]:
     args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     home = Path.home().resolve()
     if home != Path("/") and home.is_dir():
@@ -120,8 +117,8 @@ def _bwrap_args(scratch: Path, bwrap: str = "bwrap") -> list[str]:
                     made.add(home / parent)
                     args += ["--perms", "0755", "--dir", str(home / parent)]
             args += ["--ro-bind", str(path), str(path)]
-    if scratch != Path("/"):
-        args += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch)]
+    if scratch != Path("/"):  # a private tmpfs of `disk_bytes` over the (empty) directory: the disk stays ours
+        args += ["--perms", "01777", "--size", str(disk_bytes), "--tmpfs", str(scratch), "--chdir", str(scratch)]
     args += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"]
     if os.getuid() == 0:  # the child drops to nobody itself, after its limits are set
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -150,15 +147,14 @@ def run_contained(fields: dict[str, Any], inputs: Sequence[np.ndarray], limits: 
     payload = pickle.dumps((fields, [np.asarray(x) for x in inputs]))
     scratch = Path(tempfile.mkdtemp(prefix="evaluate-sandbox-"))
     log = tempfile.TemporaryFile(prefix="evaluate-sandbox-", suffix=".log")  # noqa: SIM115 (closed below)
+    answer = tempfile.TemporaryFile(prefix="evaluate-answer-")  # noqa: SIM115 (closed below): the child's fd 1
     drop = guard.sandbox is not None and os.getuid() == 0
     try:
-        if drop:
-            os.chown(scratch, NOBODY, NOBODY)
         command = [sys.executable, "-m", __name__, str(limits.seconds), str(limits.memory_bytes), str(limits.processes), str(limits.file_bytes)]
         if guard.sandbox:
-            command = [*_bwrap_args(scratch), *command, "drop" if drop else "sandboxed"]
+            command = [*_bwrap_args(scratch, limits.disk_bytes), *command, "drop" if drop else "sandboxed"]
         child = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, cwd=scratch, env=_environment(scratch), start_new_session=True
+            command, stdin=subprocess.PIPE, stdout=answer, stderr=log, cwd=scratch, env=_environment(scratch), start_new_session=True
         )
         try:
             child.communicate(payload, timeout=limits.seconds)
@@ -170,11 +166,13 @@ def run_contained(fields: dict[str, Any], inputs: Sequence[np.ndarray], limits: 
         if child.returncode != 0:
             return "crashed", PythonSide(error=_why(child.returncode, log, limits))
         try:
-            return "ok", _load(scratch / RESULT)
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            return "crashed", PythonSide(error=f"the child left no readable result: {err}"[:300])
+            answer.seek(0)
+            return "ok", _load(answer)
+        except (OSError, ValueError, KeyError, TypeError, EOFError) as err:
+            return "crashed", PythonSide(error=f"the child left no readable answer: {err}"[:300])
     finally:
         log.close()
+        answer.close()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
@@ -199,7 +197,7 @@ def _why(code: int, log: Any, limits: Limits) -> str:
 # code wrote would hand it the parent.
 
 
-def _save(side: PythonSide, path: Path) -> None:
+def _save(side: PythonSide, path: Any) -> None:
     """`.npz` keeps numpy's own dtypes only: an ml_dtypes array (bfloat16) is stored as its bits and its dtype's name."""
     outputs = [np.asarray(a) for a in side.outputs]
     arrays = {f"out{i}": a if a.dtype.isnative and a.dtype.kind != "V" else a.view(f"u{a.dtype.itemsize}") for i, a in enumerate(outputs)}
@@ -207,7 +205,7 @@ def _save(side: PythonSide, path: Path) -> None:
     np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
 
 
-def _load(path: Path) -> PythonSide:
+def _load(path: Any) -> PythonSide:
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         outputs = [_as(data[f"out{i}"], str(name)) for i, name in enumerate(meta["dtypes"])]
@@ -256,13 +254,16 @@ def _main() -> None:
     _limit(seconds, memory, processes, file_bytes, sys.argv[5] if len(sys.argv) > 5 else "limits only")
     ask_for_host_devices()
     fields, inputs = pickle.loads(sys.stdin.buffer.read())
+    answer = os.fdopen(os.dup(1), "wb")  # the answer goes to the parent's file; what the prediction prints, to the log
+    os.dup2(2, 1)
     try:
         fields["entry_point"] = entry_point(fields["python"], fields["entry_point"])
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         side = PythonSide(error=f"not a program: {type(err).__name__}: {err}"[:500])
     else:
         side = python_side(fields, inputs, relower=True)
-    _save(side, Path(RESULT))
+    _save(side, answer)
+    answer.close()
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def scorer():
 @pytest.fixture(scope="module")
 def quick():
     """For predictions that never finish: a short time limit."""
-    s = Scorer(get_task("stablehlo-to-python"), limits=Limits(seconds=15.0))
+    s = Scorer(get_task("stablehlo-to-python"), limits=Limits(seconds=15.0, processes=64))  # a fork bomb spins fewer processes
     yield s
     s.close()
 
@@ -70,6 +70,18 @@ def test_a_prediction_that_deletes_files_deletes_nothing(scorer, row, tmp_path):
     assert canary.read_text() == "still here"
     assert "Read-only file system" in score.reason or "Permission denied" in score.reason, score
     assert_harmless(scorer, row, score)
+
+
+@needs_sandbox
+def test_a_prediction_that_fills_the_disk_fills_its_own_small_tmpfs(scorer, row):
+    score = scorer.score(row, hostile(row, "with open('junk', 'wb') as f:\n    while True:\n        f.write(bytes(1 << 20))"), True)
+    assert "No space left on device" in score.reason, score
+    assert_harmless(scorer, row, score)
+
+
+def test_what_a_prediction_prints_does_not_spoil_its_answer(scorer, row):
+    score = scorer.score(row, hostile(row, "import sys\nprint('PK' * 1000)\nsys.stdout.buffer.write(b'garbage')"), True)
+    assert score.agreed, score
 
 
 @needs_sandbox
