@@ -11,8 +11,10 @@ A prediction runs in a child interpreter of its own (one per row), with:
 - under bubblewrap (`bwrap`, where the machine has it): a read-only view of the file system,
   the home directory hidden (only the Python installation under it shown), a private network
   namespace with nothing in it, private PID / IPC / UTS namespaces, and a child that dies with
-  its parent. Run as root, the child drops to `nobody` inside the sandbox (root is exempt from
-  `RLIMIT_NPROC`); run as a user, bubblewrap's user namespace makes the process count its own.
+  its parent. Run as root, the child drops to a user id of its own inside the sandbox, drawn at
+  random from a range no account uses (root is exempt from `RLIMIT_NPROC`, and the process count
+  is per user: a fork bomb in one sandbox must not starve another's threads); run as a user,
+  bubblewrap's user namespace makes the process count its own.
 
 Without bubblewrap only the limits, the timeout, the directory and the environment are in
 force: no network isolation and no file-system protection beyond the user's own permissions
@@ -29,6 +31,7 @@ import json
 import os
 import pickle
 import resource
+import secrets
 import shutil
 import signal
 import subprocess
@@ -45,14 +48,16 @@ import numpy as np
 
 from ..validation.runners import PythonSide, ask_for_host_devices, python_side
 
-NOBODY = 65534
+# Run as root, each sandboxed child becomes a user id drawn from here: no account, no files, and a
+# process count of its own.
+SANDBOX_UIDS = range(1 << 20, 1 << 30)
 _TEXTS = ("stablehlo", "stablehlo_grad", "jaxpr", "error")
 
 
 @dataclass(frozen=True)
 class Limits:
     """What one prediction may use. JAX alone needs ~1.5 GiB of address space and ~20 threads
-    (threads count as processes); with two sandboxes at once as `nobody`, they share the count."""
+    (threads count as processes)."""
 
     seconds: float = 60.0  # wall clock, compile included; CPU time is capped at the same figure
     memory_bytes: int = 4 << 30
@@ -120,7 +125,7 @@ def _bwrap_args(scratch: Path, disk_bytes: int = 0, bwrap: str = "bwrap") -> lis
     if scratch != Path("/"):  # a private tmpfs of `disk_bytes` over the (empty) directory: the disk stays ours
         args += ["--perms", "01777", "--size", str(disk_bytes), "--tmpfs", str(scratch), "--chdir", str(scratch)]
     args += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent", "--new-session"]
-    if os.getuid() == 0:  # the child drops to nobody itself, after its limits are set
+    if os.getuid() == 0:  # the child drops to a user id of its own, after its limits are set
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     return args
 
@@ -152,7 +157,8 @@ def run_contained(fields: dict[str, Any], inputs: Sequence[np.ndarray], limits: 
     try:
         command = [sys.executable, "-m", __name__, str(limits.seconds), str(limits.memory_bytes), str(limits.processes), str(limits.file_bytes)]
         if guard.sandbox:
-            command = [*_bwrap_args(scratch, limits.disk_bytes), *command, "drop" if drop else "sandboxed"]
+            mode = f"drop:{secrets.choice(SANDBOX_UIDS)}" if drop else "sandboxed"
+            command = [*_bwrap_args(scratch, limits.disk_bytes), *command, mode]
         child = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=answer, stderr=log, cwd=scratch, env=_environment(scratch), start_new_session=True
         )
@@ -222,20 +228,21 @@ def _as(array: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def _limit(seconds: float, memory_bytes: int, processes: int, file_bytes: int, mode: str) -> None:
-    """First thing in the child, before the foreign code is read. `mode`: "drop" (root in the
-    sandbox: become nobody), "sandboxed" (bubblewrap's user namespace counts this child's
+    """First thing in the child, before the foreign code is read. `mode`: "drop:UID" (root in the
+    sandbox: become that user), "sandboxed" (bubblewrap's user namespace counts this child's
     processes alone), anything else: no process-count limit (it would count all the user's)."""
     cpu = int(seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if mode in ("drop", "sandboxed"):
+    if mode == "sandboxed" or mode.startswith("drop:"):
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-    if mode == "drop":  # root ignores RLIMIT_NPROC: become nobody (the sandbox's working directory is nobody's)
+    if mode.startswith("drop:"):  # root ignores RLIMIT_NPROC: become a user of its own (the tmpfs is anyone's)
+        uid = int(mode.removeprefix("drop:"))
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        os.setgid(uid)
+        os.setuid(uid)
 
 
 def entry_point(source: str, expected: str) -> str:

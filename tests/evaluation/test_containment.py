@@ -14,7 +14,7 @@ import pytest
 
 from builder.config import PairsConfig
 from builder.evaluation import containment
-from builder.evaluation.containment import NOBODY, Limits, Protection, protection
+from builder.evaluation.containment import SANDBOX_UIDS, Limits, Protection, protection
 from builder.evaluation.scoring import CRASHED, SCORED, TIMED_OUT, Scorer
 from builder.evaluation.tasks import get_task
 from builder.pipeline.rows import generate_rows
@@ -113,15 +113,22 @@ def test_a_prediction_that_opens_a_socket_reaches_nobody(scorer, row):
     assert_harmless(scorer, row, score)
 
 
+def sandbox_uids() -> set[int]:
+    """The user ids of sandboxed children that have processes now (a root run gives each child its own)."""
+    table = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True, check=False).stdout.split()
+    return {int(u) for u in table if u.isdigit() and int(u) in SANDBOX_UIDS}
+
+
 @needs_sandbox
 def test_a_prediction_that_forks_without_end_is_stopped(quick, row):
+    before = sandbox_uids()  # another run's sandboxes: they come and go on their own
     score = quick.score(row, hostile(row, "import os\nwhile True:\n    os.fork()"), True)
     assert score.status in (SCORED, TIMED_OUT, CRASHED) and not score.valid, score
-    if os.getuid() == 0:  # the sandbox ran as nobody: none of its processes is left once the kernel has reaped them
-        deadline, left = time.monotonic() + 30, ["?"]
+    if os.getuid() == 0:  # none of the bomb's processes is left once the kernel has reaped them
+        deadline, left = time.monotonic() + 60, sandbox_uids() - before
         while left and time.monotonic() < deadline:
             time.sleep(0.5)
-            left = subprocess.run(["ps", "-u", str(NOBODY), "-o", "pid="], capture_output=True, text=True, check=False).stdout.split()
+            left &= sandbox_uids()
         assert not left, left
     assert_harmless(quick, row, score)
 
