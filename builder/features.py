@@ -20,9 +20,13 @@ FEATURES = datasets.Features(
         "stablehlo": datasets.Value("string"),
         "stablehlo_grad": datasets.Value("string"),
         "hlo_optimized": datasets.Value("string"),
+        # XLA's cost analysis of the lowered module. It counts a loop's body once, whatever its trip
+        # count (a lax.scan of length 1, 10 or 100 gives the same flops): scale by `loop_trip_counts`.
         "flops": datasets.Value("float64"),
         "transcendentals": datasets.Value("float64"),
         "bytes_accessed": datasets.Value("float64"),
+        # Trip count of each lax loop (scan, fori_loop, while_loop, map) in source order; -1 where data decides.
+        "loop_trip_counts": [datasets.Value("int64")],
         "ops": [datasets.Value("string")],
         # Identity of the IR (builder/irhash.py): content hash of the canonical `stablehlo` (names
         # renumbered), unique within a build; hash of its op sequence and types (near-duplicates).

@@ -93,6 +93,7 @@ class Region:
     lines: tuple[str, ...]
     result: Value
     differentiable: bool = True
+    trips: tuple[int, ...] = ()  # trip counts of the loops its statements write, in source order (-1: data-dependent)
 
     def define(self, name: str) -> list[str]:
         """The region as a nested `def`."""

@@ -38,6 +38,7 @@ class Piece:
     hints: tuple[str, ...]
     names: tuple[str, ...] = ()
     helpers: tuple[str, ...] = field(default=())
+    trips: tuple[int, ...] = ()  # trip counts of the loops its lines write, in source order (-1: data-dependent)
 
 
 def fill(lines: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...]:
@@ -58,7 +59,7 @@ def finish(ctx: Draw, piece: Piece, prologue: Sequence[str] = (), extra: Mapping
     values = {str(i): n for i, n in enumerate(names)} | dict(extra or {})
     for helper in piece.helpers:
         ctx.helper(helper)
-    return Drawn(piece.inputs, {"lines": (*prologue, *fill(piece.lines, values))}, piece.specs, names)
+    return Drawn(piece.inputs, {"lines": (*prologue, *fill(piece.lines, values)), "trips": piece.trips}, piece.specs, names)
 
 
 def block(

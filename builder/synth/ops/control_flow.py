@@ -169,7 +169,8 @@ def _draw_while(ctx: Draw, x: Value, region: Region) -> Drawn | None:
     else:
         cond, unpacked = f"{i} < {limit}", f"{i}, _"
     attrs = {"region": region, "cond": cond, "i": i, "state": state, "unpacked": unpacked,
-             "cond_name": ctx.fresh("cond_fn"), "body_name": ctx.fresh("body_fn")}
+             "cond_name": ctx.fresh("cond_fn"), "body_name": ctx.fresh("body_fn"),
+             "trips": (*region.trips, -1 if extra or "&" in cond else int(limit))}
     return Drawn((x, *extra), attrs, (TensorSpec((), "int32"), x.spec))
 
 
@@ -208,8 +209,10 @@ def _draw_fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Drawn | Non
     else:
         carry = param
     unroll = ", unroll=2" if not traced and ctx.rng.random() < 0.2 else ""
-    attrs = {"region": region, "upper": upper, "lower": ctx.rng.choice(["0", "0", "1"]), "carry": carry, "i": i,
-             "prologue": prologue, "unroll": unroll, "name": ctx.fresh("body_fn")}
+    lower = ctx.rng.choice(["0", "0", "1"])
+    attrs = {"region": region, "upper": upper, "lower": lower, "carry": carry, "i": i,
+             "prologue": prologue, "unroll": unroll, "name": ctx.fresh("body_fn"),
+             "trips": (*region.trips, -1 if traced else int(upper) - int(lower))}
     return Drawn((x, *extra), attrs, (x.spec,))
 
 
@@ -261,7 +264,7 @@ def _draw_scan(ctx: Draw, xs: Value, region: Region) -> Drawn | None:
         mix = f"{carry} * {{{1 + len(init_input)}}} + {x_t}"
     attrs = {
         "region": region, "carry": carry, "x_t": x_t, "init": init, "y": y, "kw": kw, "name": ctx.fresh("step_fn"),
-        "mix": f"{region.params[0].name} = {mix}",
+        "mix": f"{region.params[0].name} = {mix}", "trips": (*region.trips, length),
     }
     return Drawn((xs, *init_input, *closure), attrs, (spec, ys_spec))
 
@@ -277,7 +280,8 @@ def _draw_scan_length(ctx: Draw, x: Value, region: Region) -> Drawn | None:
     """`lax.scan(step, init, None, length=T)`: iterate a state, keep its trajectory."""
     length = ctx.rng.choice(TRIP_COUNTS)
     trajectory = x.spec.with_shape((length, *x.spec.shape))
-    attrs = {"region": region, "length": length, "name": ctx.fresh("step_fn"), "keep": trajectory.size <= MAX_ELEMENTS and ctx.rng.random() < 0.6}
+    attrs = {"region": region, "length": length, "name": ctx.fresh("step_fn"), "keep": trajectory.size <= MAX_ELEMENTS and ctx.rng.random() < 0.6,
+             "trips": (*region.trips, length)}
     return Drawn((x,), attrs, (x.spec, trajectory) if attrs["keep"] else (x.spec,))
 
 
@@ -293,8 +297,10 @@ def _render_scan_length(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[
 def _draw_map(ctx: Draw, xs: Value, region: Region) -> Drawn | None:
     n = xs.spec.shape[0]
     batch = [b for b in (2, 4) if n % b == 0 and n > b]
-    kw = f", batch_size={ctx.rng.choice(batch)}" if batch and ctx.rng.random() < 0.3 else ""
-    return Drawn((xs,), {"region": region, "kw": kw, "name": ctx.fresh("per_row")}, (xs.spec,))
+    size = ctx.rng.choice(batch) if batch and ctx.rng.random() < 0.3 else 0
+    kw = f", batch_size={size}" if size else ""
+    trips = (*region.trips, n // size if size else n)  # with batch_size, a scan over n / batch_size vmapped chunks
+    return Drawn((xs,), {"region": region, "kw": kw, "name": ctx.fresh("per_row"), "trips": trips}, (xs.spec,))
 
 
 def _render_map(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:

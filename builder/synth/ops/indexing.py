@@ -12,6 +12,7 @@ import random
 from collections.abc import Sequence
 from math import ceil
 
+from ..domains import Domain
 from ..program import Value, tuple_literal
 from ..specs import ALL, FLOAT, INT, MAX_ELEMENTS, REAL, TensorSpec
 from .base import Draw, OpDecl, Operand
@@ -253,13 +254,14 @@ def _at_update(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[Tenso
 def _segment(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...], tuple[TensorSpec, ...]]:
     n = x.spec.shape[0]
     kind = ctx.rng.choice(["sum", "sum", "max", "min"])
-    if ctx.rng.random() < 0.5:
+    segs = ctx.rng.choice([2, 3, 4, 8])
+    given = ctx.argument(TensorSpec((n,), "int32"), "segment_ids", Domain("index", 0, segs)) if ctx.rng.random() < 0.5 else None
+    if given is None:  # consecutive runs of k rows: pooling written with iota ids
         k = ctx.rng.choice([2, 3, 4])
-        segs = ctx.rng.choice([ceil(n / k), k])
-        ids, extra = (f"jnp.arange({n}) // {k}" if segs != k else f"jnp.arange({n}) % {k}"), ()
+        segs = ceil(n / k)
+        ids, extra = f"jnp.arange({n}) // {k}", ()
     else:
-        segs = ctx.rng.choice([2, 3, 4, 8])
-        ids, extra = "{1}", (ctx.need(TensorSpec((n,), "int32")),)
+        ids, extra = "{1}", (given,)
     sorted_kw = ", indices_are_sorted=True" if "//" in ids else ""
     text = f"jax.ops.segment_{kind}({{0}}, {ids}, num_segments={segs}{sorted_kw})"
     return text, extra, (x.spec.with_shape((segs, *x.spec.shape[1:])),)

@@ -9,6 +9,7 @@ as `lr` or `temperature` are Python scalar arguments when the signature has room
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from itertools import pairwise
@@ -392,7 +393,8 @@ def _recurrent(ctx: Draw) -> Piece | None:
         lines.append(f"{final}, $1 = lax.scan({cell}, {init}, {xs}{reverse})")
     lines.append(f"$0 = {final}")
     hs = TensorSpec((steps, *batch, hidden), f32)
-    return _piece((x, *tree.values()), lines, [TensorSpec((*batch, hidden), f32), hs], ["h_last", "hidden_states"])
+    piece = _piece((x, *tree.values()), lines, [TensorSpec((*batch, hidden), f32), hs], ["h_last", "hidden_states"])
+    return dataclasses.replace(piece, trips=(steps,))
 
 
 def _embedding(ctx: Draw) -> Piece | None:
