@@ -173,7 +173,6 @@ class Validator:
         self.options = options
         self.interpreter = Interpreter(options.interpreter_timeout) if options.interpreter else None
         self.executor = Worker(runners.__name__, options.execution_timeout)
-        self.ours = jax_version()
 
     def close(self) -> None:
         if self.interpreter is not None:

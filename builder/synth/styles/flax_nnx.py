@@ -100,7 +100,7 @@ TRANSFORMER = '''class TransformerBlock(nnx.Module):
 
 
 class {cls}(nnx.Module):
-    """Token embeddings, {layers} transformer blocks and a {head} head."""
+    """Token embeddings, {layers} transformer block{plural} and a {head} head."""
 
     def __init__(self, vocab_size: int, dim: int, num_heads: int, mlp_dim: int, num_layers: int, num_outputs: int, *, rngs: nnx.Rngs):
         self.embed = nnx.Embed(vocab_size, dim, rngs=rngs)
@@ -127,7 +127,7 @@ def nnx_transformer(d: Draw, batch: int) -> LinenModel | None:
     causal = d.chance(0.5)
     out = vocab if causal else d.pick((2, 5, 10))
     cls = "LanguageModel" if causal else d.pick(("TextClassifier", "Encoder"))
-    source = TRANSFORMER.format(act=d.pick(("nnx.gelu", "nnx.relu")), cls=cls, layers=layers, head="language-model" if causal else "mean-pooled classification",
+    source = TRANSFORMER.format(act=d.pick(("nnx.gelu", "nnx.relu")), cls=cls, layers=layers, plural="s" if layers > 1 else "", head="language-model" if causal else "mean-pooled classification",
                                 rate=d.pick((0.0, 0.1)), mask="nnx.make_causal_mask(tokens)" if causal else "nnx.make_attention_mask(tokens > 0, tokens > 0)",
                                 pool="" if causal else "        x = jnp.mean(x, axis=1)\n")  # fmt: skip
     block = {"norm1": norm(dim), "attn": attention(dim, heads, dim, dim), "norm2": norm(dim), "mlp_in": dense(dim, mlp), "mlp_out": dense(mlp, dim)}

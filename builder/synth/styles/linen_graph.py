@@ -17,7 +17,7 @@ AGGREGATE = {
     "            aggregated = jnp.where(jnp.isfinite(aggregated), aggregated, 0.0)  # nodes without incoming edges",
 }
 SOURCE = '''class MLP(nn.Module):
-    """Dense layers with {act} between them."""
+    """Dense layers with {act_name} between them."""
 
     features: Sequence[int]
 
@@ -59,7 +59,7 @@ def gnn(d: Draw, batch: int) -> LinenModel | None:
     hidden, out = d.pick((64, 128, 256, 512)), d.pick((2, 10, 40, 128))
     agg, act = d.pick(tuple(AGGREGATE)), d.pick(("nn.relu", "nn.gelu", "nn.silu"))
     use_norm = d.chance(0.5)
-    source = SOURCE.format(act=act, steps=steps, agg=agg, hidden=hidden, aggregate=AGGREGATE[agg],
+    source = SOURCE.format(act=act, act_name=act.split(".")[-1], steps=steps, agg=agg, hidden=hidden, aggregate=AGGREGATE[agg],
                            norm="        h = nn.LayerNorm(name='node_norm')(h)" if use_norm else "")  # fmt: skip
     params = {"node_encoder": dense(f_node, latent), "edge_encoder": dense(f_edge, latent), "decoder": dense(latent, out)}
     for step in range(steps):
