@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config import ConfigError, PairsConfig
+from ..synth.styles import STYLES
 
 # Upper-quartile characters a statement costs per category: StableHLO (forward or gradient, the
 # longer) and Python. `python benchmarks/budget.py` prints this table from lowered programs.
@@ -48,7 +49,7 @@ def statement_caps(config: PairsConfig) -> tuple[tuple[str, int], ...]:
         return ()
     caps = []
     for category, weight in config.categories:
-        if weight <= 0:
+        if weight <= 0 or category in STYLES:  # a styled program is written whole by its family: filtered, not shaped
             continue
         ir, py = CHARS_PER_STATEMENT.get(category, UNKNOWN)
         cap = config.max_statements

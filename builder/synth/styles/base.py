@@ -96,6 +96,9 @@ class StyledProgram:
     differentiable: bool = True
     compilable: bool = True
     helpers: list[str] = field(default_factory=list)
+    # The styled families do not track their loops yet (nn.scan over layers, lax.scan over a sequence):
+    # their rows record no trip counts, and the cost figures of those loops count one body.
+    loop_trip_counts: list[int] = field(default_factory=list)
 
     def render(self) -> str:
         return self.source
