@@ -85,8 +85,8 @@ def test_a_budget_too_tight_for_a_category_fails_before_any_lowering(tmp_path, m
         make_builder("random", str(tmp_path), max_ir_chars=1_000)
     # Python is known before lowering: when no draw fits, the global plan names the category and stops there.
     monkeypatch.setattr(plan_module, "python_over_budget", lambda config, source: f"over budget: python has {len(source)} characters")
-    config = resolve("control_flow", {"train_size": 2, "validation_size": 0, "test_size": 0, "max_python_chars": 300})
-    with pytest.raises(ConfigError, match=r"64 of 64 programs of category 'control_flow' were over max_python_chars=300"):
+    config = resolve("control_flow", {"train_size": 2, "validation_size": 0, "test_size": 0, "max_python_chars": 400})
+    with pytest.raises(ConfigError, match=r"64 of 64 programs of category 'control_flow' were over max_python_chars=400"):
         build_plan(config)
 
 
