@@ -339,7 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--cache-dir", help="datasets cache directory for a config built on the fly")
     validate.set_defaults(func=cmd_validate, shard_size=None)
 
-    evaluate = sub.add_parser("evaluate", help="score a model's predictions (JSON Lines of id and prediction) against reference rows")
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="score a model's predictions (JSON Lines of id and prediction) against reference rows",
+        epilog="Reads HF_ENDPOINT and HF_TOKEN when --reference is a Hub repo id, and HF_HOME / HF_DATASETS_CACHE.",
+    )
     evaluate.add_argument("--task", required=True, help="python-to-stablehlo, stablehlo-to-python, forward-to-gradient or cost")
     evaluate.add_argument("--predictions", required=True, help='a JSON Lines file, one {"id": ..., "prediction": ...} a line')
     evaluate.add_argument("--reference", required=True, help="a directory written by `build --output-dir`, or a Hub dataset repo id")
@@ -349,9 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--num-proc", type=int, default=1, help="rows scored at once")
     evaluate.add_argument("--sample", type=int, help="score a seeded sample of this many rows")
     evaluate.add_argument("--input-seed", type=int, default=0, help="seed of the sample and of the inputs drawn")
-    evaluate.add_argument("--execution-timeout", type=float, default=120.0, help="seconds per XLA run (compile included)")
-    evaluate.add_argument("--time-limit", type=float, default=60.0, help="seconds per Python prediction")
-    evaluate.add_argument("--memory-limit", type=float, default=4.0, help="GiB of address space per Python prediction")
+    evaluate.add_argument("--execution-timeout", type=positive, default=120.0, help="seconds per XLA run, compile included (above 0)")
+    evaluate.add_argument("--time-limit", type=positive, default=60.0, help="seconds per Python prediction (above 0)")
+    evaluate.add_argument("--memory-limit", type=positive, default=4.0, help="GiB of address space per Python prediction (above 0)")
     evaluate.set_defaults(func=cmd_evaluate)
 
     publish = sub.add_parser(

@@ -232,8 +232,9 @@ def test_help_documents_every_command_flag_and_the_environment_they_read():
                 continue
             assert action.help and action.help != argparse.SUPPRESS, f"{name} {action.option_strings or action.dest} has no help"
     assert "HF_TOKEN" in parsers["publish"].format_help() and "HF_ENDPOINT" in parsers["publish"].format_help()
-    for name in ("build", "validate", "publish"):
+    for name in ("build", "validate", "publish", "evaluate"):
         assert "HF_HOME" in parsers[name].format_help() and "HF_DATASETS_CACHE" in parsers[name].format_help()
+    assert "HF_ENDPOINT" in parsers["evaluate"].format_help()
     assert "--allow-unverified" in parsers["validate"].format_help()
 
 
