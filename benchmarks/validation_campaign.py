@@ -7,7 +7,11 @@ and renamed when validate returns, so a killed run leaves no log that looks fini
 it prints one line per config: rows built, failed lowerings, distinct ops, rows executed,
 agreed, verified, failed, and validate's verdict.
 
-    python benchmarks/validation_campaign.py [--rows 1000] [--out out/campaign] [CONFIG ...]
+    python benchmarks/validation_campaign.py [--rows 1000] [--out DIR] [CONFIG ...]
+
+By default its work goes to `out/campaign/<code fingerprint>/` (the hash of the code, configs
+and library versions that the build cache uses), so a campaign resumes only on the code it
+validated: new code starts a new campaign rather than mixing rows of two generators.
 
 The framework-style categories are validated without the reference interpreter, which times
 out on modules of their size (XLA against JAX compares them); the others with it.
@@ -25,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from builder.pipeline.fingerprint import code_fingerprint  # noqa: E402
 from builder.synth.styles import CATEGORIES as STYLED  # noqa: E402
 
 DEFAULT_ORDER = STYLED
@@ -65,18 +70,20 @@ def summary_line(config: str, out: Path) -> str:
     # total's columns: checked regenerated parsed executed interpreted agreed relowered unique verified unverified failed
     pick = [cells[i] if len(cells) > i else "-" for i in (0, 3, 5, 8, 10)]
     n_ops = len(ops.group(1).split(", ")) if ops else "-"
-    return f"{config:<16} {failed.group(1) if failed else '-':>8} {n_ops:>5} " + " ".join(f"{c:>9}" for c in pick) + f"  {verdict.group(1) if verdict else 'not run'}"
+    cells_text = " ".join(f"{c:>9}" for c in pick)
+    return f"{config:<16} {failed.group(1) if failed else '-':>8} {n_ops:>5} {cells_text}  {verdict.group(1) if verdict else 'not run'}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="*", help=f"configs in order (default: {', '.join(DEFAULT_ORDER)}, then every category config)")
     parser.add_argument("--rows", type=int, default=1000, help="train rows built and validated per config")
-    parser.add_argument("--out", type=Path, default=ROOT / "out" / "campaign", help="where builds and logs go")
+    parser.add_argument("--out", type=Path, help="where builds and logs go (default: out/campaign/<code fingerprint>)")
     parser.add_argument("--num-proc", type=int, default=1, help="validate's worker processes")
     args = parser.parse_args()
     categories = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml") if not p.stem.startswith(("balanced", "bench")))
     names = args.configs or [*DEFAULT_ORDER, *(c for c in categories if c not in DEFAULT_ORDER)]
+    args.out = args.out or ROOT / "out" / "campaign" / code_fingerprint()
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     for name in names:
