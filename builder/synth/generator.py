@@ -317,7 +317,7 @@ class _Builder:
             self.fresh(role_of(op.name, op.out_names[min(i, len(op.out_names) - 1)])) for i in range(len(drawn.outputs))
         ))
         outs = tuple(self._value(name, spec) for name, spec in zip(names, drawn.outputs, strict=True))
-        node = Node(op, drawn.inputs, {**drawn.attrs, "trips": _trips(drawn.attrs)}, outs)
+        node = Node(op, drawn.inputs, drawn.attrs, outs)
         if rebound is not None:
             self.pool.remove(rebound)  # its name now holds the new value: the old one is out of reach
         if op.yields and len(outs) == 1:
@@ -395,22 +395,6 @@ def _draw_statement(category: str, b: _Builder, primary: Sequence[OpDecl], first
     if drawn is None:
         raise RuntimeError(f"category {category!r}: no op could be drawn")
     return _size(b._bind(*drawn))
-
-
-def _trips(attrs: dict[str, Any]) -> tuple[int, ...]:
-    """The trip counts of the loops a statement writes: its own record, else those of its regions
-    (a cond whose branch holds a scan)."""
-    if "trips" in attrs:
-        return tuple(attrs["trips"])
-    return tuple(t for v in attrs.values() for t in _region_trips(v))
-
-
-def _region_trips(value: Any) -> list[int]:
-    if isinstance(value, Region):
-        return list(value.trips)
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _region_trips(v)]
-    return []
 
 
 def _size(node: Node) -> int:
