@@ -154,7 +154,7 @@ def _lapack(ctx: Draw, x: Value) -> tuple[Value, list[str], str]:
     """The anchor as a LAPACK dtype: float16/bfloat16 values are cast to float32 first."""
     if x.spec.dtype in LAPACK:
         return x, [], "$0"
-    name = ctx.fresh("a_f32")
+    name = ctx.fresh("upcast")
     return Value(name, x.spec.with_dtype("float32")), [f"{name} = $0.astype(jnp.float32)"], name
 
 
