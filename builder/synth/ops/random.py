@@ -127,7 +127,7 @@ def _piece(inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence
 
 
 # --- samplers ---------------------------------------------------------------------------------
-# Each returns a Statement (or None): lines name the results $0, $1, ... and the subkeys $k0, $k1, ...
+# Each returns a Statement (or None): lines name the results $out0, $out1, ... and the subkeys $k0, $k1, ...
 def _noise(ctx: Draw):
     x = ctx.pick(FLOATS)
     if x is None:
