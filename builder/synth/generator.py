@@ -112,6 +112,8 @@ class _Builder:
         self.helpers: list[str] = []
         self.uids = 0
         self.signs: dict[Value, str] = {}  # values known to be "positive" or "nonneg" (exp, softplus, abs, ...)
+        self.regional: list[set[str]] = []  # per op being drawn (innermost last): the names its regions bound
+        self.released: set[str] = set()  # names that were bound in a region, free again once its op was drawn
 
     # --- the Draw protocol -------------------------------------------------
     def fresh(self, hint: str) -> str:
@@ -167,7 +169,10 @@ class _Builder:
     def body(self, specs: Sequence[TensorSpec], hint: str = "v", differentiable: bool = False) -> Region:
         """A nested region (a cond branch, a loop or scan body): fresh parameters of `specs`
         and a short chain of spec-preserving ops that ends in a value of `specs[0]`; with
-        `differentiable`, only ops JAX can reverse-differentiate."""
+        `differentiable`, only ops JAX can reverse-differentiate. The names it binds are its op's
+        until the op is drawn (`_draw`), then free for the code after it: a region is a nested
+        function, with a namespace of its own."""
+        before = set(self.names)
         params = [Value(self.fresh(hint), s) for s in specs]
         target = specs[0]
         saved = (self.pool, self.nodes, self.allow_new_args, set(self.used))
@@ -188,6 +193,8 @@ class _Builder:
         finally:
             self.pool, self.nodes, self.allow_new_args, self.used = saved
             self.depth -= 1
+            if self.regional:
+                self.regional[-1].update(n for n in self.names if n not in before)
         return Region(tuple(params), tuple(lines), current, all(n.op.differentiable for n in nodes), trips)
 
     def argument(self, spec: TensorSpec, hint: str, domain: Domain | None = None) -> Value | None:
@@ -296,7 +303,7 @@ class _Builder:
             if anchor is not None and not (op.operands[0].fits(anchor.spec) and self._within(anchor, op.operands[0].domain)):
                 continue
             self.anchor = anchor  # a region threads one value through: it is the first operand
-            drawn = op.draw(self)
+            drawn = self._draw(op)
             self.anchor = None
             if drawn is not None and all(s.size <= MAX_ELEMENTS for s in drawn.outputs):
                 return op, drawn
@@ -306,10 +313,22 @@ class _Builder:
         order = list(ops)
         self.rng.shuffle(order)
         for op in order:
-            drawn = op.draw(self)
+            drawn = self._draw(op)
             if drawn is not None and all(s.size <= MAX_ELEMENTS for s in drawn.outputs):
                 return op, drawn
         return None
+
+    def _draw(self, op: OpDecl) -> Drawn | None:
+        """`op.draw`, after which the names its regions bound are free again: they live in its
+        nested functions (or, for a Python loop, are dead temporaries), so the code after it may
+        use them as sibling functions in real code do."""
+        self.regional.append(set())
+        try:
+            return op.draw(self)
+        finally:
+            for name in self.regional.pop():
+                self.names.pop(name, None)
+                self.released.add(name)
 
     def _bind(self, op: OpDecl, drawn: Drawn) -> Node:
         rebound = self._rebinds(op, drawn)
@@ -317,7 +336,7 @@ class _Builder:
             self.fresh(role_of(op.name, op.out_names[min(i, len(op.out_names) - 1)])) for i in range(len(drawn.outputs))
         ))
         outs = tuple(self._value(name, spec) for name, spec in zip(names, drawn.outputs, strict=True))
-        node = Node(op, drawn.inputs, {**drawn.attrs, "trips": _trips(drawn.attrs)}, outs)
+        node = Node(op, drawn.inputs, drawn.attrs, outs)
         if rebound is not None:
             self.pool.remove(rebound)  # its name now holds the new value: the old one is out of reach
         if op.yields and len(outs) == 1:
@@ -376,7 +395,7 @@ def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Pro
         raise RuntimeError(f"category {category!r} seed {seed}: program has no arguments")
     return Program(
         category=category,
-        entry_point=entry_name(rng, category, [n.op.name for n in nodes], b.names),
+        entry_point=entry_name(rng, category, [n.op.name for n in nodes], {*b.names, *b.released}),
         params=params,
         nodes=nodes,
         returns=returns,
@@ -395,22 +414,6 @@ def _draw_statement(category: str, b: _Builder, primary: Sequence[OpDecl], first
     if drawn is None:
         raise RuntimeError(f"category {category!r}: no op could be drawn")
     return _size(b._bind(*drawn))
-
-
-def _trips(attrs: dict[str, Any]) -> tuple[int, ...]:
-    """The trip counts of the loops a statement writes: its own record, else those of its regions
-    (a cond whose branch holds a scan)."""
-    if "trips" in attrs:
-        return tuple(attrs["trips"])
-    return tuple(t for v in attrs.values() for t in _region_trips(v))
-
-
-def _region_trips(value: Any) -> list[int]:
-    if isinstance(value, Region):
-        return list(value.trips)
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _region_trips(v)]
-    return []
 
 
 def _size(node: Node) -> int:

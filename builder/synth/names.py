@@ -35,7 +35,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "mean": ("mean", "avg", "mu", "center", "average"),
     "max": ("peak", "max_val", "upper", "maxima", "largest"),
     "min": ("floor_val", "lower", "minima", "smallest"),
-    "var": ("var", "variance", "spread", "sigma2"),
+    "var": ("var", "variance", "spread", "sigma_sq"),
     "std": ("std", "sigma", "scale", "stddev"),
     "idx": ("idx", "indices", "best", "argmax_idx", "pos"),
     "count": ("count", "num_active", "n_valid"),
@@ -90,8 +90,14 @@ ROLES: dict[str, tuple[str, ...]] = {
     "w": ("w", "kernel", "weight", "w_out", "w_in"),
     "b": ("b", "bias", "offset", "shift", "b_out"),
     "layer": ("layer", "layer_params", "lyr", "block"),
-    "subkey": ("subkey", "sample_key", "noise_key", "draw_key"),
+    "subkey": ("subkey", "sample_key", "noise_key", "draw_key", "rng_key"),
+    "step_key": ("step_key", "iter_key", "loop_key"),
+    "layer_key": ("layer_key", "init_key", "param_key"),
+    "noise_key": ("noise_key", "dropout_key", "sample_rng"),
+    "w_init": ("w_init", "init_w", "kernel_init", "init_weights"),
     "sf": ("spectrum", "freqs", "coeffs"),
+    "upcast": ("upcast", "a_wide", "mat_full", "promoted"),
+    "reshaped": ("reshaped", "expanded", "tiled", "aligned", "broadcasted", "view"),
 }
 
 # how people tell apart a second value of the same role
@@ -107,9 +113,10 @@ _OP_ROLES: dict[str, str] = {
     **dict.fromkeys(("reciprocal",), "inv"),
     **dict.fromkeys(("sin", "cos", "tan", "arctan2"), "trig"),
     **dict.fromkeys(("square", "power"), "square"),
-    **dict.fromkeys(("add", "add_scalar", "fma", "scale_shift"), "sum"),
-    **dict.fromkeys(("subtract", "rsub_scalar"), "diff"),
-    **dict.fromkeys(("multiply", "scale", "python_scalar_argument"), "prod"),
+    **dict.fromkeys(("add", "add_scalar", "fma", "scale_shift", "add_row_vector", "outer_add"), "sum"),
+    **dict.fromkeys(("subtract", "rsub_scalar", "sub_row_vector"), "diff"),
+    **dict.fromkeys(("multiply", "scale", "python_scalar_argument", "mul_row_vector", "outer_mul"), "prod"),
+    **dict.fromkeys(("reshape", "expand_dims", "squeeze", "broadcast_to", "tile"), "reshaped"),
     **dict.fromkeys(("divide", "div_scalar", "floor_divide", "remainder"), "ratio"),
     **dict.fromkeys(("maximum", "minimum", "clip"), "clamp"),
     **dict.fromkeys(("negative",), "neg"),
@@ -125,12 +132,16 @@ _OP_ROLES: dict[str, str] = {
 }
 
 
+GENERIC = ("h", "r")  # roles that say little (a value, a reduction): the op's own role, when it has one, says more
+
+
 def role_of(op_name: str, declared: str) -> str:
-    """The role of an op's result: what it declares, unless that is the catch-all `h`."""
-    if declared != "h":
+    """The role of an op's result: what it declares, unless that is generic (`h`, `r`) and the op
+    has a role of its own (`jnp.mean` -> `mean`)."""
+    if declared not in GENERIC:
         return declared
     tail = op_name.rsplit(".", 1)[-1]
-    return _OP_ROLES.get(op_name, _OP_ROLES.get(tail, "h"))
+    return _OP_ROLES.get(op_name, _OP_ROLES.get(tail, declared))
 
 
 def pick_name(rng: random.Random, hint: str, taken: dict[str, int]) -> str:

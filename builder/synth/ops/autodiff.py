@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 from ..program import Value, tuple_literal
 from ..specs import FLOAT, MAX_ELEMENTS, TensorSpec, python_scalar
-from .base import Draw, Operand
-from .block import Piece, anchored, block
+from .base import BLOCK, Draw, Operand, Statement, fill, op
 
 CAT = ("autodiff",)
 DIFF = Operand(FLOAT, 0, 4)  # a value to differentiate at
@@ -25,19 +24,19 @@ SMALL = 64  # inputs of jacobians and hessians: the result has size**2 elements
 # A custom_vjp function as the JAX documentation writes one: `forward` of x, no residuals, and a
 # backward rule that maps the cotangent g to `cotangent`.
 CUSTOM_VJP = '''@jax.custom_vjp
-def {name}(x):
-    return {forward}
+def $name(x):
+    return $forward
 
 
-def {name}_fwd(x):
-    return {forward}, None
+def ${name}_fwd(x):
+    return $forward, None
 
 
-def {name}_bwd(_, g):
-    return ({cotangent},)
+def ${name}_bwd(_, g):
+    return ($cotangent,)
 
 
-{name}.defvjp({name}_fwd, {name}_bwd)'''
+$name.defvjp(${name}_fwd, ${name}_bwd)'''
 
 # Module-level helpers with custom differentiation rules, by name: (source, has a JVP rule).
 # custom_vjp functions have no forward-mode rule, so jvp / jacfwd / hessian never see them.
@@ -70,9 +69,9 @@ def safe_norm_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
     norm = safe_norm(x)
     return norm, jnp.sum(x * t) / jnp.maximum(norm, 1e-12)''', True),
-    "clip_gradient": (CUSTOM_VJP.format(name="clip_gradient", forward="x", cotangent="jnp.clip(g, -1.0, 1.0)"), False),
-    "straight_through_round": (CUSTOM_VJP.format(name="straight_through_round", forward="jnp.round(x)", cotangent="g"), False),
-    "reverse_gradient": (CUSTOM_VJP.format(name="reverse_gradient", forward="x", cotangent="-g"), False),
+    "clip_gradient": (fill(CUSTOM_VJP, named={"name": "clip_gradient", "forward": "x", "cotangent": "jnp.clip(g, -1.0, 1.0)"}), False),
+    "straight_through_round": (fill(CUSTOM_VJP, named={"name": "straight_through_round", "forward": "jnp.round(x)", "cotangent": "g"}), False),
+    "reverse_gradient": (fill(CUSTOM_VJP, named={"name": "reverse_gradient", "forward": "x", "cotangent": "-g"}), False),
 }
 SCALAR_HELPERS = ("safe_norm",)  # helpers that reduce to a scalar
 
@@ -187,83 +186,83 @@ def _small(ctx: Draw) -> Value | None:
 
 
 def _piece(fn: Fn, inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence[TensorSpec],
-           hints: Sequence[str], definition: Sequence[str] | None = None) -> Piece:
-    return Piece(tuple(v for v in (*inputs, *fn.captured) if v is not None), (*(definition or fn.define()), *lines),
+           hints: Sequence[str], definition: Sequence[str] | None = None) -> Statement:
+    return Statement(tuple(v for v in (*inputs, *fn.captured) if v is not None), (*(definition or fn.define()), *lines),
                  tuple(specs), tuple(hints), (), fn.helpers)
 
 
 # --- transformations ---------------------------------------------------------------------------
-def _grad(ctx: Draw, x: Value) -> Piece | None:
+def _grad(ctx: Draw, x: Value) -> Statement | None:
     rng = ctx.rng
     if rng.random() < 0.3:  # two arguments, both differentiated
         y = ctx.need(x.spec)
         fn = _function(ctx, x, scalar=True, forward_mode=False, arity=2, hint="loss_fn")
-        return _piece(fn, (x, y), [f"$0, $1 = jax.grad({fn.name}, argnums=(0, 1))({x.name}, {y.name})"],
+        return _piece(fn, (x, y), [f"$out0, $out1 = jax.grad({fn.name}, argnums=(0, 1))({x.name}, {y.name})"],
                       [x.spec, x.spec], ["grad_x", "grad_y"])
     fn = _function(ctx, x, scalar=True, forward_mode=False, hint="loss_fn")
-    return _piece(fn, (x,), [f"$0 = jax.grad({fn.name})({x.name})"], [x.spec], ["grads"])
+    return _piece(fn, (x,), [f"$out0 = jax.grad({fn.name})({x.name})"], [x.spec], ["grads"])
 
 
-def _value_and_grad(ctx: Draw, x: Value) -> Piece | None:
+def _value_and_grad(ctx: Draw, x: Value) -> Statement | None:
     fn = _function(ctx, x, scalar=True, forward_mode=False, hint="loss_fn")
     if ctx.rng.random() < 0.5:
-        return _piece(fn, (x,), [f"$0, $1 = jax.value_and_grad({fn.name})({x.name})"], [fn.out, x.spec], ["loss", "grads"])
+        return _piece(fn, (x,), [f"$out0, $out1 = jax.value_and_grad({fn.name})({x.name})"], [fn.out, x.spec], ["loss", "grads"])
     # has_aux: the function also returns the array it computed on the way
     loss = ctx.fresh("loss")
     definition = fn.define(returns=f"{loss}, {fn.value}", extra=[f"{loss} = {fn.returns}"])
-    return _piece(fn, (x,), [f"($0, $1), $2 = jax.value_and_grad({fn.name}, has_aux=True)({x.name})"],
+    return _piece(fn, (x,), [f"($out0, $out1), $out2 = jax.value_and_grad({fn.name}, has_aux=True)({x.name})"],
                   [fn.out, x.spec, x.spec], ["loss", "aux", "grads"], definition)
 
 
-def _jvp(ctx: Draw, x: Value) -> Piece | None:
+def _jvp(ctx: Draw, x: Value) -> Statement | None:
     fn = _function(ctx, x, scalar=False, forward_mode=True)
     tangent = ctx.rng.choice([f"jnp.ones_like({x.name})", None])
     t_val = ctx.need(x.spec) if tangent is None else None
     t = tangent or t_val.name
-    return _piece(fn, (x, t_val), [f"$0, $1 = jax.jvp({fn.name}, ({x.name},), ({t},))"], [fn.out, fn.out], ["primal_out", "tangent_out"])
+    return _piece(fn, (x, t_val), [f"$out0, $out1 = jax.jvp({fn.name}, ({x.name},), ({t},))"], [fn.out, fn.out], ["primal_out", "tangent_out"])
 
 
-def _linearize(ctx: Draw, x: Value) -> Piece | None:
+def _linearize(ctx: Draw, x: Value) -> Statement | None:
     fn = _function(ctx, x, scalar=False, forward_mode=True)
     t = ctx.need(x.spec)
     f_jvp = ctx.fresh("f_jvp")
-    lines = [f"$0, {f_jvp} = jax.linearize({fn.name}, {x.name})", f"$1 = {f_jvp}({t.name})"]
+    lines = [f"$out0, {f_jvp} = jax.linearize({fn.name}, {x.name})", f"$out1 = {f_jvp}({t.name})"]
     return _piece(fn, (x, t), lines, [fn.out, fn.out], ["y", "y_dot"])
 
 
-def _vjp(ctx: Draw, x: Value) -> Piece | None:
+def _vjp(ctx: Draw, x: Value) -> Statement | None:
     fn = _function(ctx, x, scalar=False, forward_mode=False)
     f_vjp = ctx.fresh("f_vjp")
     if ctx.rng.random() < 0.5:
-        cotangent, ct_val = "jnp.ones_like($0)", None
+        cotangent, ct_val = "jnp.ones_like($out0)", None
     else:
         ct_val = ctx.need(fn.out)
         cotangent = ct_val.name
-    lines = [f"$0, {f_vjp} = jax.vjp({fn.name}, {x.name})", f"($1,) = {f_vjp}({cotangent})"]
+    lines = [f"$out0, {f_vjp} = jax.vjp({fn.name}, {x.name})", f"($out1,) = {f_vjp}({cotangent})"]
     return _piece(fn, (x, ct_val), lines, [fn.out, x.spec], ["y", "x_bar"])
 
 
-def _jacobian(ctx: Draw) -> Piece | None:
+def _jacobian(ctx: Draw) -> Statement | None:
     x = _small(ctx)
     if x is None or x.spec.rank == 0:
         return None
     kind = ctx.rng.choice(("jax.jacfwd", "jax.jacrev", "jax.jacobian"))
     fn = _function(ctx, x, scalar=False, forward_mode=kind == "jax.jacfwd")
     out = x.spec.with_shape((*fn.out.shape, *x.spec.shape))
-    return _piece(fn, (x,), [f"$0 = {kind}({fn.name})({x.name})"], [out], ["jac"])
+    return _piece(fn, (x,), [f"$out0 = {kind}({fn.name})({x.name})"], [out], ["jac"])
 
 
-def _hessian(ctx: Draw) -> Piece | None:
+def _hessian(ctx: Draw) -> Statement | None:
     x = _small(ctx)
     if x is None or x.spec.rank == 0:
         return None
     fn = _function(ctx, x, scalar=True, forward_mode=True, hint="objective")
     form = ctx.rng.choice([f"jax.hessian({fn.name})", f"jax.jacfwd(jax.jacrev({fn.name}))"])
     out = x.spec.with_shape((*x.spec.shape, *x.spec.shape))
-    return _piece(fn, (x,), [f"$0 = {form}({x.name})"], [out], ["hess"])
+    return _piece(fn, (x,), [f"$out0 = {form}({x.name})"], [out], ["hess"])
 
 
-def _checkpointed_grad(ctx: Draw, x: Value) -> Piece | None:
+def _checkpointed_grad(ctx: Draw, x: Value) -> Statement | None:
     """`jax.checkpoint` (remat) around a block inside a loss: the backward pass recomputes it."""
     rng = ctx.rng
     inner = _function(ctx, x, scalar=False, forward_mode=False, hint="block")
@@ -275,12 +274,12 @@ def _checkpointed_grad(ctx: Draw, x: Value) -> Piece | None:
         f"{remat} = jax.checkpoint({inner.name}{policy})",
         f"def {loss_fn}(w):",
         f"    return jnp.sum({remat}({remat}(w)) ** 2)" if rng.random() < 0.5 else f"    return jnp.mean(jnp.tanh({remat}(w)))",
-        f"$0 = jax.grad({loss_fn})({x.name})",
+        f"$out0 = jax.grad({loss_fn})({x.name})",
     ]
     return _piece(inner, (x,), lines, [x.spec], ["grads"])
 
 
-def _param_grads(ctx: Draw, x: Value) -> Piece | None:
+def _param_grads(ctx: Draw, x: Value) -> Statement | None:
     """Gradients of a loss with respect to a module's weights: a dict pytree in, a dict out."""
     rng = ctx.rng
     d_in, d_out = x.spec.shape[1], rng.choice((4, 8, 16))
@@ -299,57 +298,57 @@ def _param_grads(ctx: Draw, x: Value) -> Piece | None:
     keys = sorted(shapes)
     if rng.random() < 0.5:
         lines.append(f"{grads} = jax.grad({loss_fn})({p})")
-        return Piece((x, *tree.values()), tuple(lines), tuple(shapes[k] for k in keys), (), tuple(f"{grads}[{k!r}]" for k in keys))
-    lines.append(f"$0, {grads} = jax.value_and_grad({loss_fn})({p})")
-    return Piece((x, *tree.values()), tuple(lines), (TensorSpec((), "float32"), *(shapes[k] for k in keys)), (),
+        return Statement((x, *tree.values()), tuple(lines), tuple(shapes[k] for k in keys), (), tuple(f"{grads}[{k!r}]" for k in keys))
+    lines.append(f"$out0, {grads} = jax.value_and_grad({loss_fn})({p})")
+    return Statement((x, *tree.values()), tuple(lines), (TensorSpec((), "float32"), *(shapes[k] for k in keys)), (),
                  (ctx.fresh("loss"), *(f"{grads}[{k!r}]" for k in keys)))
 
 
-def _custom_rule(ctx: Draw, x: Value) -> Piece | None:
+def _custom_rule(ctx: Draw, x: Value) -> Statement | None:
     """A function with a custom JVP / VJP rule, applied (and often differentiated) in the program."""
     rng = ctx.rng
     name = rng.choice([n for n in CUSTOM if n not in SCALAR_HELPERS])
     arg = f"jnp.abs({x.name}) + 1.0" if name == "safe_log" else x.name
     if rng.random() < 0.5:
-        return Piece((x,), (f"$0 = {name}({arg})",), (x.spec,), ("h",), (), (CUSTOM[name][0],))
+        return Statement((x,), (f"$out0 = {name}({arg})",), (x.spec,), ("h",), (), (CUSTOM[name][0],))
     var = ctx.fresh("v")
     arg = f"jnp.abs({var}) + 1.0" if name == "safe_log" else var
-    line = f"$0 = jax.grad(lambda {var}: jnp.sum({name}({arg})))({x.name})"
-    return Piece((x,), (line,), (x.spec,), ("grads",), (), (CUSTOM[name][0],))
+    line = f"$out0 = jax.grad(lambda {var}: jnp.sum({name}({arg})))({x.name})"
+    return Statement((x,), (line,), (x.spec,), ("grads",), (), (CUSTOM[name][0],))
 
 
-def _stop_gradient(ctx: Draw, x: Value) -> Piece | None:
+def _stop_gradient(ctx: Draw, x: Value) -> Statement | None:
     """`lax.stop_gradient` as code uses it: a target network's output, a straight-through estimator."""
     rng = ctx.rng
     if rng.random() < 0.5 and x.spec.is_float:
-        line = f"$0 = {x.name} + lax.stop_gradient(jnp.round({x.name}) - {x.name})"  # straight-through rounding
-        return Piece((x,), (line,), (x.spec,), ("quantized",))
-    return Piece((x,), (f"$0 = lax.stop_gradient({x.name})",), (x.spec,), ("target",))
+        line = f"$out0 = {x.name} + lax.stop_gradient(jnp.round({x.name}) - {x.name})"  # straight-through rounding
+        return Statement((x,), (line,), (x.spec,), ("quantized",))
+    return Statement((x,), (f"$out0 = lax.stop_gradient({x.name})",), (x.spec,), ("target",))
 
 
-def _complex(ctx: Draw, z: Value) -> Piece | None:
+def _complex(ctx: Draw, z: Value) -> Statement | None:
     """Complex differentiation: `grad(..., holomorphic=True)` of an analytic function, or a JVP."""
     rng = ctx.rng
     f, w = ctx.fresh("f"), ctx.fresh("z")
     expr = rng.choice([f"jnp.sin({w}) * {w}", f"{w} ** 2 + 1j * {w}", f"jnp.exp({w}) / (1.0 + {w} ** 2)", f"jnp.log1p({w} * {w})"])
     if rng.random() < 0.6:
-        lines = (f"def {f}({w}):", f"    return jnp.sum({expr})", f"$0 = jax.grad({f}, holomorphic=True)({z.name})")
-        return Piece((z,), lines, (z.spec,), ("dz",))
-    lines = (f"def {f}({w}):", f"    return {expr}", f"$0, $1 = jax.jvp({f}, ({z.name},), (jnp.ones_like({z.name}),))")
-    return Piece((z,), lines, (z.spec, z.spec), ("y", "y_dot"))
+        lines = (f"def {f}({w}):", f"    return jnp.sum({expr})", f"$out0 = jax.grad({f}, holomorphic=True)({z.name})")
+        return Statement((z,), lines, (z.spec,), ("dz",))
+    lines = (f"def {f}({w}):", f"    return {expr}", f"$out0, $out1 = jax.jvp({f}, ({z.name},), (jnp.ones_like({z.name}),))")
+    return Statement((z,), lines, (z.spec, z.spec), ("y", "y_dot"))
 
 
 OPS = (
-    anchored("jax.grad", CAT, DIFF, _grad, weight=2.0),
-    anchored("jax.value_and_grad", CAT, DIFF, _value_and_grad, weight=1.5),
-    anchored("jax.jvp", CAT, DIFF, _jvp),
-    anchored("jax.linearize", CAT, DIFF, _linearize, weight=0.4),
-    anchored("jax.vjp", CAT, DIFF, _vjp),
-    block("jax.jacobian", CAT, _jacobian),
-    block("jax.hessian", CAT, _hessian, weight=0.6),
-    anchored("jax.checkpoint", CAT, DIFF, _checkpointed_grad, weight=0.8),
-    anchored("autodiff.param_grads", CAT, Operand(("float32",), 2, 2), _param_grads, weight=0.8),
-    anchored("jax.custom_jvp_vjp", CAT, DIFF, _custom_rule, weight=0.8),
-    anchored("lax.stop_gradient", CAT, DIFF, _stop_gradient, weight=0.5),
-    anchored("jax.grad_holomorphic", CAT, Operand(("complex64",), 1, 2), _complex, weight=0.4),
+    op("jax.grad", CAT, DIFF, _grad, weight=2.0, tags=BLOCK),
+    op("jax.value_and_grad", CAT, DIFF, _value_and_grad, weight=1.5, tags=BLOCK),
+    op("jax.jvp", CAT, DIFF, _jvp, tags=BLOCK),
+    op("jax.linearize", CAT, DIFF, _linearize, weight=0.4, tags=BLOCK),
+    op("jax.vjp", CAT, DIFF, _vjp, tags=BLOCK),
+    op("jax.jacobian", CAT, (), _jacobian, tags=BLOCK),
+    op("jax.hessian", CAT, (), _hessian, weight=0.6, tags=BLOCK),
+    op("jax.checkpoint", CAT, DIFF, _checkpointed_grad, weight=0.8, tags=BLOCK),
+    op("autodiff.param_grads", CAT, Operand(("float32",), 2, 2), _param_grads, weight=0.8, tags=BLOCK),
+    op("jax.custom_jvp_vjp", CAT, DIFF, _custom_rule, weight=0.8, tags=BLOCK),
+    op("lax.stop_gradient", CAT, DIFF, _stop_gradient, weight=0.5, tags=BLOCK),
+    op("jax.grad_holomorphic", CAT, Operand(("complex64",), 1, 2), _complex, weight=0.4, tags=BLOCK),
 )

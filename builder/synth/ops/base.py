@@ -1,8 +1,10 @@
-"""The shape of an op declaration, and the constructors the catalogue tables are written with.
+"""The shape of an op declaration: `op`, the one constructor the catalogue tables are written with.
 
 An `OpDecl` says what an op accepts (`operands`), how it draws its partners and
-attributes from the seeded RNG (`draw`), what it yields, and the Python it renders
-to. The generator knows nothing about any single op: it hands each declaration a
+attributes from the seeded RNG (`draw`) and what it yields. Drawing it gives a
+`Statement`: the values it reads, its lines of Python with `$` placeholders (`Code`: `$0`
+the first input, `$out0` the first result, `$kw` an attribute) and the specs of its
+results. The generator knows nothing about any single op: it hands each declaration a
 `Draw` context and takes back a `Drawn` application or `None` (does not apply).
 """
 
@@ -16,7 +18,7 @@ from typing import Any, Protocol
 
 from ..domains import Domain
 from ..program import Tag, Tree, Value
-from ..specs import TensorSpec
+from ..specs import MAX_ELEMENTS, TensorSpec
 
 Attrs = dict[str, Any]
 SpecTree = Any  # a TensorSpec, or a tuple / dict nesting of them
@@ -103,7 +105,8 @@ class Region:
 
 @dataclass(frozen=True)
 class Drawn:
-    """One application of an op: its operands, attributes and result specs."""
+    """One application of an op, as the generator binds it: its operands, attributes (its code
+    among them) and result specs."""
 
     inputs: tuple[Value, ...]
     attrs: Attrs
@@ -111,53 +114,144 @@ class Drawn:
     names: tuple[str, ...] = ()  # exact output names (e.g. `new_params['w']`), when the op binds them itself
 
 
-Renderer = Callable[[Sequence[str], Sequence[str], Mapping[str, Any]], list[str]]
+class Code(string.Template):
+    """The text of a statement. `$0`, `$1`, ... are the op's inputs in order, `$out0`, `$out1`, ...
+    its results, `$name` an attribute drawn with it (`${name}` when a letter or digit follows);
+    Python's own braces (dicts, sets, f-strings) need no escaping."""
+
+    idpattern = r"\d+|[a-z_][a-z0-9_]*"
+
+
+def fill(text: str, inputs: Sequence[str] = (), outputs: Sequence[str] = (), named: Mapping[str, Any] | None = None) -> str:
+    """`text` with its placeholders replaced; a placeholder nothing fills is a KeyError."""
+    values = {**(named or {}), **{str(i): n for i, n in enumerate(inputs)}, **{f"out{i}": n for i, n in enumerate(outputs)}}
+    return Code(text).substitute(values)
+
+
+def placeholders(text: str) -> set[str]:
+    """The names of the placeholders in `text`."""
+    return {m.group("named") or m.group("braced") for m in Code.pattern.finditer(text) if m.group("named") or m.group("braced")}
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What drawing an op gives: the values it reads (`$0`, `$1`, ... in its lines), its lines, and
+    the specs of its results (`$out0`, `$out1`, ...).
+
+    Results are named when the generator binds them, after the op's `out_names`; a statement with
+    `hints` (roles) or `names` (exact names, such as paths into a pytree it binds) is named as it
+    is drawn."""
+
+    inputs: tuple[Value, ...]
+    lines: tuple[str, ...]
+    outputs: tuple[TensorSpec, ...]
+    hints: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    helpers: tuple[str, ...] = ()  # module-level definitions it needs (a `custom_vjp` function, a mesh)
+    trips: tuple[int, ...] = ()  # trip counts of the loops its lines write, in source order (-1: data-dependent)
+    attrs: Mapping[str, Any] = field(default_factory=dict)  # more placeholders, by name (`$k0`: a subkey)
+
+
+def assign(expr: str, inputs: Sequence[Value], outputs: Sequence[TensorSpec], setup: Sequence[str] = (),
+           attrs: Mapping[str, Any] | None = None) -> Statement:
+    """A statement that binds its results to `expr`, after the `setup` lines."""
+    targets = ", ".join(f"$out{i}" for i in range(len(outputs)))
+    return Statement(tuple(inputs), (*setup, f"{targets} = {expr}"), tuple(outputs), attrs=dict(attrs or {}))
+
+
+def partner(ctx: Draw, x: Value, spec: TensorSpec | None = None) -> Value | None:
+    """A value of `spec` (default: `x`'s) for a binary op other than `x`, or None when only `x` is
+    to be had: `a & a` or `lax.complex(t, t)` is not code anyone writes."""
+    spec = spec or x.spec
+    for _ in range(3):
+        y = ctx.need(spec)
+        if y.name != x.name:
+            return y
+    return None
 
 
 @dataclass(frozen=True)
 class OpDecl:
-    """One catalogue entry."""
+    """One catalogue entry, made by `op`: what it accepts, how it is drawn, what it says about itself."""
 
     name: str
     categories: tuple[str, ...]
     operands: tuple[Operand, ...]
     draw: Callable[[Draw], Drawn | None]
-    render: Renderer
     out_names: tuple[str, ...] = ("h",)
     differentiable: bool = True
     weight: float = 1.0
     tags: frozenset[Tag] = field(default_factory=frozenset)
     yields: str = ""  # what its result is known to be: "positive" (exp, softplus) or "nonneg" (abs, relu)
 
+    def render(self, ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
+        return [fill(line, ins, outs, attrs) for line in attrs["lines"]]
 
-def expression(template: str) -> Renderer:
-    """Render `out = template` with operands as {0}, {1}, ... and attributes by name."""
 
-    def render(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-        return [f"{', '.join(outs)} = {template.format(*ins, **attrs)}"]
-
-    return render
+OutSpec = Callable[[Sequence[TensorSpec], Attrs], "TensorSpec | tuple[TensorSpec, ...] | None"]
+Partners = Callable[[random.Random, TensorSpec], "Sequence[TensorSpec] | None"]
+AttrDraw = Callable[[random.Random, Sequence[TensorSpec]], "Attrs | None"]
+BLOCK = (Tag.BLOCK,)  # the tag of a multi-line block: it counts toward a program's size by its lines
 
 
 def op(
     name: str,
     categories: Sequence[str],
-    operands: Sequence[Operand],
-    template: str | Renderer,
-    out: Callable[[Sequence[TensorSpec], Attrs], TensorSpec | tuple[TensorSpec, ...] | None],
-    partners: Callable[[random.Random, TensorSpec], Sequence[TensorSpec] | None] | None = None,
-    attrs: Callable[[random.Random, Sequence[TensorSpec]], Attrs | None] | None = None,
+    operands: Operand | Sequence[Operand],
+    draw: str | Callable[..., Statement | None],
+    out: OutSpec | None = None,
+    partners: Partners | None = None,
+    attrs: AttrDraw | None = None,
     out_names: Sequence[str] = ("h",),
     differentiable: bool = True,
     weight: float = 1.0,
     tags: Sequence[Tag] = (),
     yields: str = "",
 ) -> OpDecl:
-    """The common shape of a declaration: pick an anchor operand, derive the partners'
-    specs from it, draw attributes, compute the result spec."""
-    operands = tuple(operands)
+    """Declare an op; the one way the catalogue does. `draw` is either
 
-    def draw(ctx: Draw) -> Drawn | None:
+    - an expression over the operands (`"jnp.where($0, $1, $2)"`) and drawn attributes (`$kw`):
+      the anchor is picked to fit `operands[0]`, `partners` derives the other operands' specs from
+      it (default: the anchor's), `attrs` draws the attributes and `out` computes the result spec;
+    - a function of the context and the anchor, a value that fits `operands[0]`, picked first,
+      that returns a `Statement` (or None: the op does not apply here);
+    - with no `operands`, a function of the context alone that picks its own inputs.
+    """
+    operands = (operands,) if isinstance(operands, Operand) else tuple(operands)
+    if isinstance(draw, str):
+        make = _expression(name, operands, draw, out, partners, attrs)
+    elif out is not None or partners is not None or attrs is not None:
+        raise ValueError(f"op {name!r}: `out`, `partners` and `attrs` belong to an expression; its draw function returns them")
+    elif operands:
+        make = _anchored(operands[0], draw)
+    else:
+        make = draw
+
+    def drawn(ctx: Draw) -> Drawn | None:
+        statement = make(ctx)
+        return None if statement is None else _finish(ctx, statement)
+
+    return OpDecl(name, tuple(categories), operands, drawn, tuple(out_names), differentiable, weight, frozenset(tags), yields)
+
+
+def _anchored(anchor: Operand, draw: Callable[[Draw, Value], Statement | None]) -> Callable[[Draw], Statement | None]:
+    def make(ctx: Draw) -> Statement | None:
+        x = ctx.pick(anchor)
+        return None if x is None else draw(ctx, x)
+
+    return make
+
+
+def _expression(name: str, operands: tuple[Operand, ...], template: str, out: OutSpec | None, partners: Partners | None,
+                attrs: AttrDraw | None) -> Callable[[Draw], Statement | None]:
+    """The draw of an expression op: the anchor, the partners' specs derived from it, the attributes, the result spec."""
+    if out is None:
+        raise ValueError(f"op {name!r}: an expression needs `out`, the spec of its result")
+    used = {int(p) for p in placeholders(template) if p.isdigit()}
+    if partners is None and used and max(used) >= len(operands):
+        raise ValueError(f"op {name!r}: its expression reads operand {max(used)} but it declares {len(operands)} operands")
+
+    def make(ctx: Draw) -> Statement | None:
         anchor = ctx.pick(operands[0])
         if anchor is None:
             return None
@@ -179,28 +273,19 @@ def op(
         result = out(specs, drawn_attrs)
         if result is None:
             return None
-        outputs = result if isinstance(result, tuple) else (result,)
-        return Drawn(tuple(inputs), drawn_attrs, outputs)
+        return assign(template, inputs, result if isinstance(result, tuple) else (result,), attrs=drawn_attrs)
 
-    if isinstance(template, str):
-        used = {int(f) for _, f, _, _ in string.Formatter().parse(template) if f and f.isdigit()}
-        if partners is None and used and max(used) >= len(operands):
-            raise ValueError(f"op {name!r}: template uses operand {max(used)} but declares {len(operands)} operands")
-        render = expression(template)
-    else:
-        render = template
-    return OpDecl(
-        name=name,
-        categories=tuple(categories),
-        operands=operands,
-        draw=draw,
-        render=render,
-        out_names=tuple(out_names),
-        differentiable=differentiable,
-        weight=weight,
-        tags=frozenset(tags),
-        yields=yields,
-    )
+    return make
+
+
+def _finish(ctx: Draw, statement: Statement) -> Drawn | None:
+    """Check the result sizes, name the results a block names as it is drawn, register helpers."""
+    if any(s.size > MAX_ELEMENTS or 0 in s.shape for s in statement.outputs):
+        return None
+    names = statement.names or tuple(ctx.fresh(h) for h in statement.hints)
+    for helper in statement.helpers:
+        ctx.helper(helper)
+    return Drawn(statement.inputs, {**statement.attrs, "lines": statement.lines, "trips": statement.trips}, statement.outputs, names)
 
 
 # Output-spec helpers shared by many tables.

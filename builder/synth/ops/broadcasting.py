@@ -100,14 +100,14 @@ def _tile_out(specs: Sequence[TensorSpec], attrs: Attrs) -> TensorSpec:
 
 
 OPS = (
-    op("add_row_vector", CAT, (Operand(REAL, 2),), "{0} + {1}", broadcast, partners=_vector_partner, weight=2.0),
-    op("mul_row_vector", CAT, (Operand(REAL, 2),), "{0} * {1}", broadcast, partners=_vector_partner, weight=1.5),
-    op("sub_row_vector", CAT, (Operand(FLOAT, 2),), "{0} - {1}", broadcast, partners=_vector_partner),
-    op("outer_add", CAT, (Operand(FLOAT, 1, 1),), "{0}[:, None] + {1}[None, :]", _outer, partners=_outer_partner),
-    op("outer_mul", CAT, (Operand(FLOAT, 1, 1),), "{0}[:, None] * {1}[None, :]", _outer, partners=_outer_partner),
-    op("jnp.expand_dims", CAT, (Operand(ALL, 0, 3),), "jnp.expand_dims({0}, {neg})", _expand_out, attrs=_expand_attrs),
-    op("jnp.broadcast_to", CAT, (Operand(ALL, 0, 3),), "jnp.broadcast_to({0}, {text})", lambda s, a: s[0].with_shape(a["shape"]), attrs=_broadcast_to_attrs),
-    op("jnp.squeeze", CAT, (Operand(ALL, 1),), "jnp.squeeze({0}, axis={axis})", _squeeze_out, attrs=_squeeze_attrs),
-    op("reshape", CAT, (Operand(ALL, 1),), "{0}.reshape({text})", lambda s, a: s[0].with_shape(a["shape"]), attrs=_reshape_attrs),
-    op("jnp.tile", CAT, (Operand(ALL, 1, 3),), "jnp.tile({0}, {text})", _tile_out, attrs=_tile_attrs, weight=0.5),
+    op("add_row_vector", CAT, (Operand(REAL, 2),), "$0 + $1", broadcast, partners=_vector_partner, weight=2.0),
+    op("mul_row_vector", CAT, (Operand(REAL, 2),), "$0 * $1", broadcast, partners=_vector_partner, weight=1.5),
+    op("sub_row_vector", CAT, (Operand(FLOAT, 2),), "$0 - $1", broadcast, partners=_vector_partner),
+    op("outer_add", CAT, (Operand(FLOAT, 1, 1),), "$0[:, None] + $1[None, :]", _outer, partners=_outer_partner),
+    op("outer_mul", CAT, (Operand(FLOAT, 1, 1),), "$0[:, None] * $1[None, :]", _outer, partners=_outer_partner),
+    op("jnp.expand_dims", CAT, (Operand(ALL, 0, 3),), "jnp.expand_dims($0, $neg)", _expand_out, attrs=_expand_attrs),
+    op("jnp.broadcast_to", CAT, (Operand(ALL, 0, 3),), "jnp.broadcast_to($0, $text)", lambda s, a: s[0].with_shape(a["shape"]), attrs=_broadcast_to_attrs),
+    op("jnp.squeeze", CAT, (Operand(ALL, 1),), "jnp.squeeze($0, axis=$axis)", _squeeze_out, attrs=_squeeze_attrs),
+    op("reshape", CAT, (Operand(ALL, 1),), "$0.reshape($text)", lambda s, a: s[0].with_shape(a["shape"]), attrs=_reshape_attrs),
+    op("jnp.tile", CAT, (Operand(ALL, 1, 3),), "jnp.tile($0, $text)", _tile_out, attrs=_tile_attrs, weight=0.5),
 )

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from ..program import Tag
+from ..program import Tag, Value
 from ..specs import BOOL, FLOAT, REAL, TensorSpec
 from .base import (
     Attrs,
     Draw,
-    Drawn,
-    OpDecl,
     Operand,
+    Statement,
     as_dtype,
     broadcast_as,
     broadcast_partner,
@@ -55,50 +53,26 @@ def _predicate(rng: random.Random, name: str, spec: TensorSpec) -> str:
     return rng.choice([f"jnp.sum({name}) > 0", f"jnp.mean({name}) > 0.5", f"jnp.max({name}) < 1.0", f"{name}.sum() < 0"])
 
 
-def _draw_cond(ctx: Draw) -> Drawn | None:
-    x = ctx.pick(Operand(FLOAT))
-    if x is None:
-        return None
+def _cond(ctx: Draw, x: Value) -> Statement:
     then = ctx.body([x.spec], hint="v")
     other = ctx.body([x.spec], hint="v")
-    attrs = {
-        "pred": _predicate(ctx.rng, x.name, x.spec),
-        "then": then,
-        "else": other,
-        "then_name": ctx.fresh("true_fn"),
-        "else_name": ctx.fresh("false_fn"),
-    }
-    return Drawn((x,), attrs, (x.spec,))
+    pred = _predicate(ctx.rng, "$0", x.spec)
+    then_name, else_name = ctx.fresh("true_fn"), ctx.fresh("false_fn")
+    lines = (*then.define(then_name), *other.define(else_name), f"$out0 = lax.cond({pred}, {then_name}, {else_name}, $0)")
+    return Statement((x,), lines, (x.spec,), trips=(*then.trips, *other.trips))
 
-
-def _render_cond(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    return [
-        *attrs["then"].define(attrs["then_name"]),
-        *attrs["else"].define(attrs["else_name"]),
-        f"{outs[0]} = lax.cond({attrs['pred']}, {attrs['then_name']}, {attrs['else_name']}, {ins[0]})",
-    ]
-
-
-LAX_COND = OpDecl(
-    name="lax.cond",
-    categories=CAT,
-    operands=(Operand(FLOAT),),
-    draw=_draw_cond,
-    render=_render_cond,
-    out_names=("branch",),
-)
 
 OPS = (
-    op("compare_scalar", CAT, (Operand(REAL),), "{0} {cmp} {c}", as_dtype("bool"), attrs=_compare_attrs, out_names=("mask",), weight=1.5),
-    op("compare", CAT, (Operand(REAL), Operand(REAL)), "{0} {cmp} {1}", broadcast_as("bool"), partners=broadcast_partner, attrs=_compare_attrs, out_names=("mask",)),
-    op("jnp.where", CAT, (Operand(BOOL), Operand(REAL), Operand(REAL)), "jnp.where({0}, {1}, {2})", _where_out, partners=_where_partner, out_names=("sel",), weight=2.0),
-    op("jnp.where_zero", CAT, (Operand(FLOAT),), "jnp.where({0} > 0, {0}, 0.0)", same, out_names=("sel",), tags=(Tag.PRESERVES,)),
-    op("jnp.clip", CAT, (Operand(REAL),), "jnp.clip({0}, {lo}, {hi})", same, attrs=_clip_attrs, out_names=("clipped",), tags=(Tag.PRESERVES,)),
-    op("jnp.logical_and", CAT, (Operand(BOOL), Operand(BOOL)), "jnp.logical_and({0}, {1})", broadcast_as("bool"), partners=broadcast_partner, out_names=("mask",), weight=0.5),
-    op("jnp.logical_or", CAT, (Operand(BOOL), Operand(BOOL)), "{0} | {1}", broadcast_as("bool"), partners=broadcast_partner, out_names=("mask",), weight=0.5),
-    op("jnp.logical_not", CAT, (Operand(BOOL),), "~{0}", same, out_names=("mask",), weight=0.4),
-    op("mask_multiply", CAT, (Operand(BOOL),), "{1} * {0}.astype({1}.dtype)", lambda s, a: s[1], partners=lambda r, s: [s.with_dtype("float32")], out_names=("masked",)),
-    op("lax.select", CAT, (Operand(BOOL), Operand(FLOAT), Operand(FLOAT)), "lax.select({0}, {1}, {2})", lambda s, a: s[1], partners=lambda r, s: [s.with_dtype("float32")] * 2, out_names=("sel",), weight=0.5),
-    op("jnp.sign_select", CAT, (Operand(FLOAT),), "jnp.where({0} >= 0, {0} * 2.0, {0} * 0.5)", same, out_names=("sel",), tags=(Tag.PRESERVES,), weight=0.5),
-    LAX_COND,
+    op("compare_scalar", CAT, (Operand(REAL),), "$0 $cmp $c", as_dtype("bool"), attrs=_compare_attrs, out_names=("mask",), weight=1.5),
+    op("compare", CAT, (Operand(REAL), Operand(REAL)), "$0 $cmp $1", broadcast_as("bool"), partners=broadcast_partner, attrs=_compare_attrs, out_names=("mask",)),
+    op("jnp.where", CAT, (Operand(BOOL), Operand(REAL), Operand(REAL)), "jnp.where($0, $1, $2)", _where_out, partners=_where_partner, out_names=("sel",), weight=2.0),
+    op("jnp.where_zero", CAT, (Operand(FLOAT),), "jnp.where($0 > 0, $0, 0.0)", same, out_names=("sel",), tags=(Tag.PRESERVES,)),
+    op("jnp.clip", CAT, (Operand(REAL),), "jnp.clip($0, $lo, $hi)", same, attrs=_clip_attrs, out_names=("clipped",), tags=(Tag.PRESERVES,)),
+    op("jnp.logical_and", CAT, (Operand(BOOL), Operand(BOOL)), "jnp.logical_and($0, $1)", broadcast_as("bool"), partners=broadcast_partner, out_names=("mask",), weight=0.5),
+    op("jnp.logical_or", CAT, (Operand(BOOL), Operand(BOOL)), "$0 | $1", broadcast_as("bool"), partners=broadcast_partner, out_names=("mask",), weight=0.5),
+    op("jnp.logical_not", CAT, (Operand(BOOL),), "~$0", same, out_names=("mask",), weight=0.4),
+    op("mask_multiply", CAT, (Operand(BOOL),), "$1 * $0.astype($1.dtype)", lambda s, a: s[1], partners=lambda r, s: [s.with_dtype("float32")], out_names=("masked",)),
+    op("lax.select", CAT, (Operand(BOOL), Operand(FLOAT), Operand(FLOAT)), "lax.select($0, $1, $2)", lambda s, a: s[1], partners=lambda r, s: [s.with_dtype("float32")] * 2, out_names=("sel",), weight=0.5),
+    op("jnp.sign_select", CAT, (Operand(FLOAT),), "jnp.where($0 >= 0, $0 * 2.0, $0 * 0.5)", same, out_names=("sel",), tags=(Tag.PRESERVES,), weight=0.5),
+    op("lax.cond", CAT, Operand(FLOAT), _cond, out_names=("branch",)),
 )

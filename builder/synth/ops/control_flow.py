@@ -10,14 +10,12 @@ the like. A differentiable op asks for differentiable regions, so the gradient a
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
 
 from ..program import Tag, Value
 from ..specs import ALL, BOOL, FLOAT, MAX_ELEMENTS, TensorSpec
-from .base import Attrs, Draw, Drawn, OpDecl, Operand, Region, Renderer, constant_literal, op, same
-from .templated import partner
+from .base import Attrs, Draw, OpDecl, Operand, Region, Statement, assign, constant_literal, op, partner, same
 
 CAT = ("control_flow",)
 NESTS = (Tag.NESTS,)
@@ -59,40 +57,34 @@ def _predicate(ctx: Draw, x: Value) -> tuple[str, tuple[Value, ...]]:
     if roll < 0.15:
         flag = ctx.pick(BOOL_SCALAR)
         if flag is not None:
-            return "{1}", (flag,)
+            return "$1", (flag,)
     elif roll < 0.3:
         step = ctx.pick(INT_SCALAR)
         if step is not None:
-            return ctx.rng.choice(["{1} > 0", "{1} % 2 == 0", "{1} < 10"]), (step,)
-    return _data_predicate(ctx.rng, "{0}", x.spec), ()
+            return ctx.rng.choice(["$1 > 0", "$1 % 2 == 0", "$1 < 10"]), (step,)
+    return _data_predicate(ctx.rng, "$0", x.spec), ()
 
 
 # --- lax.cond -----------------------------------------------------------------------------
-def _draw_cond(ctx: Draw, x: Value, then: Region) -> Drawn | None:
+def _cond(ctx: Draw, x: Value, then: Region) -> Statement:
     # One branch is often the identity: "apply the update only when ...".
     other = None if ctx.rng.random() < 0.25 else _drawn_region(ctx, x.spec, "v", True)
     pred, extra = _predicate(ctx, x)
-    attrs = {"pred": pred, "then": then, "else": other, "then_name": ctx.fresh("true_fn"), "else_name": ctx.fresh("false_fn")}
-    return Drawn((x, *extra), attrs, (x.spec,))
-
-
-def _render_cond(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    then, other = attrs["then"], attrs["else"]
-    lines = define(attrs["then_name"], [p.name for p in then.params], then)
+    then_name, else_name = ctx.fresh("true_fn"), ctx.fresh("false_fn")
+    lines = define(then_name, [p.name for p in then.params], then)
     if other is not None:
-        lines += define(attrs["else_name"], [p.name for p in other.params], other)
-        false_fn = attrs["else_name"]
+        lines += define(else_name, [p.name for p in other.params], other)
+        false_fn = else_name
     else:
         false_fn = "lambda v: v"
-    pred = attrs["pred"].format(*ins)
-    return [*lines, f"{outs[0]} = lax.cond({pred}, {attrs['then_name']}, {false_fn}, {ins[0]})"]
+    lines.append(f"$out0 = lax.cond({pred}, {then_name}, {false_fn}, $0)")
+    return Statement((x, *extra), tuple(lines), (x.spec,), trips=(*then.trips, *(other.trips if other else ())))
 
 
-def _draw_cond_pair(ctx: Draw) -> Drawn | None:
+def _cond_pair(ctx: Draw, x: Value) -> Statement | None:
     """A cond over two operands that returns both, each branch updating each."""
-    x = ctx.pick(CARRY)
     y = ctx.pick(CARRY)
-    if x is None or y is None or x.name == y.name:
+    if y is None or x.name == y.name:
         return None
     branches = []
     for _ in range(2):
@@ -100,25 +92,19 @@ def _draw_cond_pair(ctx: Draw) -> Drawn | None:
         if first is None:
             return None
         branches.append((first, second))
-    attrs = {"pred": _data_predicate(ctx.rng, "{0}", x.spec), "branches": branches, "names": (ctx.fresh("true_fn"), ctx.fresh("false_fn"))}
-    return Drawn((x, y), attrs, (x.spec, y.spec))
-
-
-def _render_cond_pair(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
+    pred, names = _data_predicate(ctx.rng, "$0", x.spec), (ctx.fresh("true_fn"), ctx.fresh("false_fn"))
     lines: list[str] = []
-    for name, (first, second) in zip(attrs["names"], attrs["branches"], strict=True):
+    for name, (first, second) in zip(names, branches, strict=True):
         params = [first.params[0].name, second.params[0].name]
         merged = Region(first.params + second.params, first.lines + second.lines, first.result)
         lines += define(name, params, merged, returns=f"{first.result.name}, {second.result.name}")
-    pred = attrs["pred"].format(*ins)
-    return [*lines, f"{outs[0]}, {outs[1]} = lax.cond({pred}, {attrs['names'][0]}, {attrs['names'][1]}, {ins[0]}, {ins[1]})"]
+    lines.append(f"$out0, $out1 = lax.cond({pred}, {names[0]}, {names[1]}, $0, $1)")
+    trips = tuple(t for first, second in branches for t in (*first.trips, *second.trips))
+    return Statement((x, y), tuple(lines), (x.spec, y.spec), trips=trips)
 
 
 # --- lax.switch ---------------------------------------------------------------------------
-def _draw_switch(ctx: Draw) -> Drawn | None:
-    x = ctx.pick(CARRY)
-    if x is None:
-        return None
+def _switch(ctx: Draw, x: Value) -> Statement | None:
     k = ctx.rng.choice([2, 3, 3, 4])
     branches = [ctx.body([x.spec], hint="v", differentiable=True) for _ in range(k)]
     if sum(1 for b in branches if b.lines) < 2:
@@ -126,41 +112,37 @@ def _draw_switch(ctx: Draw) -> Drawn | None:
     extra: tuple[Value, ...] = ()
     mode = ctx.pick(INT_SCALAR) if ctx.rng.random() < 0.3 else None
     if mode is not None:
-        index = ctx.rng.choice([f"{{1}} % {k}", f"jnp.clip({{1}}, 0, {k - 1})", "{1}"])
+        index = ctx.rng.choice([f"$1 % {k}", f"jnp.clip($1, 0, {k - 1})", "$1"])
         extra = (mode,)
     elif x.spec.is_float:
         index = ctx.rng.choice([
-            f"jnp.clip(jnp.floor(jnp.mean({{0}}) * {k}).astype(jnp.int32), 0, {k - 1})",
-            f"jnp.sum({{0}} > 0) % {k}",
-            "jnp.argmax(jnp.stack([" + ", ".join(f"{s}({{0}})" for s in ("jnp.min", "jnp.mean", "jnp.max", "jnp.std")[:k]) + "]))",
+            f"jnp.clip(jnp.floor(jnp.mean($0) * {k}).astype(jnp.int32), 0, {k - 1})",
+            f"jnp.sum($0 > 0) % {k}",
+            "jnp.argmax(jnp.stack([" + ", ".join(f"{s}($0)" for s in ("jnp.min", "jnp.mean", "jnp.max", "jnp.std")[:k]) + "]))",
         ])
     else:
-        index = f"jnp.sum({{0}} > 0) % {k}"
-    names = [ctx.fresh("branch_fn") for _ in range(k)]
-    return Drawn((x, *extra), {"index": index, "branches": branches, "names": names}, (x.spec,))
-
-
-def _render_switch(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
+        index = f"jnp.sum($0 > 0) % {k}"
     lines: list[str] = []
     fns = []
-    for name, branch in zip(attrs["names"], attrs["branches"], strict=True):
+    for branch in branches:
+        name = ctx.fresh("branch_fn")
         if branch.lines:
             lines += define(name, [branch.params[0].name], branch)
             fns.append(name)
         else:
             fns.append("lambda v: v")
-    index = attrs["index"].format(*ins)
-    return [*lines, f"{outs[0]} = lax.switch({index}, [{', '.join(fns)}], {ins[0]})"]
+    lines.append(f"$out0 = lax.switch({index}, [{', '.join(fns)}], $0)")
+    return Statement((x, *extra), tuple(lines), (x.spec,), trips=tuple(t for b in branches for t in b.trips))
 
 
 # --- while_loop / fori_loop ---------------------------------------------------------------
-def _draw_while(ctx: Draw, x: Value, region: Region) -> Drawn | None:
+def _while(ctx: Draw, x: Value, region: Region) -> Statement:
     extra: tuple[Value, ...] = ()
     limit = str(ctx.rng.choice(TRIP_COUNTS))
     if ctx.rng.random() < 0.3:
         bound = ctx.pick(INT_SCALAR)
         if bound is not None:
-            limit, extra = "{1}", (bound,)
+            limit, extra = "$1", (bound,)
     # Names the rendered defs bind are fresh too, so they never shadow a value the loop reads.
     i, state, value = ctx.fresh("i"), ctx.fresh("state"), region.params[0].name
     if x.spec.is_float and ctx.rng.random() < 0.4:
@@ -168,33 +150,26 @@ def _draw_while(ctx: Draw, x: Value, region: Region) -> Drawn | None:
         cond, unpacked = f"({i} < {limit}) & (jnp.max(jnp.abs({value})) > {tol})", f"{i}, {value}"
     else:
         cond, unpacked = f"{i} < {limit}", f"{i}, _"
-    attrs = {"region": region, "cond": cond, "i": i, "state": state, "unpacked": unpacked,
-             "cond_name": ctx.fresh("cond_fn"), "body_name": ctx.fresh("body_fn"),
-             "trips": (*region.trips, -1 if extra or "&" in cond else int(limit))}
-    return Drawn((x, *extra), attrs, (TensorSpec((), "int32"), x.spec))
+    cond_name, body_name = ctx.fresh("cond_fn"), ctx.fresh("body_fn")
+    lines = (
+        f"def {cond_name}({state}):",
+        f"    {unpacked} = {state}",
+        f"    return {cond}",
+        *define(body_name, [state], region, prologue=[f"{i}, {value} = {state}"], returns=f"{i} + 1, {region.result.name}"),
+        f"$out0, $out1 = lax.while_loop({cond_name}, {body_name}, (0, $0))",
+    )
+    trips = (*region.trips, -1 if extra or "&" in cond else int(limit))
+    return Statement((x, *extra), lines, (TensorSpec((), "int32"), x.spec), trips=trips)
 
 
-def _render_while(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    region: Region = attrs["region"]
-    i, state = attrs["i"], attrs["state"]
-    unpack = [f"{i}, {region.params[0].name} = {state}"]
-    return [
-        f"def {attrs['cond_name']}({state}):",
-        f"    {attrs['unpacked']} = {state}",
-        f"    return {attrs['cond'].format(*ins)}",
-        *define(attrs["body_name"], [state], region, prologue=unpack, returns=f"{i} + 1, {region.result.name}"),
-        f"{outs[0]}, {outs[1]} = lax.while_loop({attrs['cond_name']}, {attrs['body_name']}, (0, {ins[0]}))",
-    ]
-
-
-def _draw_fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Drawn | None:
+def _fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Statement:
     extra: tuple[Value, ...] = ()
     if traced:
         bound = ctx.pick(INT_SCALAR)
         if bound is not None:
-            upper, extra = ctx.rng.choice(["{1}", "jnp.minimum({1}, 16)"]), (bound,)
+            upper, extra = ctx.rng.choice(["$1", "jnp.minimum($1, 16)"]), (bound,)
         else:
-            upper = "jnp.sum({0} > 0)"
+            upper = "jnp.sum($0 > 0)"
     else:
         upper = str(ctx.rng.choice(TRIP_COUNTS))
     param = region.params[0].name
@@ -205,24 +180,14 @@ def _draw_fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Drawn | Non
         prologue = [f"{param} = {carry} + lax.convert_element_type({i}, {carry}.dtype)"]
     elif roll < 0.6 and (outer := partner(ctx, x)) is not None:  # the body closes over an enclosing value
         extra = (*extra, outer)
-        prologue = [f"{param} = {carry} {ctx.rng.choice(['*', '+'])} {{{len(extra)}}}"]
+        prologue = [f"{param} = {carry} {ctx.rng.choice(['*', '+'])} ${len(extra)}"]
     else:
         carry = param
     unroll = ", unroll=2" if not traced and ctx.rng.random() < 0.2 else ""
     lower = ctx.rng.choice(["0", "0", "1"])
-    attrs = {"region": region, "upper": upper, "lower": lower, "carry": carry, "i": i,
-             "prologue": prologue, "unroll": unroll, "name": ctx.fresh("body_fn"),
-             "trips": (*region.trips, -1 if traced else int(upper) - int(lower))}
-    return Drawn((x, *extra), attrs, (x.spec,))
-
-
-def _render_fori(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    region: Region = attrs["region"]
-    upper = attrs["upper"].format(*ins)
-    return [
-        *define(attrs["name"], [attrs["i"], attrs["carry"]], region, prologue=[line.format(*ins) for line in attrs["prologue"]]),
-        f"{outs[0]} = lax.fori_loop({attrs['lower']}, {upper}, {attrs['name']}, {ins[0]}{attrs['unroll']})",
-    ]
+    name = ctx.fresh("body_fn")
+    lines = (*define(name, [i, carry], region, prologue=prologue), f"$out0 = lax.fori_loop({lower}, {upper}, {name}, $0{unroll})")
+    return Statement((x, *extra), lines, (x.spec,), trips=(*region.trips, -1 if traced else int(upper) - int(lower)))
 
 
 # --- scan / map ---------------------------------------------------------------------------
@@ -234,18 +199,18 @@ def _scan_mix(rng: random.Random, carry: str, x: str, spec: TensorSpec) -> str:
     return rng.choice(forms)
 
 
-def _draw_scan(ctx: Draw, xs: Value, region: Region) -> Drawn | None:
+def _scan(ctx: Draw, xs: Value, region: Region) -> Statement:
     """`carry, ys = lax.scan(step, init, xs)`: a running state over the leading axis, stacked outputs."""
     spec = xs.spec.with_shape(xs.spec.shape[1:])
     carry, x_t = ctx.fresh("carry"), ctx.fresh("x_t")
     roll = ctx.rng.random()
     init_input: tuple[Value, ...] = ()
     if roll < 0.4:
-        init = "jnp.zeros_like({0}[0])"
+        init = "jnp.zeros_like($0[0])"
     elif roll < 0.6:
-        init = "{0}[0]"
+        init = "$0[0]"
     else:
-        init, init_input = "{1}", (ctx.need(spec),)
+        init, init_input = "$1", (ctx.need(spec),)
     length = xs.spec.shape[0]
     if ctx.rng.random() < 0.5:
         y, ys_spec = region.result.name, xs.spec
@@ -261,84 +226,61 @@ def _draw_scan(ctx: Draw, xs: Value, region: Region) -> Drawn | None:
     closure: tuple[Value, ...] = ()
     if ctx.rng.random() < 0.3:  # the step closes over a value of the enclosing function
         closure = (ctx.need(spec),)
-        mix = f"{carry} * {{{1 + len(init_input)}}} + {x_t}"
-    attrs = {
-        "region": region, "carry": carry, "x_t": x_t, "init": init, "y": y, "kw": kw, "name": ctx.fresh("step_fn"),
-        "mix": f"{region.params[0].name} = {mix}", "trips": (*region.trips, length),
-    }
-    return Drawn((xs, *init_input, *closure), attrs, (spec, ys_spec))
+        mix = f"{carry} * ${1 + len(init_input)} + {x_t}"
+    name = ctx.fresh("step_fn")
+    step = define(name, [carry, x_t], region, prologue=[f"{region.params[0].name} = {mix}"], returns=f"{region.result.name}, {y}")
+    lines = (*step, f"$out0, $out1 = lax.scan({name}, {init}, $0{kw})")
+    return Statement((xs, *init_input, *closure), lines, (spec, ys_spec), trips=(*region.trips, length))
 
 
-def _render_scan(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    region: Region = attrs["region"]
-    step = define(attrs["name"], [attrs["carry"], attrs["x_t"]], region, prologue=[attrs["mix"].format(*ins)], returns=f"{region.result.name}, {attrs['y']}")
-    init = attrs["init"].format(*ins)
-    return [*step, f"{outs[0]}, {outs[1]} = lax.scan({attrs['name']}, {init}, {ins[0]}{attrs['kw']})"]
-
-
-def _draw_scan_length(ctx: Draw, x: Value, region: Region) -> Drawn | None:
+def _scan_length(ctx: Draw, x: Value, region: Region) -> Statement:
     """`lax.scan(step, init, None, length=T)`: iterate a state, keep its trajectory."""
     length = ctx.rng.choice(TRIP_COUNTS)
     trajectory = x.spec.with_shape((length, *x.spec.shape))
-    attrs = {"region": region, "length": length, "name": ctx.fresh("step_fn"), "keep": trajectory.size <= MAX_ELEMENTS and ctx.rng.random() < 0.6,
-             "trips": (*region.trips, length)}
-    return Drawn((x,), attrs, (x.spec, trajectory) if attrs["keep"] else (x.spec,))
-
-
-def _render_scan_length(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    region: Region = attrs["region"]
+    name = ctx.fresh("step_fn")
+    keep = trajectory.size <= MAX_ELEMENTS and ctx.rng.random() < 0.6
     carry = region.params[0].name
-    ys = region.result.name if attrs["keep"] else "None"
-    step = define(attrs["name"], [carry, "_"], region, returns=f"{region.result.name}, {ys}")
-    targets = f"{outs[0]}, {outs[1]}" if attrs["keep"] else f"{outs[0]}, _"
-    return [*step, f"{targets} = lax.scan({attrs['name']}, {ins[0]}, None, length={attrs['length']})"]
+    step = define(name, [carry, "_"], region, returns=f"{region.result.name}, {region.result.name if keep else 'None'}")
+    targets = "$out0, $out1" if keep else "$out0, _"
+    lines = (*step, f"{targets} = lax.scan({name}, $0, None, length={length})")
+    return Statement((x,), lines, (x.spec, trajectory) if keep else (x.spec,), trips=(*region.trips, length))
 
 
-def _draw_map(ctx: Draw, xs: Value, region: Region) -> Drawn | None:
+def _map(ctx: Draw, xs: Value, region: Region) -> Statement:
     n = xs.spec.shape[0]
     batch = [b for b in (2, 4) if n % b == 0 and n > b]
     size = ctx.rng.choice(batch) if batch and ctx.rng.random() < 0.3 else 0
     kw = f", batch_size={size}" if size else ""
     trips = (*region.trips, n // size if size else n)  # with batch_size, a scan over n / batch_size vmapped chunks
-    return Drawn((xs,), {"region": region, "kw": kw, "name": ctx.fresh("per_row"), "trips": trips}, (xs.spec,))
-
-
-def _render_map(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    region: Region = attrs["region"]
-    return [*define(attrs["name"], [region.params[0].name], region), f"{outs[0]} = lax.map({attrs['name']}, {ins[0]}{attrs['kw']})"]
+    name = ctx.fresh("per_row")
+    lines = (*define(name, [region.params[0].name], region), f"$out0 = lax.map({name}, $0{kw})")
+    return Statement((xs,), lines, (xs.spec,), trips=trips)
 
 
 # --- static Python loops, barriers, composites --------------------------------------------
-def _draw_python_loop(ctx: Draw, x: Value, region: Region) -> Drawn | None:
-    return Drawn((x,), {"region": region, "k": ctx.rng.choice([2, 3, 4])}, (x.spec,))
-
-
-def _render_python_loop(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    region: Region = attrs["region"]
+def _python_loop(ctx: Draw, x: Value, region: Region) -> Statement:
     state = region.params[0].name
-    return [
-        f"{state} = {ins[0]}",
-        f"for _ in range({attrs['k']}):",
+    lines = (
+        f"{state} = $0",
+        f"for _ in range({ctx.rng.choice([2, 3, 4])}):",
         *("    " + line for line in region.lines),
         f"    {state} = {region.result.name}",
-        f"{outs[0]} = {state}",
-    ]
+        f"$out0 = {state}",
+    )
+    return Statement((x,), lines, (x.spec,), trips=region.trips)
 
 
-def _draw_barrier_pair(ctx: Draw) -> Drawn | None:
-    a, b = ctx.pick(Operand(ALL)), ctx.pick(Operand(ALL))
-    if a is None or b is None or a.name == b.name:
+def _barrier_pair(ctx: Draw, a: Value) -> Statement | None:
+    b = ctx.pick(Operand(ALL))
+    if b is None or a.name == b.name:
         return None
-    return Drawn((a, b), {}, (a.spec, b.spec))
+    return Statement((a, b), ("$out0, $out1 = lax.optimization_barrier(($0, $1))",), (a.spec, b.spec))
 
 
-def _draw_composite(ctx: Draw, x: Value, region: Region) -> Drawn | None:
-    return Drawn((x,), {"region": region, "name": ctx.fresh("decomposition"), "op": ctx.rng.choice(COMPOSITE_NAMES)}, (x.spec,))
-
-
-def _render_composite(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    region: Region = attrs["region"]
-    return [*define(attrs["name"], [region.params[0].name], region), f'{outs[0]} = lax.composite({attrs["name"]}, name="{attrs["op"]}")({ins[0]})']
+def _composite(ctx: Draw, x: Value, region: Region) -> Statement:
+    name, kind = ctx.fresh("decomposition"), ctx.rng.choice(COMPOSITE_NAMES)
+    lines = (*define(name, [region.params[0].name], region), f'$out0 = lax.composite({name}, name="{kind}")($0)')
+    return Statement((x,), lines, (x.spec,), trips=region.trips)
 
 
 # --- select-style branching ---------------------------------------------------------------
@@ -347,12 +289,9 @@ def _piecewise_attrs(rng: random.Random, specs: Sequence[TensorSpec]) -> Attrs:
     return {"lo": lo, "hi": hi, "a": rng.choice(["0.1", "0.01", "0.5"]), "b": rng.choice(["2.0", "0.5", "1.5"])}
 
 
-def _draw_select_n(ctx: Draw) -> Drawn | None:
+def _select_n(ctx: Draw, x: Value) -> Statement | None:
     """`lax.select_n`: two cases picked by a mask, or three by an index 0 / 1 / 2 from two thresholds."""
-    x = ctx.pick(Operand((*FLOAT, "int32")))
-    if x is None:
-        return None
-    cases = []
+    cases: list[Value] = []
     for _ in range(ctx.rng.choice([1, 2])):
         other = partner(ctx, x)
         if other is None or any(other.name == c.name for c in cases):
@@ -360,57 +299,43 @@ def _draw_select_n(ctx: Draw) -> Drawn | None:
         cases.append(other)
     if not cases:
         return None
-    return Drawn((x, *cases), {}, (x.spec,))
+    which = "$0 > 0" if len(cases) == 1 else "($0 > 0).astype(jnp.int32) + ($0 > 1).astype(jnp.int32)"
+    args = ", ".join(f"${i}" for i in range(len(cases) + 1))
+    return assign(f"lax.select_n({which}, {args})", (x, *cases), (x.spec,))
 
 
-def _render_select_n(ins: Sequence[str], outs: Sequence[str], attrs: Mapping[str, Any]) -> list[str]:
-    x = ins[0]
-    which = f"{x} > 0" if len(ins) == 2 else f"({x} > 0).astype(jnp.int32) + ({x} > 1).astype(jnp.int32)"
-    return [f"{outs[0]} = lax.select_n({which}, {', '.join(ins)})"]
-
-
-def region_op(name: str, draw: Callable[[Draw], Drawn | None], render: Renderer, operand: Operand = CARRY, out_names: Sequence[str] = ("h",),
-              differentiable: bool = True, weight: float = 1.0, nests: bool = True) -> OpDecl:
-    return OpDecl(name=name, categories=CAT, operands=(operand,), draw=draw, render=render, out_names=tuple(out_names),
-                  differentiable=differentiable, weight=weight, tags=frozenset(NESTS if nests else ()))
-
-
-def body_op(name: str, draw: Callable[[Draw, Value, Region], Drawn | None], render: Renderer, operand: Operand = CARRY, hint: str = "v",
+def body_op(name: str, draw: Callable[[Draw, Value, Region], Statement | None], operand: Operand = CARRY, hint: str = "v",
             per_row: bool = False, out_names: Sequence[str] = ("h",), differentiable: bool = True, weight: float = 1.0,
             nests: bool = True) -> OpDecl:
     """A region op over one value: pick a value that fits `operand`, draw a body over it (over one
     row of it when `per_row`: scan and map loop over the leading axis) that is differentiable when
     the op is, then let `draw` write the rest. A body with no statement does nothing: no op."""
 
-    def pick_then_draw(ctx: Draw) -> Drawn | None:
-        x = ctx.pick(operand)
-        if x is None:
-            return None
+    def with_body(ctx: Draw, x: Value) -> Statement | None:
         spec = x.spec.with_shape(x.spec.shape[1:]) if per_row else x.spec
         region = _drawn_region(ctx, spec, hint, differentiable)
         return None if region is None else draw(ctx, x, region)
 
-    return region_op(name, pick_then_draw, render, operand, out_names, differentiable, weight, nests)
+    return op(name, CAT, operand, with_body, out_names=out_names, differentiable=differentiable, weight=weight, tags=NESTS if nests else ())
 
 
 OPS = (
-    body_op("lax.cond_branches", _draw_cond, _render_cond, out_names=("branch",), weight=1.5),
-    region_op("lax.cond_pair", _draw_cond_pair, _render_cond_pair, out_names=("first", "second"), weight=0.6, nests=False),
-    region_op("lax.switch", _draw_switch, _render_switch, out_names=("routed",), weight=1.2),
-    body_op("lax.while_loop", _draw_while, _render_while, out_names=("steps", "state"), differentiable=False, weight=0.5, nests=False),
-    body_op("lax.fori_loop", partial(_draw_fori, traced=False), _render_fori, out_names=("acc",)),
-    body_op("lax.fori_loop_traced", partial(_draw_fori, traced=True), _render_fori, out_names=("acc",), differentiable=False, weight=0.3, nests=False),
-    body_op("lax.scan", _draw_scan, _render_scan, operand=SEQUENCE, hint="h", per_row=True, out_names=("final", "ys"), weight=2.0, nests=False),
-    body_op("lax.scan_length", _draw_scan_length, _render_scan_length, hint="h", out_names=("state", "trajectory")),
-    body_op("lax.map", _draw_map, _render_map, operand=SEQUENCE, hint="row", per_row=True, out_names=("mapped",), weight=0.8),
-    body_op("python_loop", _draw_python_loop, _render_python_loop, out_names=("h",), weight=0.7),
-    body_op("lax.composite", _draw_composite, _render_composite, operand=FLOATS, out_names=("fused",), differentiable=False, weight=0.2, nests=False),
-    OpDecl("lax.optimization_barrier_pair", CAT, (Operand(ALL),), _draw_barrier_pair,
-           lambda ins, outs, a: [f"{outs[0]}, {outs[1]} = lax.optimization_barrier(({ins[0]}, {ins[1]}))"], ("held",), weight=0.3),
-    op("lax.optimization_barrier", CAT, (Operand(ALL),), "lax.optimization_barrier({0})", same, out_names=("held",), weight=0.3),
-    op("jnp.select", CAT, (FLOATS,), "jnp.select([{0} < {lo}, {0} > {hi}], [{0} * {a}, {0} * {b}], {0})", same, attrs=_piecewise_attrs, out_names=("piecewise",), tags=NESTS, weight=0.6),
-    op("jnp.piecewise", CAT, (FLOATS,), "jnp.piecewise({0}, [{0} < {lo}, {0} > {hi}], [lambda v: v * {a}, lambda v: v * {b}, jnp.tanh])", same, attrs=_piecewise_attrs, out_names=("piecewise",), tags=NESTS, weight=0.5),
-    OpDecl("lax.select_n", CAT, (Operand((*FLOAT, "int32")),), _draw_select_n, _render_select_n, ("chosen",), weight=0.5),
-    op("where_finite", CAT, (FLOATS,), "jnp.where(jnp.isfinite({0}), {0}, 0.0)", same, out_names=("safe",), tags=NESTS, weight=0.4),
-    op("where_mask_fill", CAT, (FLOATS,), "jnp.where({1}, {0}, -jnp.inf)", same, partners=lambda r, s: [s.with_dtype("bool")], out_names=("masked",), weight=0.4),
+    body_op("lax.cond_branches", _cond, out_names=("branch",), weight=1.5),
+    op("lax.cond_pair", CAT, CARRY, _cond_pair, out_names=("first", "second"), weight=0.6),
+    op("lax.switch", CAT, CARRY, _switch, out_names=("routed",), weight=1.2, tags=NESTS),
+    body_op("lax.while_loop", _while, out_names=("steps", "state"), differentiable=False, weight=0.5, nests=False),
+    body_op("lax.fori_loop", partial(_fori, traced=False), out_names=("acc",)),
+    body_op("lax.fori_loop_traced", partial(_fori, traced=True), out_names=("acc",), differentiable=False, weight=0.3, nests=False),
+    body_op("lax.scan", _scan, operand=SEQUENCE, hint="h", per_row=True, out_names=("final", "ys"), weight=2.0, nests=False),
+    body_op("lax.scan_length", _scan_length, hint="h", out_names=("state", "trajectory")),
+    body_op("lax.map", _map, operand=SEQUENCE, hint="row", per_row=True, out_names=("mapped",), weight=0.8),
+    body_op("python_loop", _python_loop, out_names=("h",), weight=0.7),
+    body_op("lax.composite", _composite, operand=FLOATS, out_names=("fused",), differentiable=False, weight=0.2, nests=False),
+    op("lax.optimization_barrier_pair", CAT, Operand(ALL), _barrier_pair, out_names=("held",), weight=0.3),
+    op("lax.optimization_barrier", CAT, (Operand(ALL),), "lax.optimization_barrier($0)", same, out_names=("held",), weight=0.3),
+    op("jnp.select", CAT, (FLOATS,), "jnp.select([$0 < $lo, $0 > $hi], [$0 * $a, $0 * $b], $0)", same, attrs=_piecewise_attrs, out_names=("piecewise",), tags=NESTS, weight=0.6),
+    op("jnp.piecewise", CAT, (FLOATS,), "jnp.piecewise($0, [$0 < $lo, $0 > $hi], [lambda v: v * $a, lambda v: v * $b, jnp.tanh])", same, attrs=_piecewise_attrs, out_names=("piecewise",), tags=NESTS, weight=0.5),
+    op("lax.select_n", CAT, Operand((*FLOAT, "int32")), _select_n, out_names=("chosen",), weight=0.5),
+    op("where_finite", CAT, (FLOATS,), "jnp.where(jnp.isfinite($0), $0, 0.0)", same, out_names=("safe",), tags=NESTS, weight=0.4),
+    op("where_mask_fill", CAT, (FLOATS,), "jnp.where($1, $0, -jnp.inf)", same, partners=lambda r, s: [s.with_dtype("bool")], out_names=("masked",), weight=0.4),
 )

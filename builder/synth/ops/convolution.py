@@ -15,8 +15,7 @@ from math import ceil, prod
 
 from ..program import Value, tuple_literal
 from ..specs import FLOAT, TensorSpec
-from .base import Draw, OpDecl, Operand
-from .templated import Build, Built, templated_op
+from .base import Draw, Operand, Statement, assign, op
 
 CAT = ("convolution",)
 CONV_DTYPES = ("float32", "float32", "bfloat16", "float16", "int8")
@@ -83,8 +82,8 @@ def _lhs(ctx: Draw, x: Value) -> tuple[Layout, str, tuple[int, ...]]:
     """A layout for the anchor and the expression / shape of the conv input built from it:
     rank 3 is a 1-D conv, rank 4 a 2-D one, and now and then a single volume `x[None]` in 3-D."""
     if x.spec.rank == 4 and ctx.rng.random() < 0.15:
-        return ctx.rng.choice(LAYOUTS[3]), "{0}[None]", (1, *x.spec.shape)
-    return ctx.rng.choice(LAYOUTS[x.spec.rank - 2]), "{0}", x.spec.shape
+        return ctx.rng.choice(LAYOUTS[3]), "$0[None]", (1, *x.spec.shape)
+    return ctx.rng.choice(LAYOUTS[x.spec.rank - 2]), "$0", x.spec.shape
 
 
 def _split(layout: Layout, shape: Sequence[int]) -> tuple[int, int, list[int]]:
@@ -107,7 +106,7 @@ def _padding(ctx: Draw, spatial: Sequence[int], windows: Sequence[int], strides:
     return tuple_literal(tuple_literal(p) for p in pads), pads
 
 
-def _conv(ctx: Draw, x: Value) -> Built | None:
+def _conv(ctx: Draw, x: Value) -> Statement | None:
     """`lax.conv_general_dilated` with every knob drawn."""
     rng = ctx.rng
     layout, src, shape = _lhs(ctx, x)
@@ -147,19 +146,19 @@ def _conv(ctx: Draw, x: Value) -> Built | None:
         args.append(f"dimension_numbers={layout.text()}")
     if groups > 1:
         args.append(f"feature_group_count={groups}")
-    text = f"lax.conv_general_dilated({src}, {{1}}, {', '.join(args)}{pref})"
+    text = f"lax.conv_general_dilated({src}, $1, {', '.join(args)}{pref})"
     extra: tuple[Value, ...] = (w,)
     if dtype == x.spec.dtype and dtype in FLOAT and rng.random() < 0.35:  # a bias per output channel
         b = ctx.need(x.spec.with_shape((out_c,)))
         extra = (w, b)
         trailing = len(layout.out) - 1 - layout.out.index("C")
-        text = f"{text} + {{2}}" + (f"[:{', None' * trailing}]" if trailing else "")
+        text = f"{text} + $2" + (f"[:{', None' * trailing}]" if trailing else "")
         if rng.random() < 0.5:
             text = f"jax.nn.relu({text})"
-    return Built(text, extra, (TensorSpec(_arrange(layout.out, out_dims), dtype),))
+    return assign(text, (x, *extra), (TensorSpec(_arrange(layout.out, out_dims), dtype),))
 
 
-def _lax_conv(ctx: Draw, x: Value) -> Built | None:
+def _lax_conv(ctx: Draw, x: Value) -> Statement | None:
     """`lax.conv(x, w, strides, padding)`: NCHW / OIHW, string padding."""
     n, c, *spatial = x.spec.shape
     out_c = ctx.rng.choice(FEATURES)
@@ -169,10 +168,10 @@ def _lax_conv(ctx: Draw, x: Value) -> Built | None:
     pads = [same_pads(s, k, st) if padding == "SAME" else (0, 0) for s, k, st in zip(spatial, kernel, strides, strict=True)]
     out = [windowed(s, k, st, p) for s, k, st, p in zip(spatial, kernel, strides, pads, strict=True)]
     w = ctx.need(x.spec.with_shape((out_c, c, *kernel)))
-    return Built(f"lax.conv({{0}}, {{1}}, {tuple_literal(strides)}, '{padding}')", (w,), (x.spec.with_shape((n, out_c, *out)),))
+    return assign(f"lax.conv($0, $1, {tuple_literal(strides)}, '{padding}')", (x, w), (x.spec.with_shape((n, out_c, *out)),))
 
 
-def _conv_transpose(ctx: Draw, x: Value) -> Built | None:
+def _conv_transpose(ctx: Draw, x: Value) -> Statement | None:
     rng = ctx.rng
     layout = rng.choice(LAYOUTS[x.spec.rank - 2][:2])
     n, c, spatial = _split(layout, x.spec.shape)
@@ -189,10 +188,10 @@ def _conv_transpose(ctx: Draw, x: Value) -> Built | None:
     w = ctx.need(x.spec.with_shape(_arrange(layout.rhs, kernel_dims)))
     out_dims = {"N": n, "C": out_c, **dict(zip(layout.spatial, out_spatial, strict=True))}
     kw = f", dimension_numbers={layout.text()}" + (", transpose_kernel=True" if flip else "")
-    return Built(f"lax.conv_transpose({{0}}, {{1}}, {tuple_literal(strides)}, '{padding}'{kw})", (w,), (x.spec.with_shape(_arrange(layout.out, out_dims)),))
+    return assign(f"lax.conv_transpose($0, $1, {tuple_literal(strides)}, '{padding}'{kw})", (x, w), (x.spec.with_shape(_arrange(layout.out, out_dims)),))
 
 
-def _patches(ctx: Draw, x: Value) -> Built:
+def _patches(ctx: Draw, x: Value) -> Statement:
     """`lax.conv_general_dilated_patches`: im2col, NCHW in and out."""
     n, c, *spatial = x.spec.shape
     window = [min(ctx.rng.choice((2, 3)), s) for s in spatial]
@@ -200,8 +199,8 @@ def _patches(ctx: Draw, x: Value) -> Built:
     padding = ctx.rng.choice(["SAME", "VALID"])
     pads = [same_pads(s, k, st) if padding == "SAME" else (0, 0) for s, k, st in zip(spatial, window, strides, strict=True)]
     out = [windowed(s, k, st, p) for s, k, st, p in zip(spatial, window, strides, pads, strict=True)]
-    text = f"lax.conv_general_dilated_patches({{0}}, {tuple_literal(window)}, {tuple_literal(strides)}, '{padding}')"
-    return Built(text, (), (x.spec.with_shape((n, c * prod(window), *out)),))
+    text = f"lax.conv_general_dilated_patches($0, {tuple_literal(window)}, {tuple_literal(strides)}, '{padding}')"
+    return assign(text, (x,), (x.spec.with_shape((n, c * prod(window), *out)),))
 
 
 POOLS = {
@@ -250,7 +249,7 @@ def _window(ctx: Draw, shape: tuple[int, ...]) -> Window:
     return Window(tuple(window), tuple(strides), padding, out)
 
 
-def _pool(ctx: Draw, x: Value) -> Built | None:
+def _pool(ctx: Draw, x: Value) -> Statement | None:
     """`lax.reduce_window` pooling over the spatial dims of a channels-last or -first array."""
     rng = ctx.rng
     kind = rng.choice(["max", "max", "avg", "avg", "sum", "min"])
@@ -259,55 +258,52 @@ def _pool(ctx: Draw, x: Value) -> Built | None:
         kind = rng.choice(["sum", "max"])
         init, fn = {"sum": ("0", "lax.add"), "max": ("jnp.iinfo(jnp.int32).min", "lax.max")}[kind]
     w = _window(ctx, x.spec.shape)
-    call = f"lax.reduce_window({{0}}, {init}, {fn}, {w.args()})"
+    call = f"lax.reduce_window($0, {init}, {fn}, {w.args()})"
     if kind == "avg":
         if w.padding != "'VALID'" and rng.random() < 0.5:  # average over the real elements only
-            call = f"{call} / lax.reduce_window(jnp.ones_like({{0}}), 0.0, lax.add, {w.args()})"
+            call = f"{call} / lax.reduce_window(jnp.ones_like($0), 0.0, lax.add, {w.args()})"
         else:
             call = f"{call} / {prod(w.dims)}"
-    return Built(call, (), (x.spec.with_shape(w.out),))
+    return assign(call, (x,), (x.spec.with_shape(w.out),))
 
 
-def _pool_backward(ctx: Draw, x: Value) -> Built:
+def _pool_backward(ctx: Draw, x: Value) -> Statement:
     """The backward pass of max (or min) pooling, written with `jax.vjp` as hand-written backward
     passes and saliency maps do: each window's cotangent goes to its extreme element."""
     w = _window(ctx, x.spec.shape)
     init, fn = POOLS[ctx.rng.choice(["max", "max", "min"])]
     g = ctx.need(x.spec.with_shape(w.out))
     pool = f"lambda t: lax.reduce_window(t, {init}, {fn}, {w.args()})"
-    return Built(f"jax.vjp({pool}, {{0}})[1]({{1}})[0]", (g,), (x.spec,))
+    return assign(f"jax.vjp({pool}, $0)[1]($1)[0]", (x, g), (x.spec,))
 
 
-def _convolve_1d(ctx: Draw, x: Value) -> Built:
+def _convolve_1d(ctx: Draw, x: Value) -> Statement:
     n = x.spec.shape[0]
     m = ctx.rng.choice([2, 3, 5, 7])
     k = ctx.need(x.spec.with_shape((m,)))
     mode = ctx.rng.choice(["full", "same", "valid"])
     length = {"full": n + m - 1, "same": max(n, m), "valid": max(n, m) - min(n, m) + 1}[mode]
     fn = ctx.rng.choice(["jnp.convolve", "jnp.convolve", "jnp.correlate"])
-    return Built(f"{fn}({{0}}, {{1}}, mode='{mode}')", (k,), (x.spec.with_shape((length,)),))
+    return assign(f"{fn}($0, $1, mode='{mode}')", (x, k), (x.spec.with_shape((length,)),))
 
 
-def _convolve_nd(ctx: Draw, x: Value) -> Built:
+def _convolve_nd(ctx: Draw, x: Value) -> Statement:
     kernel = tuple(min(ctx.rng.choice([2, 3]), d) for d in x.spec.shape)
     k = ctx.need(x.spec.with_shape(kernel))
     mode = ctx.rng.choice(["full", "same", "valid"])
     out = tuple({"full": d + m - 1, "same": d, "valid": d - m + 1}[mode] for d, m in zip(x.spec.shape, kernel, strict=True))
     fn = "jax.scipy.signal.convolve2d" if x.spec.rank == 2 and ctx.rng.random() < 0.6 else "jax.scipy.signal.convolve"
-    return Built(f"{fn}({{0}}, {{1}}, mode='{mode}')", (k,), (x.spec.with_shape(out),))
+    return assign(f"{fn}($0, $1, mode='{mode}')", (x, k), (x.spec.with_shape(out),))
 
-
-def conv_op(name: str, operand: Operand, build: Build, out_names: Sequence[str] = ("h",), weight: float = 1.0) -> OpDecl:
-    return templated_op(name, CAT, operand, build, out_names, weight=weight)
 
 
 OPS = (
-    conv_op("lax.conv_general_dilated", Operand(CONV_DTYPES, 3, 4), _conv, ("conv",), weight=3.0),
-    conv_op("lax.conv", Operand(FLOAT, 3, 4), _lax_conv, ("conv",), weight=0.6),
-    conv_op("lax.conv_transpose", Operand(FLOAT, 3, 4), _conv_transpose, ("upsampled",)),
-    conv_op("lax.conv_general_dilated_patches", Operand(FLOAT, 3, 4), _patches, ("patches",), weight=0.4),
-    conv_op("lax.reduce_window", Operand((*FLOAT, "int32"), 2, 4), _pool, ("pooled",), weight=2.0),
-    conv_op("max_pool_backward", Operand(FLOAT, 2, 4), _pool_backward, ("routed",), weight=0.4),
-    conv_op("jnp.convolve", Operand(FLOAT, 1, 1), _convolve_1d, ("filtered",), weight=0.6),
-    conv_op("jax.scipy.signal.convolve", Operand(FLOAT, 2, 3), _convolve_nd, ("filtered",), weight=0.5),
+    op("lax.conv_general_dilated", CAT, Operand(CONV_DTYPES, 3, 4), _conv, out_names=("conv",), weight=3.0),
+    op("lax.conv", CAT, Operand(FLOAT, 3, 4), _lax_conv, out_names=("conv",), weight=0.6),
+    op("lax.conv_transpose", CAT, Operand(FLOAT, 3, 4), _conv_transpose, out_names=("upsampled",)),
+    op("lax.conv_general_dilated_patches", CAT, Operand(FLOAT, 3, 4), _patches, out_names=("patches",), weight=0.4),
+    op("lax.reduce_window", CAT, Operand((*FLOAT, "int32"), 2, 4), _pool, out_names=("pooled",), weight=2.0),
+    op("max_pool_backward", CAT, Operand(FLOAT, 2, 4), _pool_backward, out_names=("routed",), weight=0.4),
+    op("jnp.convolve", CAT, Operand(FLOAT, 1, 1), _convolve_1d, out_names=("filtered",), weight=0.6),
+    op("jax.scipy.signal.convolve", CAT, Operand(FLOAT, 2, 3), _convolve_nd, out_names=("filtered",), weight=0.5),
 )

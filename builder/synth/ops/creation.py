@@ -11,14 +11,15 @@ from typing import Any
 
 from ..program import Node, Value
 from ..specs import INT, TensorSpec
-from .base import Draw, Drawn, OpDecl
+from .base import Draw, Statement, op
 
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
-def _render(ins: list[str], outs: list[str], attrs: dict[str, Any]) -> list[str]:
+def _expression(attrs: dict[str, Any]) -> str:
+    """The constant's expression: a scalar, a length or causal mask, a ramp, or ones."""
     spec: TensorSpec = attrs["spec"]
     shape, dtype, form = spec.shape, f"jnp.{spec.dtype}", attrs["form"]
     last = shape[-1] if shape else 1
@@ -35,21 +36,14 @@ def _render(ins: list[str], outs: list[str], attrs: dict[str, Any]) -> list[str]
         expr = row if len(shape) == 1 else f"jnp.broadcast_to({row}, {_shape(shape)})"
     else:
         expr = f"jnp.ones({_shape(shape)}, dtype={dtype})"
-    return [f"{outs[0]} = {expr}"]
+    return expr
 
 
-def _no_draw(ctx: Draw) -> Drawn | None:
+def _no_draw(ctx: Draw) -> Statement | None:
     return None
 
 
-CONSTANT = OpDecl(
-    name="constant",
-    categories=("creation",),
-    operands=(),
-    draw=_no_draw,  # built on request by `constant_node`, never drawn by itself
-    render=_render,
-    out_names=("const",),
-)
+CONSTANT = op("constant", ("creation",), (), _no_draw, out_names=("const",))  # built on request by `constant_node`, never drawn by itself
 
 OPS = (CONSTANT,)
 
@@ -58,7 +52,7 @@ def constant_node(ctx: Draw, spec: TensorSpec, positive: bool = False) -> Node:
     """A structural constant of `spec`; with `positive`, ones (a divisor, a log's operand)."""
     attrs = {"spec": spec, "form": ctx.rng.random() < 0.5 and not positive, "cut": ctx.rng.randrange(1 << 16), "positive": positive}
     hint = "mask" if spec.dtype == "bool" else "const"
-    return Node(CONSTANT, (), attrs, (Value(ctx.fresh(hint), spec),))
+    return Node(CONSTANT, (), {**attrs, "lines": (f"$out0 = {_expression(attrs)}",)}, (Value(ctx.fresh(hint), spec),))
 
 
 __all__ = ["CONSTANT", "OPS", "constant_node"]

@@ -17,7 +17,7 @@ def unary(name: str, template: str | None = None, weight: float = 1.0, different
           yields: str = "") -> OpDecl:
     """A spec-preserving function of one float value; the template defaults to calling `name` on it.
     `needs` is the domain its operand must lie in (log: positive), `yields` what its result is known to be."""
-    template = template or f"{name}({{0}})"
+    template = template or f"{name}($0)"
     return op(name, CAT, (Operand(FLOAT, domain=needs),), template, same, weight=weight, differentiable=differentiable,
               tags=(Tag.PRESERVES,), yields=yields)
 
@@ -32,16 +32,16 @@ OPS = (
     unary("jnp.tan", weight=0.08),
     unary("jnp.tanh", weight=2.5),
     unary("jnp.sqrt", needs=NONNEG, yields=NONNEG),
-    unary("lax.rsqrt", "lax.rsqrt({0} + 1e-6)", weight=0.5, needs=NONNEG, yields=POSITIVE),
+    unary("lax.rsqrt", "lax.rsqrt($0 + 1e-6)", weight=0.5, needs=NONNEG, yields=POSITIVE),
     unary("jnp.cbrt", weight=0.08),
     unary("jax.nn.sigmoid", weight=1.5, yields=NONNEG),
     unary("jax.nn.relu", weight=3.0, yields=NONNEG),
     unary("jax.nn.gelu", weight=2.0),
-    unary("jax.nn.gelu_exact", "jax.nn.gelu({0}, approximate=False)", weight=0.5),
+    unary("jax.nn.gelu_exact", "jax.nn.gelu($0, approximate=False)", weight=0.5),
     unary("jax.nn.silu", weight=1.5),
     unary("jax.nn.softplus", yields=NONNEG),
     unary("jax.nn.elu", weight=0.5),
-    unary("jax.nn.leaky_relu", "jax.nn.leaky_relu({0}, negative_slope=0.01)", weight=0.5),
+    unary("jax.nn.leaky_relu", "jax.nn.leaky_relu($0, negative_slope=0.01)", weight=0.5),
     unary("jax.nn.relu6", weight=0.3, yields=NONNEG),
     unary("jax.nn.hard_tanh", weight=0.3),
     unary("jnp.floor", weight=0.2),
@@ -54,6 +54,6 @@ OPS = (
     unary("lax.erf", weight=0.5),
     unary("jnp.exp2", weight=0.08, yields=POSITIVE),
     unary("jnp.log2", weight=0.1, needs=POSITIVE),
-    op("jnp.arctan2", CAT, (FLOATS, FLOATS), "jnp.arctan2({0}, {1})", same, weight=0.1),
-    op("jnp.hypot", CAT, (FLOATS, FLOATS), "jnp.hypot({0}, {1})", same, weight=0.08),
+    op("jnp.arctan2", CAT, (FLOATS, FLOATS), "jnp.arctan2($0, $1)", same, weight=0.1),
+    op("jnp.hypot", CAT, (FLOATS, FLOATS), "jnp.hypot($0, $1)", same, weight=0.08),
 )

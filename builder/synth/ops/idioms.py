@@ -10,17 +10,14 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from ..program import Value
 from ..specs import FLOAT, MAX_ELEMENTS, TensorSpec
-from .base import Attrs, Operand, op, same
+from .base import Attrs, Draw, Operand, Statement, assign, op, same
 
 CAT = ("idiom",)
 FLOATS = Operand(FLOAT, 1)
 F32 = Operand(("float32",), 1)
 WIDTHS = (4, 8, 16, 32, 64)
-
-
-def _mask_partner(rng: random.Random, spec: TensorSpec) -> list[TensorSpec]:
-    return [spec.with_dtype("bool")]
 
 
 def _projection(rng: random.Random, spec: TensorSpec) -> list[TensorSpec] | None:
@@ -44,24 +41,22 @@ def _doubled(specs: Sequence[TensorSpec], attrs: Attrs) -> TensorSpec | None:
     return out if out.size <= MAX_ELEMENTS else None
 
 
-def _fill(rng: random.Random, specs: Sequence[TensorSpec]) -> Attrs:
-    return {"fill": rng.choice(["0.0", "0.0", "-1e9", "jnp.finfo({0}.dtype).min"]) if specs[0].dtype == "float32" else "0.0"}
-
-
-def _where_mask(ins: Sequence[str], outs: Sequence[str], attrs: Attrs) -> list[str]:
-    return [f"{outs[0]} = jnp.where({ins[1]}, {ins[0]}, {attrs['fill'].format(ins[0])})"]
+def _where_mask(ctx: Draw, x: Value) -> Statement:
+    """`jnp.where(mask, x, fill)`: masked positions set to zero or to the dtype's lowest value."""
+    mask = ctx.need(x.spec.with_dtype("bool"), avoid=[x])
+    fill = ctx.rng.choice(["0.0", "0.0", "-1e9", "jnp.finfo($0.dtype).min"]) if x.spec.dtype == "float32" else "0.0"
+    return assign(f"jnp.where($1, $0, {fill})", (x, mask), (x.spec,))
 
 
 OPS = (
-    op("idiom.where_mask", CAT, (FLOATS, Operand(("bool",), 1)), _where_mask, same, partners=_mask_partner, attrs=_fill,
-       out_names=("masked",), weight=2.0),
-    op("idiom.einsum_proj", CAT, (F32,), "jnp.einsum('...d,de->...e', {0}, {1})", _projected, partners=_projection,
+    op("idiom.where_mask", CAT, FLOATS, _where_mask, out_names=("masked",), weight=2.0),
+    op("idiom.einsum_proj", CAT, (F32,), "jnp.einsum('...d,de->...e', $0, $1)", _projected, partners=_projection,
        out_names=("proj",), weight=1.5),
-    op("idiom.center", CAT, (F32,), "{0} - jnp.mean({0}, axis=-1, keepdims=True)", same, out_names=("centered",), weight=1.2),
-    op("idiom.normalize_sum", CAT, (Operand(("float32",), 1, domain="positive"),), "{0} / jnp.sum({0}, axis=-1, keepdims=True)",
+    op("idiom.center", CAT, (F32,), "$0 - jnp.mean($0, axis=-1, keepdims=True)", same, out_names=("centered",), weight=1.2),
+    op("idiom.normalize_sum", CAT, (Operand(("float32",), 1, domain="positive"),), "$0 / jnp.sum($0, axis=-1, keepdims=True)",
        same, out_names=("weights",), weight=0.8, yields="positive"),
-    op("idiom.softmax", CAT, (F32,), "jax.nn.softmax({0}, axis=-1)", same, out_names=("probs",), weight=1.5, yields="nonneg"),
-    op("idiom.max_keepdims", CAT, (F32,), "{0} - jnp.max({0}, axis=-1, keepdims=True)", same, out_names=("shifted",), weight=0.8),
-    op("idiom.flatten", CAT, (Operand(FLOAT, 3),), "{0}.reshape({0}.shape[0], -1)", _flat, out_names=("flat",), weight=0.8),
-    op("idiom.concat", CAT, (FLOATS, FLOATS), "jnp.concatenate([{0}, {1}], axis=-1)", _doubled, out_names=("concat",), weight=0.8),
+    op("idiom.softmax", CAT, (F32,), "jax.nn.softmax($0, axis=-1)", same, out_names=("probs",), weight=1.5, yields="nonneg"),
+    op("idiom.max_keepdims", CAT, (F32,), "$0 - jnp.max($0, axis=-1, keepdims=True)", same, out_names=("shifted",), weight=0.8),
+    op("idiom.flatten", CAT, (Operand(FLOAT, 3),), "$0.reshape($0.shape[0], -1)", _flat, out_names=("flat",), weight=0.8),
+    op("idiom.concat", CAT, (FLOATS, FLOATS), "jnp.concatenate([$0, $1], axis=-1)", _doubled, out_names=("concat",), weight=0.8),
 )

@@ -17,8 +17,7 @@ from itertools import pairwise
 from ..domains import Domain
 from ..program import Tree, Value, flatten_tree, tuple_literal
 from ..specs import MAX_ELEMENTS, TensorSpec, python_scalar
-from .base import Draw, Operand
-from .block import Piece, block
+from .base import BLOCK, Draw, Operand, Statement, op
 from .random import draw_keys
 
 CAT = ("nn",)
@@ -31,8 +30,8 @@ MAX_SCORES = 16384  # batch * heads * seq * seq for attention scores: rows are e
 
 
 def _piece(inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence[TensorSpec], hints: Sequence[str],
-           names: Sequence[str] = ()) -> Piece:
-    return Piece(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints), tuple(names))
+           names: Sequence[str] = ()) -> Statement:
+    return Statement(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints), tuple(names))
 
 
 def _hyper(ctx: Draw, hint: str, literals: Sequence[str], dtype: str = "float32", share: float = 0.5) -> tuple[str, Value | None]:
@@ -74,7 +73,7 @@ def _other(ctx: Draw, x: Value) -> Value:
 
 
 # --- layers ---------------------------------------------------------------------------------
-def _dense(ctx: Draw) -> Piece | None:
+def _dense(ctx: Draw) -> Statement | None:
     x = _act(ctx, 1, 3)
     if x is None:
         return None
@@ -92,10 +91,10 @@ def _dense(ctx: Draw) -> Piece | None:
     if rng.random() < 0.6:
         expr = f"{rng.choice(ACTIVATIONS)}({expr})"
     out = x.spec.with_shape((*x.spec.shape[:-1], d_out))
-    return _piece((x, *tree.values()), [f"$0 = {expr}"], [out], ["h"])
+    return _piece((x, *tree.values()), [f"$out0 = {expr}"], [out], ["h"])
 
 
-def _mlp(ctx: Draw) -> Piece | None:
+def _mlp(ctx: Draw) -> Statement | None:
     x = _act(ctx)
     if x is None:
         return None
@@ -115,25 +114,25 @@ def _mlp(ctx: Draw) -> Piece | None:
     layer = ctx.fresh("layer")
     if rng.random() < 0.5:
         lines = [
-            f"$0 = {x.name}",
+            f"$out0 = {x.name}",
             f"for {layer} in {p}[:-1]:",
-            f"    $0 = {act}($0 @ {layer}['w'] + {layer}['b'])",
-            f"$0 = $0 @ {p}[-1]['w'] + {p}[-1]['b']",
+            f"    $out0 = {act}($out0 @ {layer}['w'] + {layer}['b'])",
+            f"$out0 = $out0 @ {p}[-1]['w'] + {p}[-1]['b']",
         ]
     else:
         i = ctx.fresh("i")
         lines = [
-            f"$0 = {x.name}",
+            f"$out0 = {x.name}",
             f"for {i}, {layer} in enumerate({p}):",
-            f"    $0 = $0 @ {layer}['w'] + {layer}['b']",
+            f"    $out0 = $out0 @ {layer}['w'] + {layer}['b']",
             f"    if {i} < len({p}) - 1:",
-            f"        $0 = {act}($0)",
+            f"        $out0 = {act}($out0)",
         ]
     leaves = [v for t in tree for v in t.values()]
     return _piece((x, *leaves), lines, [x.spec.with_shape((*x.spec.shape[:-1], sizes[-1]))], ["mlp_out"])
 
 
-def _swiglu(ctx: Draw) -> Piece | None:
+def _swiglu(ctx: Draw) -> Statement | None:
     x = _act(ctx)
     if x is None:
         return None
@@ -148,12 +147,12 @@ def _swiglu(ctx: Draw) -> Piece | None:
     gate, up = ctx.fresh("gate"), ctx.fresh("up")
     lines = [
         f"{gate}, {up} = jnp.split({x.name} @ {p}['w_in'], 2, axis=-1)",
-        f"$0 = (jax.nn.silu({gate}) * {up}) @ {p}['w_out']",
+        f"$out0 = (jax.nn.silu({gate}) * {up}) @ {p}['w_out']",
     ]
     return _piece((x, *tree.values()), lines, [x.spec], ["ffn_out"])
 
 
-def _layer_norm(ctx: Draw) -> Piece | None:
+def _layer_norm(ctx: Draw) -> Statement | None:
     x = _act(ctx, 1, 4)
     if x is None:
         return None
@@ -166,23 +165,23 @@ def _layer_norm(ctx: Draw) -> Piece | None:
     lines = [
         f"{mean} = jnp.mean({x.name}, axis=-1, keepdims=True)",
         f"{var} = {var_expr}",
-        f"$0 = ({x.name} - {mean}) * lax.rsqrt({var} + {eps}){affine}",
+        f"$out0 = ({x.name} - {mean}) * lax.rsqrt({var} + {eps}){affine}",
     ]
     return _piece((x, *(got[1].values() if got else ())), lines, [x.spec], ["normed"])
 
 
-def _rms_norm(ctx: Draw) -> Piece | None:
+def _rms_norm(ctx: Draw) -> Statement | None:
     x = _act(ctx, 1, 4)
     if x is None:
         return None
     rng = ctx.rng
     got = ctx.weights(rng.choice(("rms_norm", "norm")), {"scale": x.spec.with_shape((x.spec.shape[-1],))})
     scale = f" * {got[0]}['scale']" if got else ""
-    line = f"$0 = {x.name} * lax.rsqrt(jnp.mean(jnp.square({x.name}), axis=-1, keepdims=True) + {rng.choice(EPS)}){scale}"
+    line = f"$out0 = {x.name} * lax.rsqrt(jnp.mean(jnp.square({x.name}), axis=-1, keepdims=True) + {rng.choice(EPS)}){scale}"
     return _piece((x, *(got[1].values() if got else ())), [line], [x.spec], ["normed"])
 
 
-def _batch_norm(ctx: Draw) -> Piece | None:
+def _batch_norm(ctx: Draw) -> Statement | None:
     x = ctx.pick(Operand(F32, 2, 4))
     if x is None:
         return None
@@ -195,18 +194,18 @@ def _batch_norm(ctx: Draw) -> Piece | None:
         if got is None:
             return None
         p, tree = got
-        line = f"$0 = ({x.name} - {p}['mean']) * lax.rsqrt({p}['var'] + {eps}) * {p}['scale'] + {p}['bias']"
+        line = f"$out0 = ({x.name} - {p}['mean']) * lax.rsqrt({p}['var'] + {eps}) * {p}['scale'] + {p}['bias']"
         return _piece((x, *tree.values()), [line], [x.spec], ["bn"])
     mean, var = ctx.fresh("batch_mean"), ctx.fresh("batch_var")
     lines = [
         f"{mean} = jnp.mean({x.name}, axis={tuple_literal(axes)})",
         f"{var} = jnp.var({x.name}, axis={tuple_literal(axes)})",
-        f"$0 = ({x.name} - {mean}) / jnp.sqrt({var} + {eps})",
+        f"$out0 = ({x.name} - {mean}) / jnp.sqrt({var} + {eps})",
     ]
     return _piece((x,), lines, [x.spec], ["bn"])
 
 
-def _softmax(ctx: Draw) -> Piece | None:
+def _softmax(ctx: Draw) -> Statement | None:
     x = ctx.pick(Operand(F32, 1, 4))
     if x is None:
         return None
@@ -214,13 +213,13 @@ def _softmax(ctx: Draw) -> Piece | None:
     temp, arg = _hyper(ctx, "temperature", ("0.5", "2.0", "0.1"), share=0.6)
     form = rng.random()
     if form < 0.4:
-        return _piece((x, arg), [f"$0 = jax.nn.softmax({x.name} / {temp}, axis=-1)"], [x.spec], ["probs"])
+        return _piece((x, arg), [f"$out0 = jax.nn.softmax({x.name} / {temp}, axis=-1)"], [x.spec], ["probs"])
     if form < 0.7:
-        return _piece((x, arg), [f"$0 = jax.nn.log_softmax({x.name} / {temp}, axis=-1)"], [x.spec], ["log_probs"])
+        return _piece((x, arg), [f"$out0 = jax.nn.log_softmax({x.name} / {temp}, axis=-1)"], [x.spec], ["log_probs"])
     shifted = ctx.fresh("shifted")
     lines = [  # the numerically stable softmax written out
         f"{shifted} = {x.name} - jnp.max({x.name}, axis=-1, keepdims=True)",
-        f"$0 = jnp.exp({shifted}) / jnp.sum(jnp.exp({shifted}), axis=-1, keepdims=True)",
+        f"$out0 = jnp.exp({shifted}) / jnp.sum(jnp.exp({shifted}), axis=-1, keepdims=True)",
     ]
     return _piece((x,), lines, [x.spec], ["probs"])
 
@@ -230,7 +229,7 @@ def _heads(rng: random.Random, d: int) -> int | None:
     return rng.choice(options) if options else None
 
 
-def _attention(ctx: Draw) -> Piece | None:
+def _attention(ctx: Draw) -> Statement | None:
     x = _act(ctx, 2, 3)
     if x is None:
         return None
@@ -281,11 +280,11 @@ def _attention(ctx: Draw) -> Piece | None:
         inputs.append(mask_arg)
         lines.append(f"{weights} = jax.nn.softmax({scores}, axis=-1)")
         lines.append(f"{ctx_name} = jnp.einsum('{b}hqk,{b}khd->{b}qhd', {weights}, {v})")
-    lines.append(f"$0 = {ctx_name}.reshape({lead}, {d}) @ {p}['wo']")
+    lines.append(f"$out0 = {ctx_name}.reshape({lead}, {d}) @ {p}['wo']")
     return _piece(inputs, lines, [spec], ["attn_out"])
 
 
-def _conv_block(ctx: Draw) -> Piece | None:
+def _conv_block(ctx: Draw) -> Statement | None:
     x = ctx.pick(Operand(F32, 3, 4, min_size=2))
     if x is None:
         return None
@@ -311,15 +310,15 @@ def _conv_block(ctx: Draw) -> Piece | None:
     lines = [
         f"{conv} = lax.conv_general_dilated({x.name}, {p}['kernel'], window_strides={tuple_literal((stride,) * nd)}, "
         f"padding={padding!r}, dimension_numbers={layout!r})",
-        f"$0 = {rng.choice(ACTIVATIONS[:3])}({conv} + {p}['bias'])",
+        f"$out0 = {rng.choice(ACTIVATIONS[:3])}({conv} + {p}['bias'])",
     ]
     out = [x.spec.shape[0], *out_sp, features]
     if min(out_sp) >= 2 and rng.random() < 0.7:
         window = tuple_literal((1, *(2,) * nd, 1))
         if rng.random() < 0.5:
-            lines.append(f"$0 = lax.reduce_window($0, -jnp.inf, lax.max, {window}, {window}, 'VALID')")
+            lines.append(f"$out0 = lax.reduce_window($out0, -jnp.inf, lax.max, {window}, {window}, 'VALID')")
         else:
-            lines.append(f"$0 = lax.reduce_window($0, 0.0, lax.add, {window}, {window}, 'VALID') / {2 ** nd}.0")
+            lines.append(f"$out0 = lax.reduce_window($out0, 0.0, lax.add, {window}, {window}, 'VALID') / {2 ** nd}.0")
         out = [out[0], *(s // 2 for s in out_sp), features]
     return _piece((x, *tree.values()), lines, [x.spec.with_shape(tuple(out))], ["features"])
 
@@ -331,7 +330,7 @@ def _prod(xs: Sequence[int]) -> int:
     return n
 
 
-def _recurrent(ctx: Draw) -> Piece | None:
+def _recurrent(ctx: Draw) -> Statement | None:
     """An Elman RNN, GRU or LSTM cell run over the time axis with `lax.scan`."""
     x = ctx.pick(Operand(F32, 2, 3))
     if x is None:
@@ -388,16 +387,16 @@ def _recurrent(ctx: Draw) -> Piece | None:
     final = ctx.fresh("final")
     lines = [head, *("    " + b for b in body)]
     if kind == "lstm":
-        lines.append(f"({final}, _), $1 = lax.scan({cell}, {init}, {xs}{reverse})")
+        lines.append(f"({final}, _), $out1 = lax.scan({cell}, {init}, {xs}{reverse})")
     else:
-        lines.append(f"{final}, $1 = lax.scan({cell}, {init}, {xs}{reverse})")
-    lines.append(f"$0 = {final}")
+        lines.append(f"{final}, $out1 = lax.scan({cell}, {init}, {xs}{reverse})")
+    lines.append(f"$out0 = {final}")
     hs = TensorSpec((steps, *batch, hidden), f32)
     piece = _piece((x, *tree.values()), lines, [TensorSpec((*batch, hidden), f32), hs], ["h_last", "hidden_states"])
     return dataclasses.replace(piece, trips=(steps,))
 
 
-def _embedding(ctx: Draw) -> Piece | None:
+def _embedding(ctx: Draw) -> Statement | None:
     rng = ctx.rng
     batch, seq = rng.choice((1, 2, 4, 8)), rng.choice((4, 8, 16, 32))
     vocab, dim = rng.choice((16, 32, 64, 100, 128)), rng.choice((4, 8, 16, 32))
@@ -417,10 +416,10 @@ def _embedding(ctx: Draw) -> Piece | None:
     lookup = rng.choice([f"{p}['table'][{tokens.name}]", f"jnp.take({p}['table'], {tokens.name}, axis=0)"])
     if positional:
         lookup += f" + {p}['position'][:{tokens.name}.shape[1]]"
-    return _piece((tokens, *tree.values()), [f"$0 = {lookup}"], [TensorSpec((batch, seq, dim), "float32")], ["embedded"])
+    return _piece((tokens, *tree.values()), [f"$out0 = {lookup}"], [TensorSpec((batch, seq, dim), "float32")], ["embedded"])
 
 
-def _dropout(ctx: Draw) -> Piece | None:
+def _dropout(ctx: Draw) -> Statement | None:
     x = ctx.pick(Operand(("float32", "float32", "bfloat16"), 1, 4))
     if x is None:
         return None
@@ -432,14 +431,14 @@ def _dropout(ctx: Draw) -> Piece | None:
     lines = [
         *use.lines,
         f"{keep} = jax.random.bernoulli({use.subkeys[0]}, 1.0 - {rate}, {x.name}.shape)",
-        f"$0 = jnp.where({keep}, {x.name} / (1.0 - {rate}), 0.0)",
+        f"$out0 = jnp.where({keep}, {x.name} / (1.0 - {rate}), 0.0)",
     ]
     made = [name for name, _ in use.made]
     return _piece((x, arg, *use.inputs), lines, [x.spec, *(s for _, s in use.made)], ["dropped"],
                   names=(ctx.fresh("dropped"), *made))
 
 
-def _cross_entropy(ctx: Draw) -> Piece | None:
+def _cross_entropy(ctx: Draw) -> Statement | None:
     logits = ctx.pick(Operand(F32, 2, 3))
     if logits is None:
         return None
@@ -450,28 +449,28 @@ def _cross_entropy(ctx: Draw) -> Piece | None:
     scalar = TensorSpec((), "float32")
     if labels is None:  # soft targets: a distribution per row
         target = _other(ctx, logits)
-        lines = [f"$0 = -jnp.mean(jnp.sum(jax.nn.softmax({target.name}, axis=-1) * jax.nn.log_softmax({logits.name}, axis=-1), axis=-1))"]
+        lines = [f"$out0 = -jnp.mean(jnp.sum(jax.nn.softmax({target.name}, axis=-1) * jax.nn.log_softmax({logits.name}, axis=-1), axis=-1))"]
         return _piece((logits, target), lines, [scalar], ["loss"])
     lines = [f"{logp} = jax.nn.log_softmax({logits.name}, axis=-1)"]
     form = rng.random()
     if form < 0.35:
-        lines.append(f"$0 = -jnp.mean(jnp.sum(jax.nn.one_hot({labels.name}, {classes}) * {logp}, axis=-1))")
+        lines.append(f"$out0 = -jnp.mean(jnp.sum(jax.nn.one_hot({labels.name}, {classes}) * {logp}, axis=-1))")
     elif form < 0.7:
-        lines.append(f"$0 = -jnp.mean(jnp.take_along_axis({logp}, {labels.name}[..., None], axis=-1))")
+        lines.append(f"$out0 = -jnp.mean(jnp.take_along_axis({logp}, {labels.name}[..., None], axis=-1))")
     else:
         smooth = rng.choice(("0.1", "0.05"))
         targets = ctx.fresh("soft_targets")
         lines.append(f"{targets} = jax.nn.one_hot({labels.name}, {classes}) * (1.0 - {smooth}) + {smooth} / {classes}")
-        lines.append(f"$0 = -jnp.mean(jnp.sum({targets} * {logp}, axis=-1))")
+        lines.append(f"$out0 = -jnp.mean(jnp.sum({targets} * {logp}, axis=-1))")
     specs, hints = [scalar], ["loss"]
     if rng.random() < 0.4:
-        lines.append(f"$1 = jnp.mean(jnp.argmax({logits.name}, axis=-1) == {labels.name})")
+        lines.append(f"$out1 = jnp.mean(jnp.argmax({logits.name}, axis=-1) == {labels.name})")
         specs.append(scalar)
         hints.append("accuracy")
     return _piece((logits, labels), lines, specs, hints)
 
 
-def _regression_loss(ctx: Draw) -> Piece | None:
+def _regression_loss(ctx: Draw) -> Statement | None:
     pred = ctx.pick(Operand(F32, 1, 3))
     if pred is None:
         return None
@@ -481,22 +480,22 @@ def _regression_loss(ctx: Draw) -> Piece | None:
     form = rng.random()
     scalar = TensorSpec((), "float32")
     if form < 0.4:
-        return _piece((pred, target), [f"$0 = jnp.mean(({pred.name} - {target.name}) ** 2)"], [scalar], ["mse"])
+        return _piece((pred, target), [f"$out0 = jnp.mean(({pred.name} - {target.name}) ** 2)"], [scalar], ["mse"])
     if form < 0.6:
-        return _piece((pred, target), [f"$0 = jnp.mean(jnp.abs({pred.name} - {target.name}))"], [scalar], ["mae"])
+        return _piece((pred, target), [f"$out0 = jnp.mean(jnp.abs({pred.name} - {target.name}))"], [scalar], ["mae"])
     if form < 0.8:
         delta = rng.choice(("1.0", "0.5"))
         lines = [
             f"{diff} = jnp.abs({pred.name} - {target.name})",
-            f"$0 = jnp.mean(jnp.where({diff} < {delta}, 0.5 * {diff} ** 2, {delta} * ({diff} - 0.5 * {delta})))",
+            f"$out0 = jnp.mean(jnp.where({diff} < {delta}, 0.5 * {diff} ** 2, {delta} * ({diff} - 0.5 * {delta})))",
         ]
         return _piece((pred, target), lines, [scalar], ["huber"])
     # binary cross-entropy on logits, the stable form
-    line = f"$0 = jnp.mean(jax.nn.softplus({pred.name}) - {pred.name} * jax.nn.sigmoid({target.name}))"
+    line = f"$out0 = jnp.mean(jax.nn.softplus({pred.name}) - {pred.name} * jax.nn.sigmoid({target.name}))"
     return _piece((pred, target), [line], [scalar], ["bce"])
 
 
-def _pooling(ctx: Draw) -> Piece | None:
+def _pooling(ctx: Draw) -> Statement | None:
     x = ctx.pick(Operand(("float32", "bfloat16"), 3, 4))
     if x is None:
         return None
@@ -505,9 +504,9 @@ def _pooling(ctx: Draw) -> Piece | None:
         axes = tuple(range(1, x.spec.rank - 1))
         reduce = rng.choice(("jnp.mean", "jnp.max"))
         out = x.spec.with_shape((x.spec.shape[0], x.spec.shape[-1]))
-        return _piece((x,), [f"$0 = {reduce}({x.name}, axis={tuple_literal(axes) if len(axes) > 1 else axes[0]})"], [out], ["pooled"])
+        return _piece((x,), [f"$out0 = {reduce}({x.name}, axis={tuple_literal(axes) if len(axes) > 1 else axes[0]})"], [out], ["pooled"])
     out = x.spec.with_shape((x.spec.shape[0], x.spec.size // x.spec.shape[0]))
-    return _piece((x,), [f"$0 = {x.name}.reshape({x.name}.shape[0], -1)"], [out], ["flat"])
+    return _piece((x,), [f"$out0 = {x.name}.reshape({x.name}.shape[0], -1)"], [out], ["flat"])
 
 
 # --- training steps -------------------------------------------------------------------------
@@ -535,7 +534,7 @@ def _linear_model(ctx: Draw) -> tuple[Value, str, dict, Value, str] | None:
     return x, p, tree, y, loss
 
 
-def _sgd_step(ctx: Draw) -> Piece | None:
+def _sgd_step(ctx: Draw) -> Statement | None:
     """A training step: value_and_grad of a loss, then SGD (optionally with momentum) over the params pytree."""
     drawn = _linear_model(ctx)
     if drawn is None:
@@ -545,7 +544,7 @@ def _sgd_step(ctx: Draw) -> Piece | None:
     lr, lr_arg = _hyper(ctx, rng.choice(("lr", "learning_rate")), ("1e-3", "0.01", "0.1"), share=0.7)
     loss_fn, grads = ctx.fresh("loss_fn"), ctx.fresh("grads")
     root = ctx.fresh("new_params")
-    lines = [f"def {loss_fn}(p):", f"    return {loss}", f"$0, {grads} = jax.value_and_grad({loss_fn})({p})"]
+    lines = [f"def {loss_fn}(p):", f"    return {loss}", f"$out0, {grads} = jax.value_and_grad({loss_fn})({p})"]
     inputs: list[Value | None] = [x, y, lr_arg, *tree.values()]
     keys = sorted(tree)
     specs = [TensorSpec((), "float32")]
@@ -569,7 +568,7 @@ def _sgd_step(ctx: Draw) -> Piece | None:
     return _piece(inputs, lines, specs, (), names)
 
 
-def _adam_step(ctx: Draw) -> Piece | None:
+def _adam_step(ctx: Draw) -> Statement | None:
     """A training step with Adam: value_and_grad of a loss, then the moment updates and the
     bias-corrected step over the params pytree, with the optimizer state as a pytree argument."""
     drawn = _linear_model(ctx)
@@ -597,7 +596,7 @@ def _adam_step(ctx: Draw) -> Piece | None:
     lines = [
         f"def {loss_fn}(p):",
         f"    return {loss}",
-        f"$0, {grads} = jax.value_and_grad({loss_fn})({p})",
+        f"$out0, {grads} = jax.value_and_grad({loss_fn})({p})",
         f"{mu} = jax.tree_util.tree_map(lambda m, g: {b1} * m + (1 - {b1}) * g, {mu_in}, {grads})",
         f"{nu} = jax.tree_util.tree_map(lambda v, g: {b2} * v + (1 - {b2}) * jnp.square(g), {nu_in}, {grads})",
         f"{mu_hat} = jax.tree_util.tree_map(lambda m: m / (1 - {b1} ** {step}), {mu})",
@@ -613,21 +612,21 @@ def _adam_step(ctx: Draw) -> Piece | None:
 
 
 OPS = (
-    block("nn.dense", CAT, _dense, weight=2.0),
-    block("nn.mlp", CAT, _mlp, weight=1.2),
-    block("nn.swiglu", CAT, _swiglu, weight=0.5),
-    block("nn.layer_norm", CAT, _layer_norm, weight=1.2),
-    block("nn.rms_norm", CAT, _rms_norm, weight=0.8),
-    block("nn.batch_norm", CAT, _batch_norm, weight=0.5),
-    block("nn.softmax", CAT, _softmax),
-    block("nn.attention", CAT, _attention, weight=1.2),
-    block("nn.conv_block", CAT, _conv_block),
-    block("nn.recurrent", CAT, _recurrent, weight=0.8),
-    block("nn.embedding", CAT, _embedding, weight=0.8),
-    block("nn.dropout", CAT, _dropout, weight=0.8),
-    block("nn.cross_entropy", CAT, _cross_entropy),
-    block("nn.regression_loss", CAT, _regression_loss),
-    block("nn.pooling", CAT, _pooling, weight=0.6),
-    block("nn.sgd_step", CAT, _sgd_step, weight=0.7),
-    block("nn.adam_step", CAT, _adam_step, weight=0.5),
+    op("nn.dense", CAT, (), _dense, weight=2.0, tags=BLOCK),
+    op("nn.mlp", CAT, (), _mlp, weight=1.2, tags=BLOCK),
+    op("nn.swiglu", CAT, (), _swiglu, weight=0.5, tags=BLOCK),
+    op("nn.layer_norm", CAT, (), _layer_norm, weight=1.2, tags=BLOCK),
+    op("nn.rms_norm", CAT, (), _rms_norm, weight=0.8, tags=BLOCK),
+    op("nn.batch_norm", CAT, (), _batch_norm, weight=0.5, tags=BLOCK),
+    op("nn.softmax", CAT, (), _softmax, tags=BLOCK),
+    op("nn.attention", CAT, (), _attention, weight=1.2, tags=BLOCK),
+    op("nn.conv_block", CAT, (), _conv_block, tags=BLOCK),
+    op("nn.recurrent", CAT, (), _recurrent, weight=0.8, tags=BLOCK),
+    op("nn.embedding", CAT, (), _embedding, weight=0.8, tags=BLOCK),
+    op("nn.dropout", CAT, (), _dropout, weight=0.8, tags=BLOCK),
+    op("nn.cross_entropy", CAT, (), _cross_entropy, tags=BLOCK),
+    op("nn.regression_loss", CAT, (), _regression_loss, tags=BLOCK),
+    op("nn.pooling", CAT, (), _pooling, weight=0.6, tags=BLOCK),
+    op("nn.sgd_step", CAT, (), _sgd_step, weight=0.7, tags=BLOCK),
+    op("nn.adam_step", CAT, (), _adam_step, weight=0.5, tags=BLOCK),
 )

@@ -17,12 +17,11 @@ from collections.abc import Callable, Sequence
 
 from ..program import Tag, Value, tuple_literal
 from ..specs import MAX_ELEMENTS, TensorSpec
-from .base import Draw, OpDecl, Operand
-from .block import Piece, block
+from .base import Draw, OpDecl, Operand, Statement, op
 from .random import draw_keys
 
 CAT = ("parallel",)
-TAGS = (Tag.NEEDS_DEVICES,)
+TAGS = (Tag.BLOCK, Tag.NEEDS_DEVICES)
 MESHES = (((2,), ("data",)), ((4,), ("data",)), ((8,), ("data",)), ((4,), ("devices",)),
           ((2, 2), ("data", "model")), ((2, 4), ("data", "model")), ((4, 2), ("data", "model")))
 _MESH = re.compile(r"^mesh = AbstractMesh\(\(([\d, ]+)\), \(([^)]*)\)\)", re.MULTILINE)
@@ -104,31 +103,31 @@ def _call(ctx: Draw, fn: str, params: Sequence[str], body: Sequence[str], in_spe
     indented = ["    " + line for line in body]
     if ctx.rng.random() < 0.5:
         return [f"@jax.shard_map(mesh=mesh, in_specs={ins}, out_specs={out_specs})", head, *indented,
-                f"$0 = {fn}({', '.join(args)})"]
-    return [head, *indented, f"$0 = jax.shard_map({fn}, mesh=mesh, in_specs={ins}, out_specs={out_specs})({', '.join(args)})"]
+                f"$out0 = {fn}({', '.join(args)})"]
+    return [head, *indented, f"$out0 = jax.shard_map({fn}, mesh=mesh, in_specs={ins}, out_specs={out_specs})({', '.join(args)})"]
 
 
-def _piece(inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence[TensorSpec], hints: Sequence[str]) -> Piece:
-    return Piece(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints))
+def _piece(inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence[TensorSpec], hints: Sequence[str]) -> Statement:
+    return Statement(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints))
 
 
-def sharded(name: str, draw: Callable[[Draw, dict[str, int], str, Value], Piece | None], prefer: str, split: Sequence[int],
+def sharded(name: str, draw: Callable[[Draw, dict[str, int], str, Value], Statement | None], prefer: str, split: Sequence[int],
             rank: int | Sequence[int] = 2, hint: str = "x", dtypes: Sequence[str] = FLOATS, weight: float = 1.0) -> OpDecl:
     """A block over a value sharded along one mesh axis: the program's mesh, an axis to communicate
     over (`prefer` when the mesh has it), and a value of `rank` (one of several, drawn) whose dims
     `split` divide by that axis's size; `draw` writes the per-shard function around them."""
 
-    def shard_then_draw(ctx: Draw) -> Piece | None:
+    def shard_then_draw(ctx: Draw) -> Statement | None:
         mesh = _mesh(ctx)
         axis, n = _axis(ctx, mesh, prefer)
         x = _divisible(ctx, rank if isinstance(rank, int) else ctx.rng.choice(rank), dict.fromkeys(split, n), hint, dtypes)
         return None if x is None else draw(ctx, mesh, axis, x)
 
-    return block(name, CAT, shard_then_draw, weight=weight, tags=TAGS)
+    return op(name, CAT, (), shard_then_draw, weight=weight, tags=TAGS)
 
 
 # --- the blocks ---------------------------------------------------------------------------------
-def _batch_stats(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
+def _batch_stats(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
     """Statistics over a batch sharded across data-parallel devices (`pmean` / `psum`)."""
     rng = ctx.rng
     blk, mean, var = ctx.fresh("x_blk"), ctx.fresh("mean"), ctx.fresh("var")
@@ -149,7 +148,7 @@ def _batch_stats(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece 
     return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], _spec(axis), [x.name]), [x.spec], ["normed"])
 
 
-def _data_parallel_grads(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
+def _data_parallel_grads(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
     """Data parallelism: per-shard gradients of a loss, averaged across devices."""
     batch, d = x.spec.shape
     w = ctx.need(TensorSpec((d,), "float32"))
@@ -167,7 +166,7 @@ def _data_parallel_grads(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -
     return _piece((w, x, y), lines, [w.spec], ["grads"])
 
 
-def _row_parallel(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
+def _row_parallel(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
     """Tensor parallelism, row-parallel matmul: contract sharded features, then `psum`."""
     batch, d = x.spec.shape
     h = ctx.rng.choice([k for k in (4, 8, 16, 32) if batch * k <= MAX_ELEMENTS and d * k <= MAX_ELEMENTS] or [1])
@@ -183,7 +182,7 @@ def _row_parallel(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece
     return _piece((x, w), lines, [x.spec.with_shape((batch, h))], ["h"])
 
 
-def _fsdp(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
+def _fsdp(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
     """Fully sharded data parallelism: weights stored sharded, gathered just before use."""
     batch, d = x.spec.shape
     h = ctx.rng.choice([k for k in (4, 8, 16, 32) if batch * k <= MAX_ELEMENTS and d * k <= MAX_ELEMENTS] or [1])
@@ -195,7 +194,7 @@ def _fsdp(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
     return _piece((x, w), lines, [x.spec.with_shape((batch, h))], ["h"])
 
 
-def _reduce_scatter(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
+def _reduce_scatter(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
     """ZeRO-style gradient sharding: each device sums a full gradient, keeps only its shard."""
     _batch, d = x.spec.shape
     h = ctx.rng.choice([k for k in (4, 8, 16) if d * k <= MAX_ELEMENTS] or [1])
@@ -206,7 +205,7 @@ def _reduce_scatter(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Pie
     return _piece((x, w), lines, [TensorSpec((d, h), "float32")], ["grad_shards"])
 
 
-def _ring_shift(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
+def _ring_shift(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
     """`ppermute` around a ring: pipeline stages, ring attention, halo exchange."""
     rng = ctx.rng
     blk, size, fn = ctx.fresh("x_blk"), ctx.fresh("n"), ctx.fresh("shift")
@@ -222,7 +221,7 @@ def _ring_shift(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece |
     return _piece((x,), lines, [x.spec], ["shifted"])
 
 
-def _all_to_all(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
+def _all_to_all(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
     """`all_to_all` that switches what is sharded: from sequence to feature (heads), as in
     sequence-parallel attention or mixture-of-experts dispatch."""
     blk, fn = ctx.fresh("x_blk"), ctx.fresh(ctx.rng.choice(("seq_to_heads", "dispatch")))
@@ -231,7 +230,7 @@ def _all_to_all(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece |
     return _piece((x,), lines, [x.spec], ["resharded"])
 
 
-def _sharded_softmax(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
+def _sharded_softmax(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
     """A softmax over a vocabulary sharded across devices: global max and sum by collectives."""
     blk, m, e, fn = ctx.fresh("logits_blk"), ctx.fresh("m"), ctx.fresh("e"), ctx.fresh("sharded_softmax")
     body = [
@@ -244,7 +243,7 @@ def _sharded_softmax(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Pi
     return _piece((x,), lines, [x.spec], ["probs"])
 
 
-def _shard_index(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece | None:
+def _shard_index(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
     """`lax.axis_index`: which shard am I — global positions, or a per-device PRNG stream."""
     rng = ctx.rng
     blk, fn = ctx.fresh("x_blk"), ctx.fresh("per_shard")
@@ -261,10 +260,10 @@ def _shard_index(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Piece 
             f"return jnp.where(jax.random.bernoulli({dk}, 0.9, {blk}.shape), {blk}, 0)"]
     lines = [*use.lines, *_call(ctx, fn, [blk, k], body, [_spec(axis), "P()"], _spec(axis), [x.name, use.subkeys[0]])]
     made = tuple(name for name, _ in use.made)
-    return Piece((x, *use.inputs), tuple(lines), (x.spec, *(s for _, s in use.made)), (), (ctx.fresh("dropped"), *made))
+    return Statement((x, *use.inputs), tuple(lines), (x.spec, *(s for _, s in use.made)), (), (ctx.fresh("dropped"), *made))
 
 
-def _two_axis(ctx: Draw) -> Piece | None:
+def _two_axis(ctx: Draw) -> Statement | None:
     """Data and tensor parallelism at once on a 2-D mesh: psum over `model`, pmean over `data`."""
     mesh = _mesh(ctx)
     if len(mesh) < 2:
@@ -292,5 +291,5 @@ OPS = (
     sharded("parallel.all_to_all", _all_to_all, "model", (1, 2), rank=3),
     sharded("parallel.sharded_softmax", _sharded_softmax, "model", (1,), hint="logits", dtypes=F32, weight=0.8),
     sharded("parallel.shard_index", _shard_index, "data", (0,), weight=0.8),
-    block("parallel.two_axis", CAT, _two_axis, weight=0.8, tags=TAGS),
+    op("parallel.two_axis", CAT, (), _two_axis, weight=0.8, tags=TAGS),
 )

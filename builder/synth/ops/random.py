@@ -17,21 +17,20 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..program import Tag, Value, tuple_literal
+from ..program import Value, tuple_literal
 from ..specs import FLOAT, TensorSpec, python_scalar
-from .base import Draw, Drawn, OpDecl, Operand
-from .block import Piece, finish, render_lines
+from .base import BLOCK, Draw, OpDecl, Operand, Statement, fill, op
 
 CAT = ("random",)
 RAW_KEY = TensorSpec((2,), "uint32")  # jax.random.PRNGKey(seed): threefry key data
 RBG_STATE = TensorSpec((4,), "uint32")  # the state lax.rng_bit_generator threads
 TYPED_KEYS = {  # jax.random.key(seed, impl=...): typed key arrays, made inside the program
-    "jax.random.key({0})": TensorSpec((), "key<fry>"),
-    'jax.random.key({0}, impl="rbg")': TensorSpec((), "key<rbg>"),
-    'jax.random.key({0}, impl="unsafe_rbg")': TensorSpec((), "key<urbg>"),
+    "jax.random.key($0)": TensorSpec((), "key<fry>"),
+    'jax.random.key($0, impl="rbg")': TensorSpec((), "key<rbg>"),
+    'jax.random.key($0, impl="unsafe_rbg")': TensorSpec((), "key<urbg>"),
 }
 KEY_SPECS = (RAW_KEY, *TYPED_KEYS.values())
-THREEFRY_KEYS = (RAW_KEY, TYPED_KEYS["jax.random.key({0})"])
+THREEFRY_KEYS = (RAW_KEY, TYPED_KEYS["jax.random.key($0)"])
 FLOATS = Operand(FLOAT)
 
 
@@ -64,10 +63,10 @@ def _source(ctx: Draw, threefry: bool) -> tuple[tuple[Value, ...], list[str], st
     if seed is None:  # a key comes in from the caller, never from a literal seed
         return None
     # typed keys only: a key made here is internal and never returned, which its dtype says
-    form = rng.choice(["jax.random.key({0})"] * 2 + ([] if threefry else list(TYPED_KEYS)))
+    form = rng.choice(["jax.random.key($0)"] * 2 + ([] if threefry else list(TYPED_KEYS)))
     spec = TYPED_KEYS[form]
     name = ctx.fresh("key")
-    return (seed,), [f"{name} = {form.format(seed.name)}"], name, ((name, spec),)
+    return (seed,), [f"{name} = {fill(form, [seed.name])}"], name, ((name, spec),)
 
 
 def draw_keys(ctx: Draw, n: int = 1, threefry: bool = False) -> KeyUse | None:
@@ -104,38 +103,31 @@ def _sample_like(ctx: Draw, operand: Operand) -> tuple[Value | None, TensorSpec,
     return None, spec, tuple_literal(spec.shape)
 
 
-def sampler(name: str, draw_sample: Callable[[Draw], Piece | None], keys: int = 1, weight: float = 1.0,
+def sampler(name: str, draw_sample: Callable[[Draw], Statement | None], keys: int = 1, weight: float = 1.0,
             differentiable: bool = True, categories: Sequence[str] = CAT, threefry: bool = False) -> OpDecl:
     """A block that draws a sample with `keys` fresh subkeys (`$k0`, `$k1`, ... in its lines),
     after the lines that make and split the key. Keys it brings into scope are results too."""
 
-    def draw(ctx: Draw) -> Drawn | None:
-        piece = draw_sample(ctx)
-        if piece is None:
+    def draw(ctx: Draw) -> Statement | None:
+        sample = draw_sample(ctx)
+        if sample is None:
             return None
         use = draw_keys(ctx, keys, threefry) if keys else KeyUse((), (), ())
         if use is None:
             return None
-        made_names = tuple(n for n, _ in use.made)
-        piece = Piece(
-            (*use.inputs, *piece.inputs),
-            piece.lines,
-            (*piece.specs, *(s for _, s in use.made)),
-            piece.hints,
-            names=(*(ctx.fresh(h) for h in piece.hints), *made_names),
-        )
-        return finish(ctx, piece, use.lines, {f"k{i}": k for i, k in enumerate(use.subkeys)})
+        names = (*(ctx.fresh(h) for h in sample.hints), *(n for n, _ in use.made))
+        return Statement((*use.inputs, *sample.inputs), (*use.lines, *sample.lines), (*sample.outputs, *(s for _, s in use.made)),
+                         names=names, attrs={f"k{i}": k for i, k in enumerate(use.subkeys)})
 
-    return OpDecl(name=name, categories=tuple(categories), operands=(), draw=draw, render=render_lines,
-                  differentiable=differentiable, weight=weight, tags=frozenset({Tag.BLOCK}))
+    return op(name, categories, (), draw, differentiable=differentiable, weight=weight, tags=BLOCK)
 
 
-def _piece(inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence[TensorSpec], hints: Sequence[str]) -> Piece:
-    return Piece(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints))
+def _piece(inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence[TensorSpec], hints: Sequence[str]) -> Statement:
+    return Statement(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints))
 
 
 # --- samplers ---------------------------------------------------------------------------------
-# Each returns a Piece (or None): lines name the results $0, $1, ... and the subkeys $k0, $k1, ...
+# Each returns a Statement (or None): lines name the results $out0, $out1, ... and the subkeys $k0, $k1, ...
 def _noise(ctx: Draw):
     x = ctx.pick(FLOATS)
     if x is None:
@@ -148,7 +140,7 @@ def _noise(ctx: Draw):
         inputs += (sigma,) if sigma is not None else ()
     sample = ctx.rng.choice(["normal", "normal", "uniform", "laplace", "logistic"])
     draw = f"jax.random.{sample}($k0, {x.name}.shape, {x.name}.dtype)"
-    return _piece(inputs, [f"$0 = {x.name} + {scale} * {draw}"], [x.spec], ["noisy"])
+    return _piece(inputs, [f"$out0 = {x.name} + {scale} * {draw}"], [x.spec], ["noisy"])
 
 
 def _plain(kind: str, hint: str = "sample", default: str = "float32"):
@@ -162,7 +154,7 @@ def _plain(kind: str, hint: str = "sample", default: str = "float32"):
             kw = _dtype_kw(ctx.rng, spec.dtype, default)
             dtype = spec.dtype if kw else default
         inputs = (like,) if like is not None else ()
-        return _piece(inputs, [f"$0 = jax.random.{kind}($k0, {shape}{kw})"], [spec.with_dtype(dtype)], [hint])
+        return _piece(inputs, [f"$out0 = jax.random.{kind}($k0, {shape}{kw})"], [spec.with_dtype(dtype)], [hint])
 
     return draw
 
@@ -173,7 +165,7 @@ def _uniform(ctx: Draw):
     kw = _dtype_kw(ctx.rng, spec.dtype)
     dtype = spec.dtype if kw else "float32"
     inputs = (like,) if like is not None else ()
-    return _piece(inputs, [f"$0 = jax.random.uniform($k0, {shape}{kw}, minval={lo}, maxval={hi})"], [spec.with_dtype(dtype)], ["u"])
+    return _piece(inputs, [f"$out0 = jax.random.uniform($k0, {shape}{kw}, minval={lo}, maxval={hi})"], [spec.with_dtype(dtype)], ["u"])
 
 
 def _init(ctx: Draw):
@@ -186,7 +178,7 @@ def _init(ctx: Draw):
     # orthogonal() runs a QR decomposition, which LAPACK offers for float32 and wider only
     dtype = "float32" if init == "orthogonal()" else rng.choice(["float32", "float32", "bfloat16", "float16"])
     spec = TensorSpec((fan_in, fan_out), dtype)
-    return _piece((), [f"$0 = jax.nn.initializers.{init}($k0, {tuple_literal(spec.shape)}, jnp.{dtype})"], [spec], ["w_init"])
+    return _piece((), [f"$out0 = jax.nn.initializers.{init}($k0, {tuple_literal(spec.shape)}, jnp.{dtype})"], [spec], ["w_init"])
 
 
 def _bernoulli(ctx: Draw):
@@ -197,7 +189,7 @@ def _bernoulli(ctx: Draw):
         arg = ctx.argument(python_scalar("float32"), "keep_prob")
         p = arg.name if arg is not None else "0.8"
         inputs += (arg,) if arg is not None else ()
-    return _piece(inputs, [f"$0 = jax.random.bernoulli($k0, {p}, {shape})"], [spec.with_dtype("bool")], ["mask"])
+    return _piece(inputs, [f"$out0 = jax.random.bernoulli($k0, {p}, {shape})"], [spec.with_dtype("bool")], ["mask"])
 
 
 def _categorical(ctx: Draw):
@@ -215,7 +207,7 @@ def _categorical(ctx: Draw):
         t = ctx.argument(python_scalar("float32"), "temperature")
         expr = f"{logits.name} / {t.name}" if t is not None else f"{logits.name} / 0.7"
         inputs += (t,) if t is not None else ()
-    return _piece(inputs, [f"$0 = jax.random.categorical($k0, {expr}{kw})"], [TensorSpec(shape, "int32")], ["choice"])
+    return _piece(inputs, [f"$out0 = jax.random.categorical($k0, {expr}{kw})"], [TensorSpec(shape, "int32")], ["choice"])
 
 
 def _gumbel_softmax(ctx: Draw):
@@ -226,8 +218,8 @@ def _gumbel_softmax(ctx: Draw):
     temp = t.name if t is not None else ctx.rng.choice(["0.5", "1.0", "0.1"])
     inputs = (logits, t) if t is not None else (logits,)
     lines = [
-        f"$0 = jax.random.gumbel($k0, {logits.name}.shape)",
-        f"$1 = jax.nn.softmax(({logits.name} + $0) / {temp}, axis=-1)",
+        f"$out0 = jax.random.gumbel($k0, {logits.name}.shape)",
+        f"$out1 = jax.nn.softmax(({logits.name} + $out0) / {temp}, axis=-1)",
     ]
     return _piece(inputs, lines, [logits.spec, logits.spec], ["gumbel", "soft_sample"])
 
@@ -237,7 +229,7 @@ def _reparameterize(ctx: Draw):
     if mean is None:
         return None
     logvar = ctx.need(mean.spec)
-    line = f"$0 = {mean.name} + jnp.exp(0.5 * {logvar.name}) * jax.random.normal($k0, {mean.name}.shape, {mean.name}.dtype)"
+    line = f"$out0 = {mean.name} + jnp.exp(0.5 * {logvar.name}) * jax.random.normal($k0, {mean.name}.shape, {mean.name}.dtype)"
     return _piece((mean, logvar), [line], [mean.spec], ["z"])
 
 
@@ -248,9 +240,9 @@ def _permutation(ctx: Draw):
     if ctx.rng.random() < 0.5:
         axis = ctx.rng.randrange(x.spec.rank)
         kw = f", axis={axis}" if axis or ctx.rng.random() < 0.3 else ""
-        return _piece((x,), [f"$0 = jax.random.permutation($k0, {x.name}{kw})"], [x.spec], ["shuffled"])
+        return _piece((x,), [f"$out0 = jax.random.permutation($k0, {x.name}{kw})"], [x.spec], ["shuffled"])
     n = x.spec.shape[0]
-    lines = [f"$0 = jax.random.permutation($k0, {x.name}.shape[0])", f"$1 = {x.name}[$0]"]
+    lines = [f"$out0 = jax.random.permutation($k0, {x.name}.shape[0])", f"$out1 = {x.name}[$out0]"]
     return _piece((x,), lines, [TensorSpec((n,), "int32"), x.spec], ["perm", "shuffled"])
 
 
@@ -262,7 +254,7 @@ def _randint(ctx: Draw):
         hi = ctx.rng.choice(["10", "100", "2"])
     kw = "" if dtype == "int32" else f", dtype=jnp.{dtype}"
     inputs = (like,) if like is not None else ()
-    return _piece(inputs, [f"$0 = jax.random.randint($k0, {shape}, 0, {hi}{kw})"], [spec.with_dtype(dtype)], ["idx"])
+    return _piece(inputs, [f"$out0 = jax.random.randint($k0, {shape}, 0, {hi}{kw})"], [spec.with_dtype(dtype)], ["idx"])
 
 
 def _truncated_normal(ctx: Draw):
@@ -270,7 +262,7 @@ def _truncated_normal(ctx: Draw):
     lo, hi = ctx.rng.choice([("-2.0", "2.0"), ("-1.0", "1.0"), ("0.0", "3.0")])
     kw = _dtype_kw(ctx.rng, spec.dtype)
     inputs = (like,) if like is not None else ()
-    return _piece(inputs, [f"$0 = jax.random.truncated_normal($k0, {lo}, {hi}, {shape}{kw})"], [spec.with_dtype(spec.dtype if kw else "float32")], ["w_init"])
+    return _piece(inputs, [f"$out0 = jax.random.truncated_normal($k0, {lo}, {hi}, {shape}{kw})"], [spec.with_dtype(spec.dtype if kw else "float32")], ["w_init"])
 
 
 def _choice(ctx: Draw):
@@ -283,11 +275,11 @@ def _choice(ctx: Draw):
     replace = rng.random() < 0.5
     kw = "" if replace else ", replace=False"
     if rng.random() < 0.5:
-        line = f"$0 = jax.random.choice($k0, {x.name}, ({k},){kw})"
+        line = f"$out0 = jax.random.choice($k0, {x.name}, ({k},){kw})"
         return _piece((x,), [line], [x.spec.with_shape((k, *x.spec.shape[1:]))], ["picked"])
     probs = f"jax.nn.softmax(jnp.arange({n}, dtype=jnp.float32))"
-    line = f"$0 = jax.random.choice($k0, {n}, ({k},){kw}, p={probs})"
-    return _piece((x,), [line, f"$1 = {x.name}[$0]"], [TensorSpec((k,), "int32"), x.spec.with_shape((k, *x.spec.shape[1:]))], ["idx", "picked"])
+    line = f"$out0 = jax.random.choice($k0, {n}, ({k},){kw}, p={probs})"
+    return _piece((x,), [line, f"$out1 = {x.name}[$out0]"], [TensorSpec((k,), "int32"), x.spec.with_shape((k, *x.spec.shape[1:]))], ["idx", "picked"])
 
 
 def _random_crop(ctx: Draw):
@@ -299,8 +291,8 @@ def _random_crop(ctx: Draw):
     k = ctx.rng.randint(1, n - 1)
     shape = tuple(k if i == axis else d for i, d in enumerate(x.spec.shape))
     lines = [
-        f"$0 = jax.random.randint($k0, (), 0, {n - k + 1})",
-        f"$1 = lax.dynamic_slice_in_dim({x.name}, $0, {k}, axis={axis})",
+        f"$out0 = jax.random.randint($k0, (), 0, {n - k + 1})",
+        f"$out1 = lax.dynamic_slice_in_dim({x.name}, $out0, {k}, axis={axis})",
     ]
     return _piece((x,), lines, [TensorSpec((), "int32"), x.spec.with_shape(shape)], ["start", "crop"])
 
@@ -311,16 +303,16 @@ def _gamma_like(ctx: Draw):
     spec = TensorSpec((n,), "float32")
     kind = rng.choice(["gamma", "beta", "dirichlet", "poisson", "exponential"])
     if kind == "gamma":
-        line = f"$0 = jax.random.gamma($k0, {rng.choice(['0.5', '2.0', '5.0'])}, ({n},))"
+        line = f"$out0 = jax.random.gamma($k0, {rng.choice(['0.5', '2.0', '5.0'])}, ({n},))"
     elif kind == "beta":
-        line = f"$0 = jax.random.beta($k0, 2.0, 5.0, ({n},))"
+        line = f"$out0 = jax.random.beta($k0, 2.0, 5.0, ({n},))"
     elif kind == "dirichlet":
-        line = f"$0 = jax.random.dirichlet($k0, jnp.full(({n},), {rng.choice(['0.5', '1.0'])}))"
+        line = f"$out0 = jax.random.dirichlet($k0, jnp.full(({n},), {rng.choice(['0.5', '1.0'])}))"
     elif kind == "poisson":
-        line = f"$0 = jax.random.poisson($k0, {rng.choice(['3.0', '0.5'])}, ({n},))"
+        line = f"$out0 = jax.random.poisson($k0, {rng.choice(['3.0', '0.5'])}, ({n},))"
         spec = spec.with_dtype("int32")
     else:
-        line = f"$0 = jax.random.exponential($k0, ({n},))"
+        line = f"$out0 = jax.random.exponential($k0, ({n},))"
     return _piece((), [line], [spec], [kind])
 
 
@@ -332,9 +324,9 @@ def _rbg_bits(ctx: Draw):
         return None
     shape = ctx.random_spec(Operand(("uint32",), 1, 2)).shape
     lines = [
-        f"$0, $1 = lax.rng_bit_generator({st.name}, {tuple_literal(shape)}, dtype=jnp.uint32)",
-        "$2 = lax.shift_right_logical($1, jnp.uint32(9)) | jnp.uint32(0x3F800000)",
-        "$3 = lax.bitcast_convert_type($2, jnp.float32) - 1.0",
+        f"$out0, $out1 = lax.rng_bit_generator({st.name}, {tuple_literal(shape)}, dtype=jnp.uint32)",
+        "$out2 = lax.shift_right_logical($out1, jnp.uint32(9)) | jnp.uint32(0x3F800000)",
+        "$out3 = lax.bitcast_convert_type($out2, jnp.float32) - 1.0",
     ]
     bits = TensorSpec(shape, "uint32")
     return _piece((st,), lines, [RBG_STATE, bits, bits, bits.with_dtype("float32")], ["new_state", "bits", "mantissa", "u"])
@@ -345,7 +337,7 @@ def _rng_uniform(ctx: Draw):
     like = ctx.pick(Operand(("float32",), 1, 3))
     if like is None:
         return None
-    return _piece((like,), [f"$0 = {like.name} + lax.rng_uniform(-0.5, 0.5, {like.name}.shape)"], [like.spec], ["jittered"])
+    return _piece((like,), [f"$out0 = {like.name} + lax.rng_uniform(-0.5, 0.5, {like.name}.shape)"], [like.spec], ["jittered"])
 
 
 def _rbg_from_key(ctx: Draw):
@@ -354,7 +346,7 @@ def _rbg_from_key(ctx: Draw):
     seed = ctx.argument(python_scalar("int32"), "seed") if x is not None else None
     if seed is None:
         return None
-    line = f"$0 = {x.name} * jax.random.bernoulli(jax.random.key({seed.name}, impl=\"rbg\"), 0.9, {x.name}.shape)"
+    line = f"$out0 = {x.name} * jax.random.bernoulli(jax.random.key({seed.name}, impl=\"rbg\"), 0.9, {x.name}.shape)"
     return _piece((x, seed), [line], [x.spec], ["masked"])
 
 

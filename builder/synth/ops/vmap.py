@@ -14,8 +14,7 @@ from collections.abc import Sequence
 
 from ..program import Value
 from ..specs import FLOAT, MAX_ELEMENTS, TensorSpec
-from .base import Draw, Operand
-from .block import Piece, anchored, block
+from .base import BLOCK, Draw, Operand, Statement, op
 from .random import draw_keys
 
 CAT = ("vmap",)
@@ -26,8 +25,8 @@ WIDTHS = (4, 8, 16, 32)
 
 
 def _piece(inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence[TensorSpec], hints: Sequence[str],
-           names: Sequence[str] = ()) -> Piece:
-    return Piece(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints), tuple(names))
+           names: Sequence[str] = ()) -> Statement:
+    return Statement(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints), tuple(names))
 
 
 def _example_fn(ctx: Draw, example: TensorSpec, hint: str = "per_example") -> tuple[str, list[str]]:
@@ -44,14 +43,14 @@ def _example_fn(ctx: Draw, example: TensorSpec, hint: str = "per_example") -> tu
     return name, [f"def {name}({param}):", *("    " + line for line in body), f"    return {result}"]
 
 
-def _map_region(ctx: Draw, xs: Value) -> Piece | None:
+def _map_region(ctx: Draw, xs: Value) -> Statement | None:
     """`jax.vmap(f)(xs)`, `in_axes` / `out_axes` on another axis, or a doubly nested vmap."""
     rng = ctx.rng
     spec = xs.spec
     roll = rng.random()
     if roll < 0.2 and spec.rank >= 2:  # nested: map over two leading axes
         fn, lines = _example_fn(ctx, spec.with_shape(spec.shape[2:]))
-        return _piece((xs,), [*lines, f"$0 = jax.vmap(jax.vmap({fn}))({xs.name})"], [spec], ["mapped"])
+        return _piece((xs,), [*lines, f"$out0 = jax.vmap(jax.vmap({fn}))({xs.name})"], [spec], ["mapped"])
     if roll < 0.45 and spec.rank >= 2:  # map over another axis, put it back (or not)
         axis = rng.randrange(1, spec.rank)
         example = spec.with_shape(tuple(d for i, d in enumerate(spec.shape) if i != axis))
@@ -60,12 +59,12 @@ def _map_region(ctx: Draw, xs: Value) -> Piece | None:
         rest = list(example.shape)
         out_shape = (*rest[:out_axis], spec.shape[axis], *rest[out_axis:])
         out_kw = f", out_axes={out_axis}" if out_axis else ""
-        return _piece((xs,), [*lines, f"$0 = jax.vmap({fn}, in_axes={axis}{out_kw})({xs.name})"], [spec.with_shape(out_shape)], ["mapped"])
+        return _piece((xs,), [*lines, f"$out0 = jax.vmap({fn}, in_axes={axis}{out_kw})({xs.name})"], [spec.with_shape(out_shape)], ["mapped"])
     fn, lines = _example_fn(ctx, spec.with_shape(spec.shape[1:]))
-    return _piece((xs,), [*lines, f"$0 = jax.vmap({fn})({xs.name})"], [spec], ["mapped"])
+    return _piece((xs,), [*lines, f"$out0 = jax.vmap({fn})({xs.name})"], [spec], ["mapped"])
 
 
-def _shared_weights(ctx: Draw, xs: Value) -> Piece | None:
+def _shared_weights(ctx: Draw, xs: Value) -> Statement | None:
     """`jax.vmap(layer, in_axes=(0, None))(xs, w)`: a per-example layer with weights broadcast."""
     rng = ctx.rng
     batch, d = xs.spec.shape
@@ -77,13 +76,13 @@ def _shared_weights(ctx: Draw, xs: Value) -> Piece | None:
     act = rng.choice(("jnp.tanh", "jax.nn.relu", "jax.nn.gelu"))
     form = rng.random()
     if form < 0.5:
-        lines = [f"def {fn}({x}, {wn}):", f"    return {act}({wn} @ {x})", f"$0 = jax.vmap({fn}, in_axes=(0, None))({xs.name}, {w.name})"]
+        lines = [f"def {fn}({x}, {wn}):", f"    return {act}({wn} @ {x})", f"$out0 = jax.vmap({fn}, in_axes=(0, None))({xs.name}, {w.name})"]
     else:
-        lines = [f"$0 = jax.vmap(lambda {x}: {act}(jnp.dot({w.name}, {x})))({xs.name})"]
+        lines = [f"$out0 = jax.vmap(lambda {x}: {act}(jnp.dot({w.name}, {x})))({xs.name})"]
     return _piece((xs, w), lines, [xs.spec.with_shape((batch, h))], ["h"])
 
 
-def _per_example_loss(ctx: Draw, xs: Value) -> Piece | None:
+def _per_example_loss(ctx: Draw, xs: Value) -> Statement | None:
     """Per-example losses, and per-example gradients with `jax.vmap(jax.grad(loss), in_axes=(None, 0, 0))`."""
     rng = ctx.rng
     batch, d = xs.spec.shape
@@ -94,23 +93,23 @@ def _per_example_loss(ctx: Draw, xs: Value) -> Piece | None:
     lines = [f"def {loss}({wn}, {x}, {y}):", f"    return ({pred} - {y}) ** 2"]
     form = rng.random()
     if form < 0.5:
-        lines.append(f"$0 = jax.vmap(jax.grad({loss}), in_axes=(None, 0, 0))({w.name}, {xs.name}, {ys.name})")
+        lines.append(f"$out0 = jax.vmap(jax.grad({loss}), in_axes=(None, 0, 0))({w.name}, {xs.name}, {ys.name})")
         specs, hints = [TensorSpec((batch, d), "float32")], ["per_example_grads"]
     elif form < 0.75:
-        lines.append(f"$0 = jax.vmap({loss}, in_axes=(None, 0, 0))({w.name}, {xs.name}, {ys.name})")
+        lines.append(f"$out0 = jax.vmap({loss}, in_axes=(None, 0, 0))({w.name}, {xs.name}, {ys.name})")
         specs, hints = [TensorSpec((batch,), "float32")], ["losses"]
     else:  # clipped per-example gradients, averaged: the DP-SGD step
         norms = ctx.fresh("norms")
         lines += [
-            f"$0 = jax.vmap(jax.grad({loss}), in_axes=(None, 0, 0))({w.name}, {xs.name}, {ys.name})",
-            f"{norms} = jnp.linalg.norm($0, axis=1, keepdims=True)",
-            f"$1 = jnp.mean($0 / jnp.maximum(1.0, {norms} / {rng.choice(('1.0', '0.5'))}), axis=0)",
+            f"$out0 = jax.vmap(jax.grad({loss}), in_axes=(None, 0, 0))({w.name}, {xs.name}, {ys.name})",
+            f"{norms} = jnp.linalg.norm($out0, axis=1, keepdims=True)",
+            f"$out1 = jnp.mean($out0 / jnp.maximum(1.0, {norms} / {rng.choice(('1.0', '0.5'))}), axis=0)",
         ]
         specs, hints = [TensorSpec((batch, d), "float32"), TensorSpec((d,), "float32")], ["per_example_grads", "clipped_grad"]
     return _piece((xs, w, ys), lines, specs, hints)
 
 
-def _pairwise(ctx: Draw, xs: Value) -> Piece | None:
+def _pairwise(ctx: Draw, xs: Value) -> Statement | None:
     """Nested vmap over two sets: a kernel or distance matrix."""
     rng = ctx.rng
     n, d = xs.spec.shape
@@ -123,33 +122,33 @@ def _pairwise(ctx: Draw, xs: Value) -> Piece | None:
                          f"jnp.sum(jnp.abs({a} - {b}))"])
     fn = ctx.fresh("kernel")
     lines = [f"def {fn}({a}, {b}):", f"    return {kernel}",
-             f"$0 = jax.vmap(lambda {a}: jax.vmap(lambda {b}: {fn}({a}, {b}))({ys.name}))({xs.name})"]
+             f"$out0 = jax.vmap(lambda {a}: jax.vmap(lambda {b}: {fn}({a}, {b}))({ys.name}))({xs.name})"]
     return _piece((xs, ys), lines, [xs.spec.with_shape((n, m))], ["pairwise"])
 
 
-def _batched_primitive(ctx: Draw, xs: Value) -> Piece | None:
+def _batched_primitive(ctx: Draw, xs: Value) -> Statement | None:
     """A library function written for single examples, mapped: outer products, dots, diagonals, slices."""
     rng = ctx.rng
     batch, d = xs.spec.shape
     form = rng.random()
     if form < 0.3 and batch * d * d <= MAX_ELEMENTS:
         other = ctx.need(xs.spec)
-        return _piece((xs, other), [f"$0 = jax.vmap(jnp.outer)({xs.name}, {other.name})"], [xs.spec.with_shape((batch, d, d))], ["outer"])
+        return _piece((xs, other), [f"$out0 = jax.vmap(jnp.outer)({xs.name}, {other.name})"], [xs.spec.with_shape((batch, d, d))], ["outer"])
     if form < 0.5:
         other = ctx.need(xs.spec)
-        return _piece((xs, other), [f"$0 = jax.vmap(jnp.dot)({xs.name}, {other.name})"], [xs.spec.with_shape((batch,))], ["dots"])
+        return _piece((xs, other), [f"$out0 = jax.vmap(jnp.dot)({xs.name}, {other.name})"], [xs.spec.with_shape((batch,))], ["dots"])
     if form < 0.65 and batch * d * d <= MAX_ELEMENTS:
-        return _piece((xs,), [f"$0 = jax.vmap(jnp.diag)({xs.name})"], [xs.spec.with_shape((batch, d, d))], ["diag"])
+        return _piece((xs,), [f"$out0 = jax.vmap(jnp.diag)({xs.name})"], [xs.spec.with_shape((batch, d, d))], ["diag"])
     if d >= 2:  # a per-example window at a per-example offset: a gather once batched
         k = rng.randint(1, d - 1)
         starts = ctx.argument(TensorSpec((batch,), "int32"), rng.choice(("starts", "offsets"))) or ctx.need(TensorSpec((batch,), "int32"))
         row, i = ctx.fresh("row"), ctx.fresh("i")
-        line = f"$0 = jax.vmap(lambda {row}, {i}: lax.dynamic_slice({row}, ({i},), ({k},)))({xs.name}, {starts.name})"
+        line = f"$out0 = jax.vmap(lambda {row}, {i}: lax.dynamic_slice({row}, ({i},), ({k},)))({xs.name}, {starts.name})"
         return _piece((xs, starts), [line], [xs.spec.with_shape((batch, k))], ["windows"])
     return None
 
 
-def _per_example_keys(ctx: Draw, xs: Value) -> Piece | None:
+def _per_example_keys(ctx: Draw, xs: Value) -> Statement | None:
     """One PRNG key per example: `jax.random.split(key, n)` mapped with the data."""
     rng = ctx.rng
     batch = xs.spec.shape[0]
@@ -162,12 +161,12 @@ def _per_example_keys(ctx: Draw, xs: Value) -> Piece | None:
         samples.append(f"jax.random.permutation({k}, {x})")
     sample = rng.choice(samples)
     lines = [*use.lines, f"{keys} = jax.random.split({use.subkeys[0]}, {batch})",
-             f"$0 = jax.vmap(lambda {k}, {x}: {sample})({keys}, {xs.name})"]
+             f"$out0 = jax.vmap(lambda {k}, {x}: {sample})({keys}, {xs.name})"]
     made = tuple(n for n, _ in use.made)
     return _piece((xs, *use.inputs), lines, [xs.spec, *(s for _, s in use.made)], (), (ctx.fresh("augmented"), *made))
 
 
-def _ensemble(ctx: Draw, x: Value) -> Piece | None:
+def _ensemble(ctx: Draw, x: Value) -> Statement | None:
     """A model ensemble: weights stacked on a leading axis, vmapped with the input broadcast."""
     rng = ctx.rng
     batch, d = x.spec.shape
@@ -180,16 +179,16 @@ def _ensemble(ctx: Draw, x: Value) -> Piece | None:
     p, tree = got
     fn, pn, xn = ctx.fresh("member"), ctx.fresh("p"), ctx.fresh("x")
     lines = [f"def {fn}({pn}, {xn}):", f"    return jax.nn.relu({xn} @ {pn}['w'] + {pn}['b'])",
-             f"$0 = jax.vmap({fn}, in_axes=(0, None))({p}, {x.name})"]
+             f"$out0 = jax.vmap({fn}, in_axes=(0, None))({p}, {x.name})"]
     specs, hints = [TensorSpec((members, batch, h), "float32")], ["member_outputs"]
     if rng.random() < 0.5:
-        lines.append("$1 = jnp.mean($0, axis=0)")
+        lines.append("$out1 = jnp.mean($out0, axis=0)")
         specs.append(TensorSpec((batch, h), "float32"))
         hints.append("ensemble_mean")
     return _piece((x, *tree.values()), lines, specs, hints)
 
 
-def _named_axis(ctx: Draw, xs: Value) -> Piece | None:
+def _named_axis(ctx: Draw, xs: Value) -> Statement | None:
     """Collectives over a named vmap axis: batch statistics inside a per-example function."""
     rng = ctx.rng
     x = ctx.fresh("x")
@@ -197,10 +196,10 @@ def _named_axis(ctx: Draw, xs: Value) -> Piece | None:
     form = rng.choice([f"{x} - lax.pmean({x}, '{axis}')", f"{x} / lax.psum(jnp.abs({x}), '{axis}')",
                        f"{x} - lax.pmax(lax.stop_gradient({x}), '{axis}')",  # pmax has no JVP rule
                        f"({x} - lax.pmean({x}, '{axis}')) * lax.rsqrt(lax.pmean(jnp.square({x}), '{axis}') + 1e-5)"])
-    return _piece((xs,), [f"$0 = jax.vmap(lambda {x}: {form}, axis_name={axis!r})({xs.name})"], [xs.spec], ["normalized"])
+    return _piece((xs,), [f"$out0 = jax.vmap(lambda {x}: {form}, axis_name={axis!r})({xs.name})"], [xs.spec], ["normalized"])
 
 
-def _per_example_jacobian(ctx: Draw) -> Piece | None:
+def _per_example_jacobian(ctx: Draw) -> Statement | None:
     xs = ctx.pick(MATRIX)
     if xs is None or xs.spec.shape[0] * xs.spec.shape[1] ** 2 > MAX_ELEMENTS or xs.spec.shape[1] > 16:
         spec = TensorSpec((ctx.rng.choice((4, 8, 16)), ctx.rng.choice((2, 3, 4, 8))), "float32")
@@ -210,10 +209,10 @@ def _per_example_jacobian(ctx: Draw) -> Piece | None:
     batch, d = xs.spec.shape
     fn, lines = _example_fn(ctx, xs.spec.with_shape((d,)), hint="f")
     kind = ctx.rng.choice(("jax.jacrev", "jax.jacfwd"))
-    return _piece((xs,), [*lines, f"$0 = jax.vmap({kind}({fn}))({xs.name})"], [xs.spec.with_shape((batch, d, d))], ["jacobians"])
+    return _piece((xs,), [*lines, f"$out0 = jax.vmap({kind}({fn}))({xs.name})"], [xs.spec.with_shape((batch, d, d))], ["jacobians"])
 
 
-def _per_example_loop(ctx: Draw, xs: Value) -> Piece | None:
+def _per_example_loop(ctx: Draw, xs: Value) -> Statement | None:
     """A data-dependent loop per example (Newton's method to a tolerance), vmapped: the loop
     runs until every example has converged."""
     fn, a, state, v, i = (ctx.fresh(n) for n in ("newton_sqrt", "a", "state", "v", "i"))
@@ -229,18 +228,18 @@ def _per_example_loop(ctx: Draw, xs: Value) -> Piece | None:
         f"    return lax.while_loop(cond, body, ({a}, 0))[0]",
     ]
     call = f"jax.vmap({fn})(jnp.abs({xs.name}) + 1.0)" if xs.spec.rank == 1 else f"jax.vmap(jax.vmap({fn}))(jnp.abs({xs.name}) + 1.0)"
-    return dataclasses.replace(_piece((xs,), [*lines, f"$0 = {call}"], [xs.spec], ["roots"]), trips=(-1,))  # runs to a tolerance
+    return dataclasses.replace(_piece((xs,), [*lines, f"$out0 = {call}"], [xs.spec], ["roots"]), trips=(-1,))  # runs to a tolerance
 
 
 OPS = (
-    anchored("jax.vmap", CAT, BATCHED, _map_region, weight=2.0),
-    anchored("vmap.shared_weights", CAT, MATRIX, _shared_weights, weight=1.2),
-    anchored("vmap.per_example_loss", CAT, F32_MATRIX, _per_example_loss, weight=1.2),
-    anchored("vmap.pairwise", CAT, MATRIX, _pairwise, weight=0.8),
-    anchored("vmap.batched_primitive", CAT, MATRIX, _batched_primitive),
-    anchored("vmap.per_example_keys", CAT, BATCHED, _per_example_keys, weight=0.6),
-    anchored("vmap.ensemble", CAT, F32_MATRIX, _ensemble, weight=0.6),
-    anchored("vmap.named_axis", CAT, Operand(FLOAT, 1, 3), _named_axis, weight=0.6),
-    block("vmap.per_example_jacobian", CAT, _per_example_jacobian, weight=0.5),
-    anchored("vmap.per_example_loop", CAT, Operand(("float32",), 1, 2), _per_example_loop, weight=0.4, differentiable=False),
+    op("jax.vmap", CAT, BATCHED, _map_region, weight=2.0, tags=BLOCK),
+    op("vmap.shared_weights", CAT, MATRIX, _shared_weights, weight=1.2, tags=BLOCK),
+    op("vmap.per_example_loss", CAT, F32_MATRIX, _per_example_loss, weight=1.2, tags=BLOCK),
+    op("vmap.pairwise", CAT, MATRIX, _pairwise, weight=0.8, tags=BLOCK),
+    op("vmap.batched_primitive", CAT, MATRIX, _batched_primitive, tags=BLOCK),
+    op("vmap.per_example_keys", CAT, BATCHED, _per_example_keys, weight=0.6, tags=BLOCK),
+    op("vmap.ensemble", CAT, F32_MATRIX, _ensemble, weight=0.6, tags=BLOCK),
+    op("vmap.named_axis", CAT, Operand(FLOAT, 1, 3), _named_axis, weight=0.6, tags=BLOCK),
+    op("vmap.per_example_jacobian", CAT, (), _per_example_jacobian, weight=0.5, tags=BLOCK),
+    op("vmap.per_example_loop", CAT, Operand(("float32",), 1, 2), _per_example_loop, weight=0.4, differentiable=False, tags=BLOCK),
 )

@@ -10,6 +10,7 @@ from jax import lax
 from op_checks import check_seeds, lowers_with_declared_specs, reaches, single_op_program
 
 from builder.lowering.extractor import distinct_ops
+from builder.synth.ops.base import fill
 from builder.synth.ops.numerics import INVERSE_TRIG, OPS, SPECIAL, SPECIAL_F32
 
 CATEGORY = "numerics"
@@ -40,7 +41,7 @@ def test_every_special_function_form_lowers_and_together_they_reach_the_chlo_set
     forms = SPECIAL + INVERSE_TRIG + (SPECIAL_F32 if dtype == "float32" else ())
     seen: set[str] = set()
     for form in forms:
-        fn = eval("lambda x: " + form.format("x"), {"jax": jax, "jnp": jnp, "lax": lax})
+        fn = eval("lambda x: " + fill(form, ["x"]), {"jax": jax, "jnp": jnp, "lax": lax})
         text = jax.jit(fn).lower(jax.ShapeDtypeStruct((3, 4), jnp.dtype(dtype))).as_text()
         assert jax.eval_shape(fn, jax.ShapeDtypeStruct((3, 4), jnp.dtype(dtype))).dtype == jnp.dtype(dtype), form
         seen |= {o for o in distinct_ops(text) if o.startswith("chlo.")}
