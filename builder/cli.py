@@ -222,6 +222,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.containment import Limits, protection
     from .evaluation.predictions import read_predictions
     from .evaluation.reference import load_reference
+    from .evaluation.reference_cache import default_dir
     from .evaluation.run import Options, evaluate
     from .evaluation.tasks import get_task
 
@@ -229,7 +230,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     predictions = read_predictions(args.predictions)
     rows = load_reference(args.reference, args.split, args.reference_config)
     limits = Limits(args.time_limit, int(args.memory_limit * 2**30))
-    options = Options(args.input_seed, args.sample, args.num_proc, args.execution_timeout, limits)
+    cache = None if args.no_reference_cache else Path(args.reference_cache) if args.reference_cache else default_dir()
+    options = Options(args.input_seed, args.sample, args.num_proc, args.execution_timeout, limits, reference_cache=cache)
     if task.kind == "python":
         print(f"Python predictions run contained: {protection().describe()}", file=sys.stderr)
     report = evaluate(task, rows, predictions, options, where=f"{args.reference} ({args.split})")
@@ -355,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--execution-timeout", type=positive, default=120.0, help="seconds per XLA run, compile included (above 0)")
     evaluate.add_argument("--time-limit", type=positive, default=60.0, help="seconds per Python prediction (above 0)")
     evaluate.add_argument("--memory-limit", type=positive, default=4.0, help="GiB of address space per Python prediction (above 0)")
+    evaluate.add_argument(
+        "--reference-cache", help="keep the reference's outputs on the drawn inputs here, reused by later runs "
+        "(default: ~/.cache/jax-stablehlo-pairs/reference-outputs, under $XDG_CACHE_HOME when set)",
+    )  # fmt: skip
+    evaluate.add_argument("--no-reference-cache", action="store_true", help="run the reference every time; keep nothing")
     evaluate.set_defaults(func=cmd_evaluate)
 
     publish = sub.add_parser(
