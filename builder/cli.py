@@ -343,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser(
         "evaluate",
         help="score a model's predictions (JSON Lines of id and prediction) against reference rows",
-        epilog="Reads HF_ENDPOINT and HF_TOKEN when --reference is a Hub repo id, and HF_HOME / HF_DATASETS_CACHE.",
+        epilog="Reads HF_ENDPOINT and HF_TOKEN when --reference is a Hub repo id, HF_HOME / HF_DATASETS_CACHE, and XDG_CACHE_HOME "
+        "(where the reference's outputs are kept, unless --reference-cache).",
     )
     evaluate.add_argument("--task", required=True, help="python-to-stablehlo, stablehlo-to-python, forward-to-gradient or cost")
     evaluate.add_argument("--predictions", required=True, help='a JSON Lines file, one {"id": ..., "prediction": ...} a line')
