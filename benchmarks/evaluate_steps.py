@@ -8,8 +8,9 @@ both modules, canonical hashes, op F1 (the text checks); compile and run the ref
 prediction with XLA (`runners.run_xla`, as the executor child does); start a contained child and
 lower and run a Python prediction in it (`containment.run_contained`, whose CPU is the child's:
 counted through RUSAGE_CHILDREN, which bubblewrap's PID namespace hides: so the same child runs
-once more under the limits only, a line of its own, to count its CPU; it is not in the total). A near miss: for IR, the first `stablehlo.add` / `multiply` swapped (parses, same
-signature, not exact, so both modules run); for Python, the first ` + ` made ` - `. Figures are
+once more under the limits only, a line of its own, to count its CPU; it is not in the total).
+A near miss: for IR, the first `stablehlo.add` / `multiply` swapped (parses, same signature, not
+exact, so both modules run); for Python, the first ` + ` made ` - `. Figures are
 printed with the load average: under load the wall seconds mean little, the CPU seconds less so.
 """
 
