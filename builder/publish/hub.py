@@ -349,7 +349,7 @@ def publish(
     for name, path in from_disk.items():
         if not Path(path).is_dir():
             raise ConfigError(f"--from-dir {name}={path}: no such directory")
-        open_build(Path(path), f"--from-dir {name}=")  # a missing or unreadable shard is named before any work
+        open_build(Path(path), "--from-dir")  # a missing or unreadable shard is named before any work
     resolved = {  # bad names and values fail before any work
         n: saved_config(from_disk[n], n, overrides) if n in from_disk else resolve(n, overrides) for n in names
     }
