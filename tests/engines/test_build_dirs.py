@@ -133,3 +133,22 @@ def test_a_damaged_build_is_refused_by_every_command_before_any_work(built, tmp_
         proc = run_python(PUBLISH_AND_LOAD.format(repo=REPO, path=str(bad)), hub_env(hub.endpoint, tmp_path / "home"), cwd=tmp_path)
         assert hub.state.repos == {}  # nothing pushed
     assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+
+
+PUBLISH_TWICE = """
+import sys
+from builder.cli import main
+sys.exit(max(main(["publish", {repo!r}, "--from-dir", f"balanced={{path}}"]) for path in {paths!r}))
+"""
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_publishing_again_replaces_the_configs_shards(built, tmp_path):
+    """A build in other shards published over this one: the repo keeps only the new build's files."""
+    finer = tmp_path / "finer"
+    ray_engine.build(resolve("balanced", {**SIZES, "shard_size": 1}), finer, ray_engine.RayOptions(progress=False))
+    with hub_server.HubServer() as hub:
+        proc = run_python(PUBLISH_TWICE.format(repo=REPO, paths=[str(finer), str(built)]), hub_env(hub.endpoint, tmp_path / "home"), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        shards = {p: b for p, b in hub.files(REPO).items() if p.startswith("balanced/")}
+    assert shards == {f"balanced/{p.name}": p.read_bytes() for p in (built / "balanced").glob("*.parquet")}
