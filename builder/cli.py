@@ -108,15 +108,19 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from .publish.hub import PublishError, endpoint, publish
+    from .publish.hub import PublishError, endpoint, publish, saved_name
 
     if args.num_proc < 1:
         raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
     from_disk = {}
     for item in args.from_disk:
         name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise ConfigError(f"--from-disk expects CONFIG=DIR (e.g. balanced=out/balanced), got {item!r}")
+        if not sep:  # DIR alone: its build.json (or its Parquet folder) names the config
+            name, path = saved_name(item), item
+        if not name or not path:
+            raise ConfigError(f"--from-dir expects DIR or CONFIG=DIR (e.g. out/balanced or balanced=out/balanced), got {item!r}")
+        if name in from_disk:
+            raise ConfigError(f"--from-dir: config {name!r} is given twice ({from_disk[name]} and {path})")
         from_disk[name] = path
     try:
         published = publish(
@@ -142,22 +146,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def load_target(target: str, config_name: str | None, overrides: dict[str, Any], cache_dir: str | None) -> tuple[dict[str, Any], Any]:
     """The rows `validate` checks and the config that made them (None when unknown).
 
-    `target` is a directory written by `build` (or any `save_to_disk` output), or a config
+    `target` is a directory written by `build` (either engine; or any `save_to_disk` output), or a config
     name, which is built first (with `overrides`, e.g. smaller sizes)."""
-    import datasets
-
     from .hf_builder import make_builder
-    from .pipeline.output import check_readable, read_manifest
+    from .pipeline.build_dir import check_digests, load_splits, open_build
 
     path = Path(target)
     if path.is_dir():
-        check_readable(path)
-        try:
-            loaded = datasets.load_from_disk(str(path))
-        except FileNotFoundError as err:
-            raise ConfigError(f"{path} holds no saved dataset ({err}); give a directory written by `build`") from None
-        splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"rows": loaded}
-        manifest = read_manifest(path)
+        build = open_build(path, "validate")  # either layout: a saved DatasetDict or Parquet from `build --engine ray`
+        check_digests(build)
+        splits = load_splits(build, cache_dir=cache_dir)
+        manifest = build.manifest
         if config_name is not None:
             return splits, make_builder(config_name, cache_dir, **overrides).pairs_config
         if manifest and "values" in manifest:
@@ -223,6 +222,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.containment import Limits, protection
     from .evaluation.predictions import read_predictions
     from .evaluation.reference import load_reference
+    from .evaluation.reference_cache import default_dir
     from .evaluation.run import Options, evaluate
     from .evaluation.tasks import get_task
 
@@ -230,7 +230,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     predictions = read_predictions(args.predictions)
     rows = load_reference(args.reference, args.split, args.reference_config)
     limits = Limits(args.time_limit, int(args.memory_limit * 2**30))
-    options = Options(args.input_seed, args.sample, args.num_proc, args.execution_timeout, limits)
+    cache = None if args.no_reference_cache else Path(args.reference_cache) if args.reference_cache else default_dir()
+    options = Options(args.input_seed, args.sample, args.num_proc, args.execution_timeout, limits, reference_cache=cache)
     if task.kind == "python":
         print(f"Python predictions run contained: {protection().describe()}", file=sys.stderr)
     report = evaluate(task, rows, predictions, options, where=f"{args.reference} ({args.split})")
@@ -342,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser(
         "evaluate",
         help="score a model's predictions (JSON Lines of id and prediction) against reference rows",
-        epilog="Reads HF_ENDPOINT and HF_TOKEN when --reference is a Hub repo id, and HF_HOME / HF_DATASETS_CACHE.",
+        epilog="Reads HF_ENDPOINT and HF_TOKEN when --reference is a Hub repo id, HF_HOME / HF_DATASETS_CACHE, and XDG_CACHE_HOME "
+        "(where the reference's outputs are kept, unless --reference-cache).",
     )
     evaluate.add_argument("--task", required=True, help="python-to-stablehlo, stablehlo-to-python, forward-to-gradient or cost")
     evaluate.add_argument("--predictions", required=True, help='a JSON Lines file, one {"id": ..., "prediction": ...} a line')
@@ -356,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--execution-timeout", type=positive, default=120.0, help="seconds per XLA run, compile included (above 0)")
     evaluate.add_argument("--time-limit", type=positive, default=60.0, help="seconds per Python prediction (above 0)")
     evaluate.add_argument("--memory-limit", type=positive, default=4.0, help="GiB of address space per Python prediction (above 0)")
+    evaluate.add_argument(
+        "--reference-cache", help="keep the reference's outputs on the drawn inputs here, reused by later runs "
+        "(default: ~/.cache/jax-stablehlo-pairs/reference-outputs, under $XDG_CACHE_HOME when set)",
+    )  # fmt: skip
+    evaluate.add_argument("--no-reference-cache", action="store_true", help="run the reference every time; keep nothing")
     evaluate.set_defaults(func=cmd_evaluate)
 
     publish = sub.add_parser(
@@ -363,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="build configs (or reuse builds) and push them to the Hub with a dataset card",
         description="Push configs to a Hub dataset repo, one commit of Parquet shards per config, then the dataset card. "
         "Before anything is pushed, every row's stored hashes are checked against its IR, a seeded sample of rows (and the "
-        "first of each split) is regenerated, and a --from-disk build's data must match the digest in its build.json.",
+        "first of each split) is regenerated, and a --from-dir build's files must match the digests in its build.json. "
+        "A Parquet build (`build --engine ray`) is pushed file for file, as it is.",
         epilog=HUB_ENV,
     )
     publish.add_argument("repo_id", help="the dataset repo, e.g. my-org/jax-stablehlo-pairs (created if missing)")
@@ -371,7 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", dest="configs", action="append", default=[], metavar="NAME", help="a config to publish (repeat for more)"
     )
     publish.add_argument(
-        "--from-disk", action="append", default=[], metavar="CONFIG=DIR", help="publish a `build --output-dir` directory as CONFIG"
+        "--from-dir",
+        "--from-disk",
+        dest="from_disk",
+        action="append",
+        default=[],
+        metavar="[CONFIG=]DIR",
+        help="publish a `build --output-dir` directory (either engine; its build.json names the config) as it is; repeat for more",
     )
     publish.add_argument("--private", action="store_true", help="create the repo private (an existing repo keeps its visibility)")
     publish.add_argument("--revision", help="push to this branch (created from main if missing) instead of main")

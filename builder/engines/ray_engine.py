@@ -29,6 +29,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..config import SPLITS, ConfigError, PairsConfig, load_named, resolve
+from ..pipeline.build_dir import parquet_digests
 from ..pipeline.dedup import KEY_COLUMNS, REPORT_NAME, DedupReport, dedup_columns
 from ..pipeline.failures import REPORT_NAME as FAILURES_NAME
 from ..pipeline.failures import Failure, describe, merge_parts, read_report, write_part
@@ -201,6 +202,7 @@ def finish(config: PairsConfig, staging: Staging, out: Path, ident: dict[str, An
         "jax_version": sorted({v for c in summary.values() for v in c["jax_version"]}),
         "failures": len(failures),
         "duplicates": report.per_split(),
+        "data_files": parquet_digests(root),  # sha256 of every shard: `validate`, `evaluate` and `publish` check them
     }
     write_json(root / MANIFEST, manifest)
     for name in (PLAN, DEDUP_ROWS):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, PairsConfig
+from ..pipeline.build_dir import PARQUET_LAYOUT
 from ..pipeline.failures import PARTS_DIR
 from ..pipeline.output import MANIFEST, read_manifest
 from ..pipeline.plan import Plan, build_plan
@@ -26,7 +27,7 @@ from .parquet_layout import Unit, remove_partial_files
 logger = logging.getLogger(__name__)
 PLAN = "plan.json"  # the global plan, drawn once per build (a resumed build reads it back)
 DEDUP_ROWS = "dedup-rows.parquet"  # the rows the pass after the map put in, kept until the build is complete
-LAYOUT = "parquet-hub/1"
+LAYOUT = PARQUET_LAYOUT
 
 
 def identity(config: PairsConfig, fingerprint: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import queue
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -13,6 +14,7 @@ from tqdm.auto import tqdm
 from ..config import ConfigError
 from .containment import Limits, protection
 from .predictions import Predictions, check_ids
+from .reference_cache import ReferenceCache
 from .report import Report, build_report
 from .scoring import CRASHED, RowScore, Scorer
 from .tasks import Task, tier
@@ -26,7 +28,8 @@ class Options:
     timeout: float = 120.0  # seconds per XLA run (compile included)
     limits: Limits = field(default_factory=Limits)  # per Python prediction
     progress: bool = True
-    shortcut: bool = True  # an IR prediction with the reference's canonical form counts as agreeing unrun (False: run it; benchmarks)
+    shortcut: bool = True  # a prediction in the reference's canonical form counts as agreeing without a second run (False: run it; benchmarks)
+    reference_cache: Path | None = None  # keep the reference's outputs here, reused by later runs (None: computed every time)
 
 
 def task_rows(task: Task, rows: list[dict[str, Any]], sample: int | None, seed: int) -> list[dict[str, Any]]:
@@ -49,7 +52,8 @@ def evaluate(task: Task, reference: list[dict[str, Any]], predictions: Predictio
     check_ids(predictions, (r["id"] for r in reference if task.applies(r)), where)
     rows = task_rows(task, reference, options.sample, options.input_seed)
     scorers: queue.SimpleQueue[Scorer] = queue.SimpleQueue()
-    started = [Scorer(task, options.input_seed, options.timeout, options.limits, options.shortcut) for _ in range(min(options.num_proc, len(rows)))]
+    cache = ReferenceCache(options.reference_cache) if options.reference_cache is not None else None
+    started = [Scorer(task, options.input_seed, options.timeout, options.limits, options.shortcut, cache) for _ in range(min(options.num_proc, len(rows)))]
     for s in started:
         scorers.put(s)
 

@@ -28,6 +28,7 @@ from ..validation.validate import NONDETERMINISTIC, NONDETERMINISTIC_WHY
 from ..validation.worker import Worker
 from . import executor
 from .containment import Limits, run_contained
+from .reference_cache import ReferenceCache, key
 from .tasks import COST_FIGURES, Task, tier
 
 # What became of a row. "scored": the prediction was judged (it may still be wrong).
@@ -68,20 +69,22 @@ def op_f1(text: str, reference: str) -> float:
     return 2 * len(got & want) / (len(got) + len(want))
 
 
-def compare_text(text: str, reference: str, out: RowScore) -> runners.Signature | None:
-    """Parse `text` (None, with the reason, when it does not parse) and fill the verdicts that need no execution."""
+def compare_text(text: str, reference: str, out: RowScore) -> tuple[bool, bool]:
+    """Parse `text` and fill the verdicts that need no execution. Returns whether it parses and verifies,
+    and whether it takes the reference's argument types (so that both run on the same inputs); the reason when not."""
     try:
         signature = runners.parse(text)
     except ValueError as err:
         out.reason = f"does not parse or verify: {err}"[:400]
-        return None
+        return False, False
     expected = runners.parse(reference)
     out.exact = canonical_hash(text) == canonical_hash(reference)
     out.signature = (signature.inputs, signature.outputs) == (expected.inputs, expected.outputs)
     out.op_f1 = op_f1(text, reference)
     if signature.inputs != expected.inputs:
         out.reason = f"takes {signature.inputs} where the reference takes {expected.inputs}"[:400]
-    return signature
+        return True, False
+    return True, True
 
 
 def agreement(got: Sequence[np.ndarray], want: Sequence[np.ndarray], reference: str) -> list[str]:
@@ -97,8 +100,17 @@ def agreement(got: Sequence[np.ndarray], want: Sequence[np.ndarray], reference: 
 class Scorer:
     """Scores rows of one task; holds an XLA child (`executor`) for the IR both sides run."""
 
-    def __init__(self, task: Task, input_seed: int = 0, timeout: float = 120.0, limits: Limits | None = None, shortcut: bool = True) -> None:
+    def __init__(
+        self,
+        task: Task,
+        input_seed: int = 0,
+        timeout: float = 120.0,
+        limits: Limits | None = None,
+        shortcut: bool = True,
+        cache: ReferenceCache | None = None,
+    ) -> None:
         self.task = task
+        self.cache = cache  # the reference's outputs kept across runs (None: computed every time)
         self.shortcut = shortcut  # an IR in the reference's canonical form is the same module: not run again
         self.input_seed = input_seed
         self.limits = limits or Limits()
@@ -136,8 +148,13 @@ class Scorer:
         return reply.value
 
     def _reference(self, row: dict[str, Any], inputs: list[np.ndarray], out: RowScore) -> list[np.ndarray] | None:
+        digest = key(row[self.task.reference], inputs) if self.cache is not None else ""
+        if self.cache is not None and (kept := self.cache.get(digest)) is not None:
+            return kept
         kind, value = self._run(row[self.task.reference], inputs)
         if kind == "ok":
+            if self.cache is not None:
+                self.cache.put(digest, value)
             return value
         out.agreed = out.exact  # the reference itself cannot run here: only an exact match agrees
         out.reason = f"the reference did not run ({value}); judged by exact match"[:400]
@@ -145,14 +162,13 @@ class Scorer:
 
     def _ir(self, row: dict[str, Any], text: str, out: RowScore) -> None:
         reference = row[self.task.reference]
-        signature = compare_text(text, reference, out)
-        if signature is None:
+        out.valid, runs = compare_text(text, reference, out)
+        if not out.valid:
             return
-        out.valid = True
         if out.exact and self.shortcut:  # names aside, the reference module itself: it computes what the reference computes
             out.executed = out.agreed = True
             return
-        if signature.inputs != runners.parse(reference).inputs:
+        if not runs:
             return
         unsafe = [t for t in custom_call_targets(text) if not runners.SAFE_CUSTOM_CALLS.match(t) and t not in custom_call_targets(reference)]
         if unsafe:
@@ -186,6 +202,9 @@ class Scorer:
             out.reason = f"the prediction failed: {side.error}"[:400]
             return
         out.valid = out.executed = True
+        if out.exact and self.shortcut:  # it ran, and what ran is the reference's module (names aside): no second run
+            out.agreed = True
+            return
         want = self._reference(row, inputs, out)
         if want is not None:
             problems = agreement(side.outputs, want, row["stablehlo"])

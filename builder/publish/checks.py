@@ -5,7 +5,8 @@ so a build made with other settings, another generator or another JAX, or edited
 2. every row's stored hashes (`canonical_hash`, `structure_hash`) are the hashes of its `stablehlo`;
 3. the first row of each split is regenerated through the global plan (the seeds are the config's),
    and a seeded sample of rows from their own seed and category (which must be the planned one);
-4. for a `build --output-dir` directory, its Arrow files still have the sha256 build.json records.
+4. for a `build --output-dir` directory, its files still have the sha256 build.json records
+   (`pipeline.build_dir.digest_problems`: the Arrow files' `data_digest`, each Parquet shard's `data_files`).
 Every problem is collected, so one refusal names every row found wrong.
 """
 
@@ -13,14 +14,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import datasets
 
 from ..config import SPLITS, ConfigError, PairsConfig
 from ..lowering.irhash import canonical_hash, structure_hash
-from ..pipeline.output import MANIFEST, check_readable, data_digest, read_manifest
 from ..pipeline.rows import generate_rows, make_row
 from ..pipeline.seeds import category_plan
 
@@ -85,20 +84,3 @@ def regenerated(row: dict[str, Any], config: PairsConfig, split: str, index: int
 
 def _differing(row: Mapping[str, Any], expected: Mapping[str, Any]) -> list[str]:
     return sorted(k for k in set(row) | set(expected) if row.get(k) != expected.get(k))
-
-
-def check_digest(path: Path) -> None:
-    """The Arrow files of a `build --output-dir` directory are the ones build.json's digest was taken of."""
-    manifest = read_manifest(path)
-    if manifest is None:
-        raise ConfigError(f"{path} has no readable {MANIFEST}: only a directory written by `jax-stablehlo-pairs build` can be published from disk")
-    recorded = manifest.get("data_digest")
-    if not recorded:
-        raise ConfigError(f"{path / MANIFEST} records no data_digest (written by an older version): rebuild it with `build`")
-    check_readable(path)
-    actual = data_digest(path)
-    if actual != recorded:
-        raise ConfigError(
-            f"the Arrow files in {path} changed since `build` wrote them (sha256 {actual[:16]}..., {MANIFEST} records "
-            f"{recorded[:16]}...): rebuild it with `build`; nothing was pushed"
-        )

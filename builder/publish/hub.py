@@ -39,13 +39,15 @@ from huggingface_hub.errors import (
 
 from ..config import SPLITS, ConfigError, PairsConfig, from_values, load_named, resolve
 from ..hf_builder import make_builder
+from ..pipeline.build_dir import PARQUET, BuildDir, digest_problems, load_splits, open_build
 from ..pipeline.failures import LOWERING, of_kind, read_report
 from ..pipeline.fingerprint import code_fingerprint
-from ..pipeline.output import MANIFEST, ROW_BYTES, check_readable, check_writable, read_manifest
+from ..pipeline.output import MANIFEST, ROW_BYTES, check_writable, read_manifest
 from ..pipeline.stats import collect
 from . import figures
 from .card import DEFAULT_CONFIG, FIGURES_DIR, STATS_DIR, ConfigRecord, can_set_default, render
-from .checks import check_digest, verify
+from .checks import verify
+from .files import push_files
 
 logger = logging.getLogger(__name__)
 
@@ -94,22 +96,33 @@ def saved_config(path: str | Path, name: str, overrides: Mapping[str, Any] | Non
     return config
 
 
-def load_saved(path: str | Path, config: PairsConfig) -> datasets.DatasetDict:
-    """A `build --output-dir` directory, checked to be as `build` wrote it and to hold exactly what `config` generates."""
-    path = Path(path)
-    if not (path / "dataset_dict.json").is_file():
-        raise ConfigError(f"{path} is not a saved DatasetDict (no dataset_dict.json): pass a `jax-stablehlo-pairs build --output-dir` directory")
-    check_readable(path)
-    ds = datasets.load_from_disk(str(path))
-    problems = []
-    for check in (lambda: check_digest(path), lambda: verify(ds, config, str(path))):  # both: a refusal names every row
-        try:
-            check()
-        except ConfigError as err:
-            problems.append(str(err))
+def load_saved(path: str | Path, config: PairsConfig, cache_dir: str | None = None) -> tuple[BuildDir, datasets.DatasetDict]:
+    """A `build --output-dir` directory of either layout (a saved DatasetDict, or Parquet from `--engine ray`),
+    checked to hold the bytes `build` wrote (build.json's digests) and exactly what `config` generates."""
+    build_dir = open_build(Path(path), "--from-dir")
+    if build_dir.layout == PARQUET and build_dir.config_name != config.name:
+        other = build_dir.config_name
+        raise ConfigError(f"{path} holds Parquet files of config {other!r}, not {config.name!r}: pass --from-dir {other}={path}")
+    ds = datasets.DatasetDict(load_splits(build_dir, cache_dir=cache_dir))
+    problems = digest_problems(build_dir, required=True)
+    if problems and not build_dir.manifest:  # nothing says what built it: the rows cannot be checked against it
+        raise ConfigError(problems[0])
+    try:  # both: a refusal names every row
+        verify(ds, config, str(path))
+    except ConfigError as err:
+        problems.append(str(err))
     if problems:
-        raise ConfigError(" Also: ".join(problems))
-    return ds
+        raise ConfigError(" Also: ".join(problems) + ("" if "nothing was pushed" in problems[-1] else "; nothing was pushed"))
+    return build_dir, ds
+
+
+def saved_name(path: str | Path) -> str:
+    """The config a build directory holds, for `--from-dir DIR` without `CONFIG=`: from its build.json, else its Parquet folder."""
+    build_dir = open_build(Path(path), "--from-dir")
+    name = (build_dir.manifest or {}).get("config") or build_dir.config_name
+    if not name:
+        raise ConfigError(f"--from-dir {path}: no build.json says which config it holds; pass --from-dir CONFIG={path}")
+    return str(name)
 
 
 def plan_shards(ds: Mapping[str, datasets.Dataset], max_files: int, max_shard_bytes: int = MAX_SHARD_BYTES) -> dict[str, int]:
@@ -270,11 +283,13 @@ def publish_dataset(
     checked: bool = False,
     failures: int = 0,
     fingerprint: str | None = None,
+    files: BuildDir | None = None,
 ) -> Published:
     """Push one built config and refresh the card. `config` (a name plus `overrides`, or a
     `PairsConfig`) must be what built `ds`: unless `checked`, that is verified first.
     `failures` (programs that failed to lower and were redrawn) and `fingerprint` (of the code
-    that built `ds`; default: this code) are reported on the card."""
+    that built `ds`; default: this code) are reported on the card. `files`: the Parquet build `ds` was
+    read from, whose files are pushed as they are (no conversion)."""
     config = config if isinstance(config, PairsConfig) else resolve(config, overrides)
     if not checked:
         verify(ds, config, "the dataset")
@@ -287,22 +302,27 @@ def publish_dataset(
     )
     with hub_errors(repo_id, untouched):
         existing = remote_card_data(api, repo_id, revision)
-        commit = ds.push_to_hub(
-            repo_id,
-            config_name=name,
-            private=private or None,
-            revision=revision,
-            token=token,
-            num_shards=plan_shards(ds, datasets.config.UPLOADS_MAX_NUMBER_PER_COMMIT - 1),
-            set_default=name == DEFAULT_CONFIG and can_set_default(existing),
-            commit_message=f"Publish config {name}",
-        )
+        set_default = name == DEFAULT_CONFIG and can_set_default(existing)
+        message = f"Publish config {name}"
+        if files is not None and files.layout == PARQUET:
+            oid = push_files(api, files, ds, repo_id, private=private, revision=revision, set_default=set_default, message=message)
+        else:
+            oid = ds.push_to_hub(
+                repo_id,
+                config_name=name,
+                private=private or None,
+                revision=revision,
+                token=token,
+                num_shards=plan_shards(ds, datasets.config.UPLOADS_MAX_NUMBER_PER_COMMIT - 1),
+                set_default=set_default,
+                commit_message=message,
+            ).oid
     stale_card = (
-        f"Config {name!r} is on {repo_id} in full and loads (commit {commit.oid[:12]}), "
+        f"Config {name!r} is on {repo_id} in full and loads (commit {oid[:12]}), "
         "but its dataset card was not updated: re-run the same command to refresh it."
     )
     with hub_errors(repo_id, stale_card):
-        oid = write_card(api, repo_id, revision, commit.oid, record)
+        oid = write_card(api, repo_id, revision, oid, record)
     logger.info("published config %s to %s at %s", name, repo_id, oid)
     return Published(name, repo_id, revision or "main", oid, dict(record.stats.rows))
 
@@ -328,7 +348,8 @@ def publish(
         raise ConfigError("no config to publish: pass --config NAME (e.g. --config balanced)")
     for name, path in from_disk.items():
         if not Path(path).is_dir():
-            raise ConfigError(f"--from-disk {name}={path}: no such directory")
+            raise ConfigError(f"--from-dir {name}={path}: no such directory")
+        open_build(Path(path), "--from-dir")  # a missing or unreadable shard is named before any work
     resolved = {  # bad names and values fail before any work
         n: saved_config(from_disk[n], n, overrides) if n in from_disk else resolve(n, overrides) for n in names
     }
@@ -338,9 +359,9 @@ def publish(
     preflight(HfApi(endpoint=endpoint(), token=token), repo_id)
     out = []
     for name in names:
-        fingerprint = None
+        fingerprint, files = None, None
         if name in from_disk:
-            ds = load_saved(from_disk[name], resolved[name])
+            files, ds = load_saved(from_disk[name], resolved[name], cache_dir)
             failures = len(of_kind(read_report(Path(from_disk[name])) or [], LOWERING))
             fingerprint = (read_manifest(Path(from_disk[name])) or {}).get("code_fingerprint")  # the code that built it
         else:
@@ -357,6 +378,7 @@ def publish(
                 checked=True,
                 failures=failures,
                 fingerprint=fingerprint,
+                files=files,
             )
         )
     return out
