@@ -96,8 +96,10 @@ class StyledProgram:
     differentiable: bool = True
     compilable: bool = True
     helpers: list[str] = field(default_factory=list)
-    # The styled families do not track their loops yet (nn.scan over layers, lax.scan over a sequence):
-    # their rows record no trip counts, and the cost figures of those loops count one body.
+    # The trip count of each lax loop the program runs (nn.scan over layers, nn.RNN or lax.scan over time,
+    # lax.scan over stacked weights), in the order the lowered module holds them: a loop under
+    # `value_and_grad` runs twice, forward and transposed (see `differentiated`). JAX's own loops
+    # (the threefry PRNG's rounds on CPU) are not listed, as the op-level categories do not list them.
     loop_trip_counts: list[int] = field(default_factory=list)
 
     def render(self) -> str:
@@ -171,6 +173,12 @@ def map_specs(fn: Callable[[TensorSpec], SpecTree], tree: SpecTree) -> SpecTree:
     if isinstance(tree, tuple):
         return tuple(map_specs(fn, s) for s in tree)
     return {k: map_specs(fn, v) for k, v in tree.items()}
+
+
+def differentiated(forward: Sequence[int]) -> list[int]:
+    """The loops a gradient of code with `forward` loops runs, as the lowered module holds them: the
+    forward loops in order, then their transposes (same trip counts) in reverse order."""
+    return [*forward, *reversed(forward)]
 
 
 def fits(args: Sequence[Arg], activations: Sequence[int] = (), work: int = 0) -> bool:

@@ -115,4 +115,4 @@ def generate(seed: int) -> StyledProgram:
     source = module(sorted(imports), model.source, f"model = {model.construct}", src)
     if "jnp." not in source.replace("import jax.numpy as jnp", ""):
         source = source.replace("import jax.numpy as jnp\n", "")
-    return StyledProgram(CATEGORY, name, source, args, model.nodes, libraries=("flax",))
+    return StyledProgram(CATEGORY, name, source, args, model.nodes, libraries=("flax",), loop_trip_counts=list(model.loops))

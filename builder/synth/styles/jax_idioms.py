@@ -29,4 +29,4 @@ def generate(seed: int) -> StyledProgram:
     # the sizes live in the arguments: the docstring states them, as documented code does (and so two
     # draws that differ only in sizes are different programs to the plan's Python dedup)
     source = with_args_doc(module(sorted(idiom.imports), *idiom.blocks), idiom.entry_point, idiom.args)
-    return StyledProgram(CATEGORY, idiom.entry_point, source, idiom.args, idiom.nodes, differentiable=idiom.differentiable)
+    return StyledProgram(CATEGORY, idiom.entry_point, source, idiom.args, idiom.nodes, differentiable=idiom.differentiable, loop_trip_counts=list(idiom.loops))

@@ -5,7 +5,7 @@ and metrics (accuracy, top-k, perplexity, gradient norm). The loss follows what 
 
 from __future__ import annotations
 
-from .base import Arg, Draw, StyledProgram, fits, layer, module
+from .base import Arg, Draw, StyledProgram, differentiated, fits, layer, module
 from .linen_dense import mlp, moe, vae
 from .linen_graph import gnn
 from .linen_model import LinenModel, draw_model
@@ -91,4 +91,6 @@ def generate(seed: int) -> StyledProgram:
     blocks = [model.source, *loss.helpers, f"model = {model.construct}"] + ([opt.code] if train else []) + [src]
     source = module(sorted(imports), *blocks)
     nodes = [*model.nodes, layer(f"optax.{opt.optimizer.name}" if train else "eval", [], []), layer(loss.name, [], [])]
-    return StyledProgram(CATEGORY, name, source, args, nodes, libraries=("flax", "optax"))
+    forward = [t for _ in loss.calls for t in model.loops]  # one forward pass per model call in the step
+    loops = differentiated(forward) if train else forward
+    return StyledProgram(CATEGORY, name, source, args, nodes, libraries=("flax", "optax"), loop_trip_counts=loops)
