@@ -69,7 +69,7 @@ def _function(d: Draw, name: str, lines: list[str], returns: str, args: list[Arg
     return (decorator + "\n" if decorator else "") + f"def {name}({', '.join(params)}):\n{doc}{body}\n    return {returns}\n"
 
 
-def generate(seed: int) -> StyledProgram:
+def generate(seed: int, max_args: int = 5) -> StyledProgram:
     d = Draw(seed)
     for _ in range(100):
         model = draw_model(d, FAMILIES)
@@ -80,10 +80,10 @@ def generate(seed: int) -> StyledProgram:
         if train:
             args.append(Arg("opt_state", opt.state(model.params)))
         args += loss.args(train)
-        if fits(args, model.activations, model.forward_work()):
+        if len(args) <= max_args and fits(args, model.activations, model.forward_work()):
             break
     else:
-        raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget")
+        raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget and {max_args} arguments")
     name = src.split("def ", 1)[1].split("(", 1)[0]
     imports = set(model.imports) | {"import jax", "import jax.numpy as jnp", "import flax.linen as nn", "import optax"}
     if "functools." in src:
