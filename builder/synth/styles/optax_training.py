@@ -13,6 +13,7 @@ from .linen_graph import gnn
 from .linen_model import LinenModel, draw_model
 from .linen_sequence import decoder, encoder, rnn
 from .linen_vision import cnn, resnet, unet
+from .optax_steps import accumulation_fits, accumulation_step, update_fn, update_fn_fits
 from .optimizers import DrawnOptimizer, draw_optimizer
 from .training_losses import LossCode, loss_for
 
@@ -108,6 +109,30 @@ def _function(d: Draw, name: str, lines: list[str], returns: str, args: list[Arg
     return (decorator + "\n" if decorator else "") + f"def {name}({', '.join(params)}):\n{doc}{body}\n    return {returns}\n"
 
 
+def draw_step(d: Draw, model: LinenModel, loss: LossCode, opt: DrawnOptimizer, train: bool) -> tuple[str, str, list[Arg], list[int]]:
+    """The step's kind, source, arguments and loop trip counts: an eval step, or a train step written as flax's
+    examples (explicit params and opt_state, or a TrainState), big_vision (`update_fn`) or maxtext (accumulation) do."""
+    forward = [t for _ in loss.calls for t in model.loops]  # one forward pass per model call in the step
+    if not train:
+        src, args = eval_step(d, model, loss)
+        return "eval", src, [*args, *loss.args(False)], forward
+    kinds = {"explicit": 4.0, "state": 3.0 if model.batch_stats is None else 0.0, "update_fn": 1.5 if update_fn_fits(model, loss) else 0.0,
+             "accumulate": 3.0 if accumulation_fits(model, loss) else 0.0}  # fmt: skip
+    kind = d.weighted(kinds)
+    if kind == "update_fn":
+        src, args = update_fn(d, model, loss, opt)
+        return kind, src, args, differentiated(forward)
+    if kind == "accumulate":  # the model has no loops of its own: the scan over microbatches is the only one
+        src, args, steps = accumulation_step(d, model, loss, opt)
+        return kind, src, args, [steps]
+    if kind == "state":
+        src, args = train_state_step(d, model, loss, opt)
+    else:
+        src, args = train_step(d, model, loss)
+        args.append(Arg("opt_state", opt.state(model.params)))
+    return kind, src, [*args, *loss.args(True)], differentiated(forward)
+
+
 def generate(seed: int, max_args: int = 5) -> StyledProgram:
     d = Draw(seed)
     for _ in range(100):
@@ -115,14 +140,7 @@ def generate(seed: int, max_args: int = 5) -> StyledProgram:
         opt = draw_optimizer(d)
         train = model.output in ("vae", "noise", "moe", "regress") or d.chance(0.8)
         loss = loss_for(d, model, train)
-        with_state = train and model.batch_stats is None and d.chance(0.5)  # flax's examples train through a TrainState
-        if with_state:
-            src, args = train_state_step(d, model, loss, opt)
-        else:
-            src, args = (train_step if train else eval_step)(d, model, loss)
-        if train and not with_state:
-            args.append(Arg("opt_state", opt.state(model.params)))
-        args += loss.args(train)
+        kind, src, args, loops = draw_step(d, model, loss, opt, train)
         if len(args) <= max_args and fits(args, model.activations, model.forward_work()):
             break
     else:
@@ -131,11 +149,11 @@ def generate(seed: int, max_args: int = 5) -> StyledProgram:
     imports = set(model.imports) | {"import jax", "import jax.numpy as jnp", "import flax.linen as nn", "import optax"}
     if "functools." in src:
         imports.add("import functools")
-    if with_state:  # the module builds its state with `train_state.TrainState.create(...)`
+    if kind == "state":  # the module builds its state with `train_state.TrainState.create(...)`
         imports.add("from flax.training import train_state")
     blocks = [model.source, *loss.helpers, f"model = {model.construct}"] + ([opt.code] if train else []) + [src]
     source = module(sorted(imports), *blocks)
     nodes = [*model.nodes, layer(f"optax.{opt.optimizer.name}" if train else "eval", [], []), layer(loss.name, [], [])]
-    forward = [t for _ in loss.calls for t in model.loops]  # one forward pass per model call in the step
-    loops = differentiated(forward) if train else forward
+    if kind in ("update_fn", "accumulate"):
+        nodes.append(layer(f"step[{kind}]", [], []))
     return StyledProgram(CATEGORY, name, source, args, nodes, libraries=("flax", "optax"), loop_trip_counts=loops)
