@@ -111,3 +111,14 @@ def test_args_tree_rebuilds_a_train_state_from_the_programs_globals():
 def test_same_seed_same_program_and_seeds_differ():
     assert optax_training.generate(3).render() == optax_training.generate(3).render()
     assert len({optax_training.generate(s).render() for s in range(20)}) == 20
+
+
+def test_every_step_kind_real_code_uses_is_drawn():
+    """flax's examples train through a TrainState, big_vision through update_fn over a dict, maxtext accumulates
+    microbatch gradients under lax.scan; the explicit params / opt_state step and eval steps stay."""
+    sources = [optax_training.generate(s).render() for s in range(60)]
+    markers = {"TrainState": "state.apply_gradients(grads=grads)", "update_fn": 'return {"params": params, "opt": opt}, measurements',
+               "accumulate": "jax.lax.scan(accumulate, init, microbatches)", "explicit": "params = optax.apply_updates(params, updates)\n    metrics",
+               "eval": "def eval"}  # fmt: skip
+    counts = {kind: sum(marker in s for s in sources) for kind, marker in markers.items()}
+    assert all(n >= 3 for n in counts.values()), counts
