@@ -130,13 +130,14 @@ def run_pipeline(
 
 def _prepared(jobs: list[Job]) -> list[tuple[Any, tuple[Any, ...], Job]]:
     """Exec every source and build its abstract arguments (outside the timed loop)."""
-    from builder.lowering.extractor import abstract_args, load_function
+    from builder.lowering.extractor import abstract_args, load_module
     from builder.synth.specs import TensorSpec
 
     out = []
     for job in jobs:
         leaves = [TensorSpec(shape, dtype, weak) for shape, dtype, weak in job.args]
-        out.append((load_function(job.python, job.entry_point), abstract_args(leaves, job.args_tree), job))
+        namespace = load_module(job.python, job.entry_point)
+        out.append((namespace[job.entry_point], abstract_args(leaves, job.args_tree, namespace), job))
     return out
 
 

@@ -138,6 +138,7 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
             "lower min_statements or raise max_statements"
         )
     out["max_args"] = _int("max_args", v.get("max_args", 5), 1, MAX_ARGS, "positional arguments per program; a pytree of weights counts as one")
+    _check_styled_limits(out)
     out["hlo_optimized"] = _bool("hlo_optimized", v.get("hlo_optimized", False))
     out["gradient"] = _bool("gradient", v.get("gradient", True))
     out["shard_size"] = _int("shard_size", v.get("shard_size", 100), 1, 100_000, "rows per work unit")
@@ -150,6 +151,31 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
     out["max_python_chars"] = _budget("max_python_chars", v.get("max_python_chars", 0), MIN_PYTHON_CHARS, "characters of Python a program may have")
     out["held_out_from"] = _held_out_from(v.get("held_out_from", ()), out["name"])
     return PairsConfig(**out)
+
+
+def _check_styled_limits(out: Mapping[str, Any]) -> None:
+    """Refuse the size limits a framework-style category in the config cannot honour. It honours
+    `max_args` down to the parameters and one input; it has no statement count (a program's size is its
+    model family's), so `min_statements` / `max_statements` bind it only at their defaults, which ask nothing."""
+    from .synth.styles import MIN_ARGS, STYLES  # the styled families are heavy: import them only when asked
+
+    styled = [name for name, weight in out["categories"] if weight > 0 and name in STYLES]
+    if not styled:
+        return
+    names = ", ".join(styled)
+    if out["max_args"] < MIN_ARGS:
+        raise ConfigError(
+            f"max_args is {out['max_args']}, but {names} programs take at least {MIN_ARGS} positional arguments "
+            f"(the parameters and an input): raise max_args to {MIN_ARGS}, or give {names} weight 0"
+        )
+    defaults = {"min_statements": PairsConfig.min_statements, "max_statements": PairsConfig.max_statements}
+    for key, default in defaults.items():
+        if out[key] != default:
+            raise ConfigError(
+                f"{key} is {out[key]}, but {names} cannot honour statement limits: a framework-style program's size is "
+                f"its model family's (layers, widths), not a statement count. Leave {key} at {default} (its default), or "
+                f"give {names} weight 0 and build them in a config of their own"
+            )
 
 
 def _budget(name: str, value: Any, floor: int, what: str) -> int:

@@ -26,7 +26,8 @@ FEATURES = datasets.Features(
         "transcendentals": datasets.Value("float64"),
         "bytes_accessed": datasets.Value("float64"),
         # Trip count of each lax loop (scan, fori_loop, while_loop, map) in source order; -1 where data decides.
-        # Empty for the framework-style categories (flax_linen, flax_nnx, optax_training, jax_idioms): not tracked yet.
+        # Framework-style rows list flax's loops too (nn.scan, nn.RNN) and, in a train step, each differentiated
+        # loop twice (forward, then its transpose): one entry per `stablehlo.while` but JAX's PRNG rounds.
         "loop_trip_counts": [datasets.Value("int64")],
         "ops": [datasets.Value("string")],
         # Identity of the IR (builder/irhash.py): content hash of the canonical `stablehlo` (names

@@ -117,6 +117,26 @@ def test_bad_values_are_named(values, fragment):
     fails(values, fragment)
 
 
+@pytest.mark.parametrize(
+    ("values", "fragments"),
+    [
+        ({"max_args": 1}, ("max_args is 1, but flax_linen, jax_idioms programs take at least 2", "raise max_args to 2, or give flax_linen, jax_idioms")),
+        ({"max_statements": 20}, ("max_statements is 20, but flax_linen, jax_idioms cannot honour statement limits", "Leave max_statements at 40")),
+        ({"min_statements": 5}, ("min_statements is 5, but flax_linen, jax_idioms cannot honour", "Leave min_statements at 3")),
+    ],
+)
+def test_a_limit_a_styled_category_cannot_honour_is_refused(values, fragments):
+    fails({"categories": {"arithmetic": 1.0, "flax_linen": 1.0, "jax_idioms": 2.0}, **values}, *fragments)
+
+
+def test_styled_limits_bind_only_categories_that_are_drawn():
+    """Op-level configs keep every limit; a styled category at weight 0 draws nothing to honour them;
+    a styled config honours max_args down to 2."""
+    assert check({**GOOD, "max_statements": 10, "max_args": 1}, KNOWN).max_statements == 10
+    assert check({**GOOD, "categories": {"arithmetic": 1.0, "flax_nnx": 0.0}, "min_statements": 7}, KNOWN).min_statements == 7
+    assert check({**GOOD, "categories": {"optax_training": 1.0}, "max_args": 2}, KNOWN).max_args == 2
+
+
 def test_whole_numbers_in_any_spelling_are_accepted():
     config = check({**GOOD, "seed": np.int64(7), "train_size": 4.0, "test_size": "2"}, KNOWN)
     assert (config.seed, config.train_size, config.test_size) == (7, 4, 2)

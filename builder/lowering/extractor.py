@@ -13,7 +13,7 @@ import sys
 import types
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
 from typing import Any
@@ -71,8 +71,8 @@ def imported_libraries(source: str) -> tuple[str, ...]:
     return tuple(sorted(names & set(LIBRARIES)))
 
 
-def load_function(source: str, entry_point: str, on_devices: bool = False) -> Callable[..., Any]:
-    """Exec `source` in a fresh namespace and return its entry point.
+def load_module(source: str, entry_point: str, on_devices: bool = False) -> dict[str, Any]:
+    """Exec `source` in a fresh namespace and return it (its globals name a TrainState's `tx`, `model.apply`).
 
     `on_devices`: every module-level `AbstractMesh` (a `parallel` program's mesh, which lowers
     without devices but cannot compile) is replaced by a `Mesh` of the same axes over this
@@ -93,14 +93,14 @@ def load_function(source: str, entry_point: str, on_devices: bool = False) -> Ca
                     raise ValueError(f"{name} spans {value.size} devices and this process has {len(devices)}")
                 grid = np.array(devices, dtype=object).reshape(value.axis_sizes)
                 namespace[name] = jax.sharding.Mesh(grid, value.axis_names, axis_types=value.axis_types)
-    return namespace[entry_point]
+    return namespace
 
 
-def abstract_args(leaves: Sequence[TensorSpec], args_tree: str) -> tuple[Any, ...]:
+def abstract_args(leaves: Sequence[TensorSpec], args_tree: str, namespace: dict[str, Any] | None = None) -> tuple[Any, ...]:
     """`ShapeDtypeStruct`s arranged as the function's positional arguments (a Python scalar
     argument as a weakly typed scalar: the same trace as passing a Python float or int)."""
     structs = [jax.ShapeDtypeStruct(s.shape, jnp.dtype(s.dtype), weak_type=s.weak_type) for s in leaves]
-    return fill(ast.literal_eval(args_tree), structs)
+    return fill(ast.literal_eval(args_tree), structs, namespace)
 
 
 def distinct_ops(text: str) -> list[str]:
@@ -175,6 +175,7 @@ class Lowering:
     traced: Any  # jax.stages.Traced of the program
     forward: Any  # jax.stages.Lowered of the program
     gradient: Any | None  # jax.stages.Lowered of the scalar loss's gradient, where the row has one
+    namespace: dict[str, Any] = field(default_factory=dict)  # the program's module: `argtree.fill` resolves a TrainState's `tx` there
 
     def texts(self) -> tuple[str, str | None, str]:
         """stablehlo, stablehlo_grad and jaxpr, as a row holds them."""
@@ -186,10 +187,11 @@ def lower(
     source: str, entry_point: str, leaves: Sequence[TensorSpec], args_tree: str, differentiable: bool = True, on_devices: bool = False
 ) -> Lowering:
     """Trace and lower the program and, where it is differentiable, the gradient of `scalar_loss`
-    (`on_devices`: over concrete meshes, see `load_function`)."""
+    (`on_devices`: over concrete meshes, see `load_module`)."""
     release_traces()
-    fn = load_function(source, entry_point, on_devices)
-    args = abstract_args(leaves, args_tree)
+    namespace = load_module(source, entry_point, on_devices)
+    fn = namespace[entry_point]
+    args = abstract_args(leaves, args_tree, namespace)
     # keep_unused: the IR takes every argument leaf, so its signature is the row's `args` (jit would
     # otherwise drop a leaf the program never reads, and a consumer could not tell which one).
     traced = jax.jit(fn, keep_unused=True).trace(*args)
@@ -201,7 +203,7 @@ def lower(
         flat, treedef = jax.tree_util.tree_flatten(args)
         grad = jax.grad(scalar_loss(fn, treedef), argnums=tuple(float_leaves))
         gradient = jax.jit(grad, keep_unused=True).lower(*flat)
-    return Lowering(traced, forward, gradient)
+    return Lowering(traced, forward, gradient, namespace)
 
 
 def extract(

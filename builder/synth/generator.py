@@ -23,6 +23,7 @@ from .ops.creation import constant_node
 from .program import Named, Node, Param, Program, Returns, Tag, Tree, Value, flatten_tree
 from .specs import MAX_ELEMENTS, TensorSpec
 from .styles import STYLES, StyledProgram
+from .styles import generate as generate_styled
 
 DIMS = (1, 2, 3, 4, 5, 6, 7, 8, 8, 12, 16, 16, 24, 32, 64)
 ARG_NAMES = ("x", "y", "z", "u", "v", "w", "a", "b", "c", "d")
@@ -368,9 +369,10 @@ class _Builder:
 def generate(category: str, seed: int, limits: SizeLimits = SizeLimits()) -> Program | StyledProgram:
     """Draw the program for `(category, seed)`; the same arguments always give the same program.
     A styled category (flax, optax, idiomatic JAX: `styles.STYLES`) is written by its own module,
-    whose size comes from its model family, not from `limits`."""
+    whose size comes from its model family: of `limits` it honours `max_args` (config.py refuses
+    statement limits it cannot honour)."""
     if category in STYLES:
-        return STYLES[category](seed)
+        return generate_styled(category, seed, limits.max_args)
     limits = limits.for_category(category)
     rng = random.Random(seed)
     primary = catalogue_for(category)

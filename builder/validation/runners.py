@@ -287,7 +287,7 @@ def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool
         if partitioned:
             lowering = lower(row["python"], row["entry_point"], specs, row["args_tree"], grad, on_devices=True)
         leaves = python_values(row["args"], inputs)
-        call = fill(ast.literal_eval(row["args_tree"]), leaves)
+        call = fill(ast.literal_eval(row["args_tree"]), leaves, lowering.namespace)
         out = lowering.forward.compile(COMPILER_OPTIONS)(*call)
         flat = jax.tree_util.tree_flatten_with_path(out)[0]
         side.outputs = [np.asarray(v) for _, v in flat]

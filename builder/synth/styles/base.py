@@ -34,10 +34,13 @@ MAX_WORK = 1 << 30
 @dataclass(frozen=True)
 class Struct:
     """A namedtuple in an argument pytree (an optax optimizer state): its class, as the public path a
-    consumer imports it by (`optax.ScaleByAdamState`), and its fields in order."""
+    consumer imports it by (`optax.ScaleByAdamState`), and its fields in order. With `statics`, a flax
+    struct dataclass (flax's `TrainState`): `fields` are its pytree fields in order, and each static
+    field names the program's global that fills it (`('tx', 'tx')`, `('apply_fn', 'model.apply')`)."""
 
     cls: str
     fields: tuple[tuple[str, SpecTree], ...]
+    statics: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,8 +99,10 @@ class StyledProgram:
     differentiable: bool = True
     compilable: bool = True
     helpers: list[str] = field(default_factory=list)
-    # The styled families do not track their loops yet (nn.scan over layers, lax.scan over a sequence):
-    # their rows record no trip counts, and the cost figures of those loops count one body.
+    # The trip count of each lax loop the program runs (nn.scan over layers, nn.RNN or lax.scan over time,
+    # lax.scan over stacked weights), in the order the lowered module holds them: a loop under
+    # `value_and_grad` runs twice, forward and transposed (see `differentiated`). JAX's own loops
+    # (the threefry PRNG's rounds on CPU) are not listed, as the op-level categories do not list them.
     loop_trip_counts: list[int] = field(default_factory=list)
 
     def render(self) -> str:
@@ -139,6 +144,9 @@ def skeleton(tree: SpecTree, counter: Iterator[int]) -> str:
     first item is its class's import path (`('optax.ScaleByAdamState', 0, {...}, {...})`)."""
     if isinstance(tree, (TensorSpec, Leaf)):
         return str(next(counter))
+    if isinstance(tree, Struct) and tree.statics:  # by name: ('flax.training.train_state.TrainState', {'step': 0, ..., 'tx': 'tx'})
+        named = [f"{name!r}: {skeleton(sub, counter)}" for name, sub in tree.fields] + [f"{name!r}: {value!r}" for name, value in tree.statics]
+        return f"({tree.cls!r}, {{{', '.join(named)}}})"
     if isinstance(tree, Struct):
         return tuple_literal([repr(tree.cls), *(skeleton(sub, counter) for _, sub in tree.fields)])
     if isinstance(tree, tuple):
@@ -167,10 +175,16 @@ def map_specs(fn: Callable[[TensorSpec], SpecTree], tree: SpecTree) -> SpecTree:
     if isinstance(tree, Leaf):
         return fn(tree.spec)
     if isinstance(tree, Struct):
-        return Struct(tree.cls, tuple((n, map_specs(fn, s)) for n, s in tree.fields))
+        return Struct(tree.cls, tuple((n, map_specs(fn, s)) for n, s in tree.fields), tree.statics)
     if isinstance(tree, tuple):
         return tuple(map_specs(fn, s) for s in tree)
     return {k: map_specs(fn, v) for k, v in tree.items()}
+
+
+def differentiated(forward: Sequence[int]) -> list[int]:
+    """The loops a gradient of code with `forward` loops runs, as the lowered module holds them: the
+    forward loops in order, then their transposes (same trip counts) in reverse order."""
+    return [*forward, *reversed(forward)]
 
 
 def fits(args: Sequence[Arg], activations: Sequence[int] = (), work: int = 0) -> bool:

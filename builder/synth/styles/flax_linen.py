@@ -104,10 +104,15 @@ def _doc(model: LinenModel, train: bool) -> str:
     return f"Applies the {model.family} model {mode}."
 
 
-def generate(seed: int) -> StyledProgram:
+def generate(seed: int, max_args: int = 5) -> StyledProgram:
     d = Draw(seed)
-    model = draw_model(d, FAMILIES)
-    src, args, _ = entry(d, model)
+    for _ in range(100):  # a model whose apply wrapper takes more than max_args arguments is drawn again
+        model = draw_model(d, FAMILIES)
+        src, args, _ = entry(d, model)
+        if len(args) <= max_args:
+            break
+    else:
+        raise RuntimeError(f"{CATEGORY} seed {seed}: no program took at most {max_args} arguments")
     imports = set(model.imports) | {"import jax", "import jax.numpy as jnp", "import flax.linen as nn"}
     if "functools" in src:
         imports.add("import functools")
@@ -115,4 +120,4 @@ def generate(seed: int) -> StyledProgram:
     source = module(sorted(imports), model.source, f"model = {model.construct}", src)
     if "jnp." not in source.replace("import jax.numpy as jnp", ""):
         source = source.replace("import jax.numpy as jnp\n", "")
-    return StyledProgram(CATEGORY, name, source, args, model.nodes, libraries=("flax",))
+    return StyledProgram(CATEGORY, name, source, args, model.nodes, libraries=("flax",), loop_trip_counts=list(model.loops))

@@ -189,7 +189,7 @@ def train_step({', '.join(a.name for a in args)}):
     return src, args
 
 
-def generate(seed: int) -> StyledProgram:
+def generate(seed: int, max_args: int = 5) -> StyledProgram:
     d = Draw(seed)
     family = d.weighted(FAMILIES)
     for _ in range(200):
@@ -197,10 +197,10 @@ def generate(seed: int) -> StyledProgram:
         opt = draw_optimizer(d)
         train = d.chance(0.6)
         src, args = _train_step(d, model, opt.code, opt.state(model.params)) if train else _inference(d, model)
-        if fits(args, model.activations, model.forward_work()):
+        if len(args) <= max_args and fits(args, model.activations, model.forward_work()):
             break
     else:
-        raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget")
+        raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget and {max_args} arguments")
     imports = set(model.imports) | ({"import optax"} if train else set())
     blocks = [model.source, _split_lines(d, model)] + ([opt.code] if train else []) + [src]
     name = src.split("def ", 1)[1].split("(", 1)[0]

@@ -44,6 +44,7 @@ class Idiom:
     activations: tuple[int, ...] = ()
     work: int = 0  # multiply-adds of the program (estimated by the family)
     differentiable: bool = True
+    loops: list[int] = field(default_factory=list)  # trip counts, as `StyledProgram.loop_trip_counts`
 
 
 def signature(args: list[Arg], annotations: dict[str, str] | None, extra: str = "") -> str:

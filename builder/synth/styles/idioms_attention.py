@@ -6,7 +6,7 @@ with `jax.checkpoint`."""
 from __future__ import annotations
 
 from ..domains import Domain
-from .base import Arg, Draw, layer, spec
+from .base import Arg, Draw, differentiated, layer, spec
 from .idiom_base import IMPORTS, LAYER_NORM, RMS_NORM, ROPE, Idiom, signature
 from .linen_model import BATCH, SEQ, VOCAB
 
@@ -130,7 +130,7 @@ def kv_cache_decode(d: Draw) -> Idiom:
                            act=d.pick(("jax.nn.silu", "jax.nn.gelu")), logits=logits)  # fmt: skip
     blocks = [RMS_NORM.format(eps=1e-6), ROPE.format(theta=d.pick((10000.0, 500000.0))), source]
     nodes = [layer("kv_cache_layer", [cache_spec], [cache_spec])] * layers + [layer("logits", [spec(dtype, batch, d_model)], [spec("float32", batch, vocab)])]
-    return Idiom("kv_cache", blocks, name, args, nodes, imports=IMPORTS | {"import functools"}, activations=(layers * batch * max_len * heads,))
+    return Idiom("kv_cache", blocks, name, args, nodes, imports=IMPORTS | {"import functools"}, activations=(layers * batch * max_len * heads,), loops=[layers])
 
 
 SCAN_STACK = '''def {block}(x: jax.Array, layer_params: dict) -> jax.Array:
@@ -180,9 +180,11 @@ def scan_stack(d: Draw) -> Idiom:
         tail = f"logits = {pooled} @ params['head']\n    return {loss}"
         doc, name = "The loss of a scanned residual stack.", "loss_fn"
     remat_line, call = REMAT[remat]
+    unroll = d.pick(("", "", ", unroll=2")) if layers % 2 == 0 else ""
+    trips = layers // 2 if unroll else layers  # unrolled by 2, the while runs half the steps, two per body
     source = SCAN_STACK.format(block=block, act=act, decorator="@jax.jit\n" if kind == "forward" and d.chance(0.6) else "", name=name, sig=signature(args, None),
                                doc=doc, remat=remat_line.format(block=block, policy=policy), call=call.format(block=block),
-                               unroll=d.pick(("", "", ", unroll=2")) if layers % 2 == 0 else "", tail=tail)  # fmt: skip
+                               unroll=unroll, tail=tail)  # fmt: skip
     blocks = [LAYER_NORM, source]
     if kind == "sgd":
         lr = d.pick((1e-3, 1e-2, 0.1))
@@ -194,4 +196,5 @@ def train_step(params: dict, x: jax.Array, {args[-1].name}: jax.Array) -> tuple[
 ''')
         name = "train_step"
     nodes = [layer(f"scan_block[{remat}]", [spec("float32", *x_shape)], [spec("float32", *x_shape)])] * layers
-    return Idiom("scan_stack", blocks, name, args, nodes, activations=(batch * (seq or 1) * hidden * layers,), work=2 * batch * (seq or 1) * hidden * d_model * layers)
+    return Idiom("scan_stack", blocks, name, args, nodes, activations=(batch * (seq or 1) * hidden * layers,), work=2 * batch * (seq or 1) * hidden * d_model * layers,
+                 loops=differentiated([trips]) if kind == "sgd" else [trips])  # fmt: skip

@@ -149,4 +149,5 @@ def recurrent(d: Draw) -> Idiom:
     name = source.split("def ", 1)[1].split("(", 1)[0]
     blocks = [(LSTM.format(forget_bias=d.pick((0.0, 1.0))) if kind == "lstm" else GRU), source]
     nodes = [layer(f"scan[{kind}]", [x], [spec("float32", seq, batch, hidden)])]
-    return Idiom("rnn_scan", blocks, name, [Arg("params", params), Arg("inputs", x)], nodes, imports=IMPORTS | {"import functools"}, activations=(batch * seq * gates * hidden,))
+    return Idiom("rnn_scan", blocks, name, [Arg("params", params), Arg("inputs", x)], nodes, imports=IMPORTS | {"import functools"}, activations=(batch * seq * gates * hidden,),
+                 loops=[seq])  # fmt: skip

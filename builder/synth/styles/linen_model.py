@@ -60,6 +60,9 @@ class LinenModel:
     dropout: bool = False  # `train=True` needs rngs={'dropout': ...}
     activations: tuple[int, ...] = ()  # element counts of its largest intermediates
     work: int = 0  # multiply-adds of a forward pass beyond the weights' (attention, convolutions)
+    # Trip counts of the lax loops one forward pass runs (nn.scan over layers, nn.RNN over time), in the
+    # order the lowered module holds them; JAX's own loops (the threefry PRNG's rounds) are not listed.
+    loops: tuple[int, ...] = ()
 
     @property
     def batch(self) -> int:

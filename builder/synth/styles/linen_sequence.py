@@ -97,7 +97,8 @@ def encoder(d: Draw, batch: int) -> LinenModel | None:
     nodes = [layer("nn.Embed", [tokens.spec], [f32(batch, seq, emb)])] + [layer("EncoderBlock", [f32(batch, seq, emb)], [f32(batch, seq, emb)])] * layers
     construct = f"TransformerClassifier(vocab_size={vocab}, num_layers={layers}, num_heads={heads}, emb_dim={emb}, mlp_dim={mlp}, num_classes={classes})"
     return LinenModel("encoder", source, construct, params, [tokens], "classify", classes, nodes, imports=set(IMPORTS), train_arg=True, dropout=dropout > 0,
-                      activations=(batch * heads * seq * seq, batch * seq * mlp), work=2 * layers * batch * seq * seq * emb)  # fmt: skip
+                      activations=(batch * heads * seq * seq, batch * seq * mlp), work=2 * layers * batch * seq * seq * emb,
+                      loops=(layers,) if scanned else ())  # fmt: skip
 
 
 DECODER_SOURCE = '''def apply_rope(x: jax.Array, positions: jax.Array, max_wavelength: float = {theta}) -> jax.Array:
@@ -235,7 +236,8 @@ def decoder(d: Draw, batch: int) -> LinenModel | None:
     nodes = [layer("nn.Embed", [tokens.spec], [spec(dtype, batch, seq, emb)])] + [layer("DecoderLayer", [spec(dtype, batch, seq, emb)], [spec(dtype, batch, seq, emb)])] * layers
     construct = f"{cls}(vocab_size={vocab}, num_layers={layers}, num_heads={heads}, num_kv_heads={kv}, head_dim={head_dim}, emb_dim={emb}, mlp_dim={mlp})"
     return LinenModel("decoder", source, construct, params, [tokens], "lm", vocab, nodes, imports=IMPORTS | {"import functools"},
-                      activations=(batch * heads * seq * seq, batch * seq * max(mlp, vocab)), work=2 * layers * batch * seq * seq * heads * head_dim)  # fmt: skip
+                      activations=(batch * heads * seq * seq, batch * seq * max(mlp, vocab)), work=2 * layers * batch * seq * seq * heads * head_dim,
+                      loops=(layers,) if scanned else ())  # fmt: skip
 
 
 RNN_SOURCE = '''class {cls}(nn.Module):
@@ -281,4 +283,5 @@ def rnn(d: Draw, batch: int) -> LinenModel | None:
     nodes = [layer("nn.Embed", [tokens.spec], [f32(batch, seq, emb)]), layer(f"nn.RNN[{kind}]", [f32(batch, seq, emb)], [f32(batch, out)])]
     source = RNN_SOURCE.format(cls=cls, desc=desc, run=RUNS[kind])
     return LinenModel("rnn", source, f"{cls}(vocab_size={vocab}, embed_dim={emb}, hidden_size={hidden}, num_classes={classes})", params, [tokens, lengths],
-                      "classify", classes, nodes, imports=set(IMPORTS), activations=(batch * seq * 4 * hidden,))  # fmt: skip
+                      "classify", classes, nodes, imports=set(IMPORTS), activations=(batch * seq * 4 * hidden,),
+                      loops=(seq, seq) if kind == "bigru" else (seq,))  # one lax.scan over time per nn.RNN  # fmt: skip

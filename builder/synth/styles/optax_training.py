@@ -5,13 +5,16 @@ and metrics (accuracy, top-k, perplexity, gradient norm). The loss follows what 
 
 from __future__ import annotations
 
-from .base import Arg, Draw, StyledProgram, fits, layer, module
+from ..domains import Domain
+from ..specs import python_scalar
+from .base import Arg, Draw, Leaf, Struct, StyledProgram, differentiated, fits, layer, module
 from .linen_dense import mlp, moe, vae
 from .linen_graph import gnn
 from .linen_model import LinenModel, draw_model
 from .linen_sequence import decoder, encoder, rnn
 from .linen_vision import cnn, resnet, unet
-from .optimizers import draw_optimizer
+from .optax_steps import accumulation_fits, accumulation_step, update_fn, update_fn_fits
+from .optimizers import DrawnOptimizer, draw_optimizer
 from .training_losses import LossCode, loss_for
 
 CATEGORY = "optax_training"
@@ -52,6 +55,43 @@ def train_step(d: Draw, model: LinenModel, loss: LossCode) -> tuple[str, list[Ar
     return _function(d, "train_step", lines, returns, args, loss), args
 
 
+def state_arg(model: LinenModel, opt: DrawnOptimizer) -> Arg:
+    """flax's `TrainState` as a pytree argument: `step` (a Python int after `TrainState.create`, so weakly
+    typed), params and opt_state; `apply_fn` and `tx` are static, the module's `model.apply` and `tx`."""
+    fields = (("step", Leaf(python_scalar("int32"), Domain("int", 0, 100_000))), ("params", model.params), ("opt_state", opt.state(model.params)))
+    return Arg("state", Struct("flax.training.train_state.TrainState", fields, (("apply_fn", "model.apply"), ("tx", "tx"))))
+
+
+def train_state_step(d: Draw, model: LinenModel, loss: LossCode, opt: DrawnOptimizer) -> tuple[str, list[Arg]]:
+    """A train step over flax's `TrainState`, as flax's examples (lm1b, wmt, sst2, nlp_seq, vae, ogbg_molpcba)
+    write it: `state.apply_fn`, the dropout key folded with `state.step`, `state.apply_gradients`."""
+    lines = []
+    if model.dropout and d.chance(0.7):
+        lines.append("dropout_rng = jax.random.fold_in(dropout_rng, state.step)")
+    variables = "{'params': params}"
+    calls = [f"{t} = " + _apply(model, variables, inputs, True, False).replace("model.apply", "state.apply_fn", 1) for t, inputs in loss.calls]
+    aux = loss.aux
+    body = [*calls, *loss.lines, f"return loss, {aux}" if aux else "return loss"]
+    lines += [*loss.setup, "def loss_fn(params):", *("    " + b for b in body), ""]
+    if aux:
+        lines += ["grad_fn = jax.value_and_grad(loss_fn, has_aux=True)", f"(loss, {aux}), grads = grad_fn(state.params)"]
+    else:
+        lines += ["loss, grads = jax.value_and_grad(loss_fn)(state.params)"]
+    lines.append(d.pick(("state = state.apply_gradients(grads=grads)", "new_state = state.apply_gradients(grads=grads)")))
+    metrics = dict(loss.metrics)
+    if opt.scheduled and d.chance(0.5):
+        metrics["learning_rate"] = "learning_rate_fn(state.step)"
+    lines.append("metrics = {" + ", ".join(f"'{k}': {v}" for k, v in metrics.items()) + "}")
+    returns = "new_state, metrics" if "new_state" in lines[-2] else "state, metrics"
+    params = ["state", *(a.name for a in loss.args(True))]
+    annotated = d.chance(0.5)
+    sig = ", ".join(f"{p}: train_state.TrainState" if annotated and p == "state" else p for p in params)
+    decorator = d.pick(("@jax.jit", "@jax.jit", "@functools.partial(jax.jit, donate_argnums=(0,))"))
+    doc = f'    """{loss.doc}"""\n' if d.chance(0.6) else ""
+    text = "\n".join(("    " + line) if line else "" for line in lines)
+    return f"{decorator}\ndef train_step({sig}):\n{doc}{text}\n    return {returns}\n", [state_arg(model, opt)]
+
+
 def eval_step(d: Draw, model: LinenModel, loss: LossCode) -> tuple[str, list[Arg]]:
     stats = model.batch_stats is not None
     variables = "{'params': params, 'batch_stats': batch_stats}" if stats else "{'params': params}"
@@ -69,26 +109,51 @@ def _function(d: Draw, name: str, lines: list[str], returns: str, args: list[Arg
     return (decorator + "\n" if decorator else "") + f"def {name}({', '.join(params)}):\n{doc}{body}\n    return {returns}\n"
 
 
-def generate(seed: int) -> StyledProgram:
+def draw_step(d: Draw, model: LinenModel, loss: LossCode, opt: DrawnOptimizer, train: bool) -> tuple[str, str, list[Arg], list[int]]:
+    """The step's kind, source, arguments and loop trip counts: an eval step, or a train step written as flax's
+    examples (explicit params and opt_state, or a TrainState), big_vision (`update_fn`) or maxtext (accumulation) do."""
+    forward = [t for _ in loss.calls for t in model.loops]  # one forward pass per model call in the step
+    if not train:
+        src, args = eval_step(d, model, loss)
+        return "eval", src, [*args, *loss.args(False)], forward
+    kinds = {"explicit": 4.0, "state": 3.0 if model.batch_stats is None else 0.0, "update_fn": 1.5 if update_fn_fits(model, loss) else 0.0,
+             "accumulate": 3.0 if accumulation_fits(model, loss) else 0.0}  # fmt: skip
+    kind = d.weighted(kinds)
+    if kind == "update_fn":
+        src, args = update_fn(d, model, loss, opt)
+        return kind, src, args, differentiated(forward)
+    if kind == "accumulate":  # the model has no loops of its own: the scan over microbatches is the only one
+        src, args, steps = accumulation_step(d, model, loss, opt)
+        return kind, src, args, [steps]
+    if kind == "state":
+        src, args = train_state_step(d, model, loss, opt)
+    else:
+        src, args = train_step(d, model, loss)
+        args.append(Arg("opt_state", opt.state(model.params)))
+    return kind, src, [*args, *loss.args(True)], differentiated(forward)
+
+
+def generate(seed: int, max_args: int = 5) -> StyledProgram:
     d = Draw(seed)
     for _ in range(100):
         model = draw_model(d, FAMILIES)
         opt = draw_optimizer(d)
         train = model.output in ("vae", "noise", "moe", "regress") or d.chance(0.8)
         loss = loss_for(d, model, train)
-        src, args = (train_step if train else eval_step)(d, model, loss)
-        if train:
-            args.append(Arg("opt_state", opt.state(model.params)))
-        args += loss.args(train)
-        if fits(args, model.activations, model.forward_work()):
+        kind, src, args, loops = draw_step(d, model, loss, opt, train)
+        if len(args) <= max_args and fits(args, model.activations, model.forward_work()):
             break
     else:
-        raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget")
+        raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget and {max_args} arguments")
     name = src.split("def ", 1)[1].split("(", 1)[0]
     imports = set(model.imports) | {"import jax", "import jax.numpy as jnp", "import flax.linen as nn", "import optax"}
     if "functools." in src:
         imports.add("import functools")
+    if kind == "state":  # the module builds its state with `train_state.TrainState.create(...)`
+        imports.add("from flax.training import train_state")
     blocks = [model.source, *loss.helpers, f"model = {model.construct}"] + ([opt.code] if train else []) + [src]
     source = module(sorted(imports), *blocks)
     nodes = [*model.nodes, layer(f"optax.{opt.optimizer.name}" if train else "eval", [], []), layer(loss.name, [], [])]
-    return StyledProgram(CATEGORY, name, source, args, nodes, libraries=("flax", "optax"))
+    if kind in ("update_fn", "accumulate"):
+        nodes.append(layer(f"step[{kind}]", [], []))
+    return StyledProgram(CATEGORY, name, source, args, nodes, libraries=("flax", "optax"), loop_trip_counts=loops)

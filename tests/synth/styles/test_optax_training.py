@@ -53,6 +53,8 @@ def _namespace(program: StyledProgram) -> dict:
 def test_opt_state_is_what_tx_init_returns(seed):
     program = optax_training.generate(seed)
     args = {a.name: a.tree for a in program.args}
+    if "state" in args:  # flax's TrainState: params and opt_state are its fields
+        args.update(dict(args["state"].fields))
     if "opt_state" not in args:
         pytest.skip("an eval step takes no optimizer state")
     got = jax.eval_shape(_namespace(program)["tx"].init, _abstract(args["params"]))
@@ -83,12 +85,40 @@ def test_args_tree_rebuilds_optax_states():
 
 
 def test_fill_refuses_what_is_not_an_optax_or_flax_namedtuple():
-    with pytest.raises(ValueError, match="only namedtuple classes"):
+    with pytest.raises(ValueError, match="only namedtuple and struct classes"):
         fill(("os.system", 0), ["echo"])
     with pytest.raises(ValueError, match="not a namedtuple"):
         fill(("optax.adam", 0), [1e-3])
 
 
+def test_args_tree_rebuilds_a_train_state_from_the_programs_globals():
+    """A TrainState's static fields name the program's `tx` and `model.apply`; one apply_gradients step runs
+    on the rebuilt state, and a string that is no public global of the program is refused."""
+    program = next(p for p in map(optax_training.generate, range(50)) if "TrainState" in p.args_tree())
+    namespace = _namespace(program)
+    leaves = [jnp.zeros(v.spec.shape, v.spec.dtype) for v in program.leaves]
+    state = fill(ast.literal_eval(program.args_tree()), leaves, namespace)[0]
+    assert state.tx is namespace["tx"] and state.apply_fn == namespace["model"].apply
+    assert int(state.apply_gradients(grads=state.params).step) == 1
+    tree = ("flax.training.train_state.TrainState", {"step": 0, "params": {}, "opt_state": (), "apply_fn": "model.apply", "tx": "tx"})
+    with pytest.raises(ValueError, match="with the program's namespace"):
+        fill(tree, [0])
+    for name in ("__builtins__", "os.system", "model._state"):
+        with pytest.raises(ValueError, match="not a public global"):
+            fill((tree[0], {**tree[1], "tx": name}), [0], namespace)
+
+
 def test_same_seed_same_program_and_seeds_differ():
     assert optax_training.generate(3).render() == optax_training.generate(3).render()
     assert len({optax_training.generate(s).render() for s in range(20)}) == 20
+
+
+def test_every_step_kind_real_code_uses_is_drawn():
+    """flax's examples train through a TrainState, big_vision through update_fn over a dict, maxtext accumulates
+    microbatch gradients under lax.scan; the explicit params / opt_state step and eval steps stay."""
+    sources = [optax_training.generate(s).render() for s in range(60)]
+    markers = {"TrainState": "state.apply_gradients(grads=grads)", "update_fn": 'return {"params": params, "opt": opt}, measurements',
+               "accumulate": "jax.lax.scan(accumulate, init, microbatches)", "explicit": "params = optax.apply_updates(params, updates)\n    metrics",
+               "eval": "def eval"}  # fmt: skip
+    counts = {kind: sum(marker in s for s in sources) for kind, marker in markers.items()}
+    assert all(n >= 3 for n in counts.values()), counts
