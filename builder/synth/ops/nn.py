@@ -17,7 +17,7 @@ from itertools import pairwise
 from ..domains import Domain
 from ..program import Tree, Value, flatten_tree, tuple_literal
 from ..specs import MAX_ELEMENTS, TensorSpec, python_scalar
-from .base import BLOCK, Draw, Operand, Statement, op
+from .base import BLOCK, Draw, Operand, Statement, op, shift
 from .random import draw_keys
 
 CAT = ("nn",)
@@ -429,9 +429,9 @@ def _dropout(ctx: Draw) -> Statement | None:
     if use is None:
         return None
     lines = [
-        *use.lines,
-        f"{keep} = jax.random.bernoulli({use.subkeys[0]}, 1.0 - {rate}, {x.name}.shape)",
-        f"$out0 = jnp.where({keep}, {x.name} / (1.0 - {rate}), 0.0)",
+        *shift(use.lines, 1 if arg is None else 2),
+        f"{keep} = jax.random.bernoulli({use.subkeys[0]}, 1.0 - {rate}, $0.shape)",
+        f"$out0 = jnp.where({keep}, $0 / (1.0 - {rate}), 0.0)",
     ]
     made = [name for name, _ in use.made]
     return _piece((x, arg, *use.inputs), lines, [x.spec, *(s for _, s in use.made)], ["dropped"],
