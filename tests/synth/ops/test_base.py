@@ -8,7 +8,7 @@ import re
 import pytest
 from op_checks import single_op_program
 
-from builder.synth.ops import CATALOGUE, autodiff, control_flow, indexing, parallel, random, vmap
+from builder.synth.ops import CATALOGUE, autodiff, control_flow, indexing, nn, parallel, random, vmap
 from builder.synth.ops.base import Operand, fill, op, same, shift
 
 FORMAT_FIELD = re.compile(r"(?<!\{)\{\d+\}(?!\})")  # a str.format field left over (`{0}`): a set literal once rendered
@@ -45,7 +45,7 @@ def test_op_refuses_an_expression_over_an_undeclared_operand_and_attrs_on_a_draw
 
 DRAWN = [o for o in CATALOGUE if "creation" not in o.categories]  # constants are built on request, never drawn
 # Block tables whose statements name every value they read by its placeholder, never by its name.
-PLACEHOLDERS_ONLY = [o for module in (autodiff, control_flow, indexing, parallel, random, vmap) for o in module.OPS]
+PLACEHOLDERS_ONLY = [o for module in (autodiff, control_flow, indexing, nn, parallel, random, vmap) for o in module.OPS]
 
 
 def _drawn_nodes(decl, count=3):
