@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..program import Value, tuple_literal
 from ..specs import FLOAT, MAX_ELEMENTS, TensorSpec, python_scalar
-from .base import BLOCK, Draw, Operand, Statement, fill, op
+from .base import BLOCK, Draw, Operand, Statement, fill, op, shift
 
 CAT = ("autodiff",)
 DIFF = Operand(FLOAT, 0, 4)  # a value to differentiate at
@@ -79,7 +79,8 @@ SCALAR_HELPERS = ("safe_norm",)  # helpers that reduce to a scalar
 @dataclass(frozen=True)
 class Fn:
     """A nested function to transform: name, parameters, decorators, body lines, the value its
-    body computes and what it returns, plus the outer values and helpers it uses."""
+    body computes and what it returns, plus the outer values (`$0`, `$1`, ... in its own lines,
+    read after the statement's other inputs) and helpers it uses."""
 
     name: str
     params: tuple[str, ...]
@@ -98,7 +99,8 @@ class Fn:
 
 @dataclass(frozen=True)
 class Loss:
-    """A scalar reduction of a function's value: setup lines, the expression, what it reads."""
+    """A scalar reduction of a function's value: setup lines, the expression, what it reads
+    (`$0`, `$1`, ... in the order of `captured`)."""
 
     lines: tuple[str, ...]
     expr: str
@@ -151,7 +153,7 @@ def _scalar_loss(ctx: Draw, x: Value, value: str, param: str) -> Loss:
     if roll < 0.25 and targets:
         target = rng.choice(targets)
         captured.append(target)
-        t = f"lax.stop_gradient({target.name})" if rng.random() < 0.4 else target.name
+        t = "lax.stop_gradient($0)" if rng.random() < 0.4 else "$0"
         expr = f"jnp.mean(({value} - {t}) ** 2)"
     elif roll < 0.4 and x.spec.rank >= 2 and min(x.spec.shape[-2:]) >= 2:
         pooled = ctx.fresh("pooled")
@@ -168,9 +170,10 @@ def _scalar_loss(ctx: Draw, x: Value, value: str, param: str) -> Loss:
                            f"jnp.mean({value})", f"jnp.sum(jnp.abs({value}))", f"jax.nn.logsumexp({value})"])
     if rng.random() < 0.25:
         lam = ctx.argument(python_scalar("float32"), rng.choice(("weight_decay", "l2_reg")))
+        scale = f"${len(captured)}" if lam is not None else rng.choice(('1e-4', '0.01'))
         if lam is not None:
             captured.append(lam)
-        expr = f"{expr} + {lam.name if lam is not None else rng.choice(('1e-4', '0.01'))} * jnp.sum({param} ** 2)"
+        expr = f"{expr} + {scale} * jnp.sum({param} ** 2)"
     return Loss(tuple(lines), expr, tuple(captured), tuple(helpers))
 
 
@@ -187,8 +190,10 @@ def _small(ctx: Draw) -> Value | None:
 
 def _piece(fn: Fn, inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence[TensorSpec],
            hints: Sequence[str], definition: Sequence[str] | None = None) -> Statement:
-    return Statement(tuple(v for v in (*inputs, *fn.captured) if v is not None), (*(definition or fn.define()), *lines),
-                 tuple(specs), tuple(hints), (), fn.helpers)
+    """The statement of a transformation: `inputs` (`$0`, ...) read by `lines`, then the values `fn` captures."""
+    explicit = tuple(v for v in inputs if v is not None)
+    return Statement((*explicit, *fn.captured), (*shift(definition or fn.define(), len(explicit)), *lines),
+                     tuple(specs), tuple(hints), (), fn.helpers)
 
 
 # --- transformations ---------------------------------------------------------------------------
@@ -197,36 +202,36 @@ def _grad(ctx: Draw, x: Value) -> Statement | None:
     if rng.random() < 0.3:  # two arguments, both differentiated
         y = ctx.need(x.spec)
         fn = _function(ctx, x, scalar=True, forward_mode=False, arity=2, hint="loss_fn")
-        return _piece(fn, (x, y), [f"$out0, $out1 = jax.grad({fn.name}, argnums=(0, 1))({x.name}, {y.name})"],
+        return _piece(fn, (x, y), [f"$out0, $out1 = jax.grad({fn.name}, argnums=(0, 1))($0, $1)"],
                       [x.spec, x.spec], ["grad_x", "grad_y"])
     fn = _function(ctx, x, scalar=True, forward_mode=False, hint="loss_fn")
-    return _piece(fn, (x,), [f"$out0 = jax.grad({fn.name})({x.name})"], [x.spec], ["grads"])
+    return _piece(fn, (x,), [f"$out0 = jax.grad({fn.name})($0)"], [x.spec], ["grads"])
 
 
 def _value_and_grad(ctx: Draw, x: Value) -> Statement | None:
     fn = _function(ctx, x, scalar=True, forward_mode=False, hint="loss_fn")
     if ctx.rng.random() < 0.5:
-        return _piece(fn, (x,), [f"$out0, $out1 = jax.value_and_grad({fn.name})({x.name})"], [fn.out, x.spec], ["loss", "grads"])
+        return _piece(fn, (x,), [f"$out0, $out1 = jax.value_and_grad({fn.name})($0)"], [fn.out, x.spec], ["loss", "grads"])
     # has_aux: the function also returns the array it computed on the way
     loss = ctx.fresh("loss")
     definition = fn.define(returns=f"{loss}, {fn.value}", extra=[f"{loss} = {fn.returns}"])
-    return _piece(fn, (x,), [f"($out0, $out1), $out2 = jax.value_and_grad({fn.name}, has_aux=True)({x.name})"],
+    return _piece(fn, (x,), [f"($out0, $out1), $out2 = jax.value_and_grad({fn.name}, has_aux=True)($0)"],
                   [fn.out, x.spec, x.spec], ["loss", "aux", "grads"], definition)
 
 
 def _jvp(ctx: Draw, x: Value) -> Statement | None:
     fn = _function(ctx, x, scalar=False, forward_mode=True)
-    tangent = ctx.rng.choice([f"jnp.ones_like({x.name})", None])
+    tangent = ctx.rng.choice(["jnp.ones_like($0)", None])
     t_val = ctx.need(x.spec) if tangent is None else None
-    t = tangent or t_val.name
-    return _piece(fn, (x, t_val), [f"$out0, $out1 = jax.jvp({fn.name}, ({x.name},), ({t},))"], [fn.out, fn.out], ["primal_out", "tangent_out"])
+    t = tangent or "$1"
+    return _piece(fn, (x, t_val), [f"$out0, $out1 = jax.jvp({fn.name}, ($0,), ({t},))"], [fn.out, fn.out], ["primal_out", "tangent_out"])
 
 
 def _linearize(ctx: Draw, x: Value) -> Statement | None:
     fn = _function(ctx, x, scalar=False, forward_mode=True)
     t = ctx.need(x.spec)
     f_jvp = ctx.fresh("f_jvp")
-    lines = [f"$out0, {f_jvp} = jax.linearize({fn.name}, {x.name})", f"$out1 = {f_jvp}({t.name})"]
+    lines = [f"$out0, {f_jvp} = jax.linearize({fn.name}, $0)", f"$out1 = {f_jvp}($1)"]
     return _piece(fn, (x, t), lines, [fn.out, fn.out], ["y", "y_dot"])
 
 
@@ -237,8 +242,8 @@ def _vjp(ctx: Draw, x: Value) -> Statement | None:
         cotangent, ct_val = "jnp.ones_like($out0)", None
     else:
         ct_val = ctx.need(fn.out)
-        cotangent = ct_val.name
-    lines = [f"$out0, {f_vjp} = jax.vjp({fn.name}, {x.name})", f"($out1,) = {f_vjp}({cotangent})"]
+        cotangent = "$1"
+    lines = [f"$out0, {f_vjp} = jax.vjp({fn.name}, $0)", f"($out1,) = {f_vjp}({cotangent})"]
     return _piece(fn, (x, ct_val), lines, [fn.out, x.spec], ["y", "x_bar"])
 
 
@@ -249,7 +254,7 @@ def _jacobian(ctx: Draw) -> Statement | None:
     kind = ctx.rng.choice(("jax.jacfwd", "jax.jacrev", "jax.jacobian"))
     fn = _function(ctx, x, scalar=False, forward_mode=kind == "jax.jacfwd")
     out = x.spec.with_shape((*fn.out.shape, *x.spec.shape))
-    return _piece(fn, (x,), [f"$out0 = {kind}({fn.name})({x.name})"], [out], ["jac"])
+    return _piece(fn, (x,), [f"$out0 = {kind}({fn.name})($0)"], [out], ["jac"])
 
 
 def _hessian(ctx: Draw) -> Statement | None:
@@ -259,7 +264,7 @@ def _hessian(ctx: Draw) -> Statement | None:
     fn = _function(ctx, x, scalar=True, forward_mode=True, hint="objective")
     form = ctx.rng.choice([f"jax.hessian({fn.name})", f"jax.jacfwd(jax.jacrev({fn.name}))"])
     out = x.spec.with_shape((*x.spec.shape, *x.spec.shape))
-    return _piece(fn, (x,), [f"$out0 = {form}({x.name})"], [out], ["hess"])
+    return _piece(fn, (x,), [f"$out0 = {form}($0)"], [out], ["hess"])
 
 
 def _checkpointed_grad(ctx: Draw, x: Value) -> Statement | None:
@@ -274,7 +279,7 @@ def _checkpointed_grad(ctx: Draw, x: Value) -> Statement | None:
         f"{remat} = jax.checkpoint({inner.name}{policy})",
         f"def {loss_fn}(w):",
         f"    return jnp.sum({remat}({remat}(w)) ** 2)" if rng.random() < 0.5 else f"    return jnp.mean(jnp.tanh({remat}(w)))",
-        f"$out0 = jax.grad({loss_fn})({x.name})",
+        f"$out0 = jax.grad({loss_fn})($0)",
     ]
     return _piece(inner, (x,), lines, [x.spec], ["grads"])
 
@@ -293,7 +298,7 @@ def _param_grads(ctx: Draw, x: Value) -> Statement | None:
     loss_fn, grads = ctx.fresh("loss_fn"), ctx.fresh("grads")
     act = rng.choice(("jnp.tanh", "jax.nn.relu", "jax.nn.sigmoid"))
     h = ctx.fresh("out")
-    lines = [f"def {loss_fn}(p):", f"    {h} = {act}({x.name} @ p['w'] + p['b'])",
+    lines = [f"def {loss_fn}(p):", f"    {h} = {act}($0 @ p['w'] + p['b'])",
              rng.choice([f"    return jnp.mean({h} ** 2)", f"    return -jnp.mean(jax.nn.log_softmax({h}))", f"    return jnp.sum({h})"])]
     keys = sorted(shapes)
     if rng.random() < 0.5:
@@ -308,12 +313,12 @@ def _custom_rule(ctx: Draw, x: Value) -> Statement | None:
     """A function with a custom JVP / VJP rule, applied (and often differentiated) in the program."""
     rng = ctx.rng
     name = rng.choice([n for n in CUSTOM if n not in SCALAR_HELPERS])
-    arg = f"jnp.abs({x.name}) + 1.0" if name == "safe_log" else x.name
+    arg = "jnp.abs($0) + 1.0" if name == "safe_log" else "$0"
     if rng.random() < 0.5:
         return Statement((x,), (f"$out0 = {name}({arg})",), (x.spec,), ("h",), (), (CUSTOM[name][0],))
     var = ctx.fresh("v")
     arg = f"jnp.abs({var}) + 1.0" if name == "safe_log" else var
-    line = f"$out0 = jax.grad(lambda {var}: jnp.sum({name}({arg})))({x.name})"
+    line = f"$out0 = jax.grad(lambda {var}: jnp.sum({name}({arg})))($0)"
     return Statement((x,), (line,), (x.spec,), ("grads",), (), (CUSTOM[name][0],))
 
 
@@ -321,9 +326,9 @@ def _stop_gradient(ctx: Draw, x: Value) -> Statement | None:
     """`lax.stop_gradient` as code uses it: a target network's output, a straight-through estimator."""
     rng = ctx.rng
     if rng.random() < 0.5 and x.spec.is_float:
-        line = f"$out0 = {x.name} + lax.stop_gradient(jnp.round({x.name}) - {x.name})"  # straight-through rounding
+        line = "$out0 = $0 + lax.stop_gradient(jnp.round($0) - $0)"  # straight-through rounding
         return Statement((x,), (line,), (x.spec,), ("quantized",))
-    return Statement((x,), (f"$out0 = lax.stop_gradient({x.name})",), (x.spec,), ("target",))
+    return Statement((x,), ("$out0 = lax.stop_gradient($0)",), (x.spec,), ("target",))
 
 
 def _complex(ctx: Draw, z: Value) -> Statement | None:
@@ -332,9 +337,9 @@ def _complex(ctx: Draw, z: Value) -> Statement | None:
     f, w = ctx.fresh("f"), ctx.fresh("z")
     expr = rng.choice([f"jnp.sin({w}) * {w}", f"{w} ** 2 + 1j * {w}", f"jnp.exp({w}) / (1.0 + {w} ** 2)", f"jnp.log1p({w} * {w})"])
     if rng.random() < 0.6:
-        lines = (f"def {f}({w}):", f"    return jnp.sum({expr})", f"$out0 = jax.grad({f}, holomorphic=True)({z.name})")
+        lines = (f"def {f}({w}):", f"    return jnp.sum({expr})", f"$out0 = jax.grad({f}, holomorphic=True)($0)")
         return Statement((z,), lines, (z.spec,), ("dz",))
-    lines = (f"def {f}({w}):", f"    return {expr}", f"$out0, $out1 = jax.jvp({f}, ({z.name},), (jnp.ones_like({z.name}),))")
+    lines = (f"def {f}({w}):", f"    return {expr}", f"$out0, $out1 = jax.jvp({f}, ($0,), (jnp.ones_like($0),))")
     return Statement((z,), lines, (z.spec, z.spec), ("y", "y_dot"))
 
 

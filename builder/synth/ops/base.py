@@ -11,6 +11,7 @@ results. The generator knows nothing about any single op: it hands each declarat
 from __future__ import annotations
 
 import random
+import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,19 @@ def fill(text: str, inputs: Sequence[str] = (), outputs: Sequence[str] = (), nam
     """`text` with its placeholders replaced; a placeholder nothing fills is a KeyError."""
     values = {**(named or {}), **{str(i): n for i, n in enumerate(inputs)}, **{f"out{i}": n for i, n in enumerate(outputs)}}
     return Code(text).substitute(values)
+
+
+def shift(lines: Sequence[str], by: int) -> tuple[str, ...]:
+    """`lines` with their input placeholders renumbered from `by` (`$0` -> `$by`): the lines of a
+    part (a key split) whose own inputs come after `by` others in the statement that embeds it."""
+
+    def renumber(match: re.Match[str]) -> str:
+        named, braced = match.group("named"), match.group("braced")
+        if named and named.isdigit():  # `\d+` takes every digit: no digit can follow
+            return f"${int(named) + by}"
+        return f"${{{int(braced) + by}}}" if braced and braced.isdigit() else match.group(0)
+
+    return tuple(Code.pattern.sub(renumber, line) for line in lines)
 
 
 def placeholders(text: str) -> set[str]:

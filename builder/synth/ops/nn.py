@@ -17,7 +17,7 @@ from itertools import pairwise
 from ..domains import Domain
 from ..program import Tree, Value, flatten_tree, tuple_literal
 from ..specs import MAX_ELEMENTS, TensorSpec, python_scalar
-from .base import BLOCK, Draw, Operand, Statement, op
+from .base import BLOCK, Draw, Operand, Statement, op, shift
 from .random import draw_keys
 
 CAT = ("nn",)
@@ -34,12 +34,13 @@ def _piece(inputs: Sequence[Value | None], lines: Sequence[str], specs: Sequence
     return Statement(tuple(v for v in inputs if v is not None), tuple(lines), tuple(specs), tuple(hints), tuple(names))
 
 
-def _hyper(ctx: Draw, hint: str, literals: Sequence[str], dtype: str = "float32", share: float = 0.5) -> tuple[str, Value | None]:
-    """A hyper-parameter: a Python scalar argument (`lr`) when drawn and there is room, else a literal."""
+def _hyper(ctx: Draw, hint: str, literals: Sequence[str], index: int, dtype: str = "float32", share: float = 0.5) -> tuple[str, Value | None]:
+    """A hyper-parameter: a Python scalar argument (`lr`) when drawn and there is room, read as the
+    statement's input `index` (`$index`), else a literal."""
     if ctx.rng.random() < share:
         arg = ctx.argument(python_scalar(dtype), hint)
         if arg is not None:
-            return arg.name, arg
+            return f"${index}", arg
     return ctx.rng.choice(literals), None
 
 
@@ -61,6 +62,12 @@ def _lead(spec: TensorSpec) -> int:
 def _tree_name(tree: Tree) -> str:
     """The argument a pytree of values belongs to: `opt_state` for `opt_state['mu']['w']`."""
     return flatten_tree(tree)[0].name.split("[", 1)[0]
+
+
+def _slots(tree: dict[str, Value], start: int) -> dict[str, str]:
+    """The placeholders of a module's weights, key -> `$i`, when the statement reads them as its
+    inputs from `start` on, in the tree's order (`$1` for `params['dense']['w']` after `x`)."""
+    return {key: f"${start + i}" for i, key in enumerate(tree)}
 
 
 def _other(ctx: Draw, x: Value) -> Value:
@@ -85,9 +92,10 @@ def _dense(ctx: Draw) -> Statement | None:
     got = ctx.weights(module, {"w": x.spec.with_shape((d_in, d_out)), "b": x.spec.with_shape((d_out,))})
     if got is None:
         return None
-    p, tree = got
-    matmul = rng.choice([f"{x.name} @ {p}['w']", f"jnp.dot({x.name}, {p}['w'])", f"jnp.einsum('...d,df->...f', {x.name}, {p}['w'])"])
-    expr = f"{matmul} + {p}['b']"
+    _, tree = got
+    w = _slots(tree, 1)
+    matmul = rng.choice([f"$0 @ {w['w']}", f"jnp.dot($0, {w['w']})", f"jnp.einsum('...d,df->...f', $0, {w['w']})"])
+    expr = f"{matmul} + {w['b']}"
     if rng.random() < 0.6:
         expr = f"{rng.choice(ACTIVATIONS)}({expr})"
     out = x.spec.with_shape((*x.spec.shape[:-1], d_out))
@@ -114,7 +122,7 @@ def _mlp(ctx: Draw) -> Statement | None:
     layer = ctx.fresh("layer")
     if rng.random() < 0.5:
         lines = [
-            f"$out0 = {x.name}",
+            "$out0 = $0",
             f"for {layer} in {p}[:-1]:",
             f"    $out0 = {act}($out0 @ {layer}['w'] + {layer}['b'])",
             f"$out0 = $out0 @ {p}[-1]['w'] + {p}[-1]['b']",
@@ -122,7 +130,7 @@ def _mlp(ctx: Draw) -> Statement | None:
     else:
         i = ctx.fresh("i")
         lines = [
-            f"$out0 = {x.name}",
+            "$out0 = $0",
             f"for {i}, {layer} in enumerate({p}):",
             f"    $out0 = $out0 @ {layer}['w'] + {layer}['b']",
             f"    if {i} < len({p}) - 1:",
@@ -143,11 +151,12 @@ def _swiglu(ctx: Draw) -> Statement | None:
     got = ctx.weights("ffn", {"w_in": x.spec.with_shape((d, 2 * hidden)), "w_out": x.spec.with_shape((hidden, d))})
     if got is None:
         return None
-    p, tree = got
+    _, tree = got
+    w = _slots(tree, 1)
     gate, up = ctx.fresh("gate"), ctx.fresh("up")
     lines = [
-        f"{gate}, {up} = jnp.split({x.name} @ {p}['w_in'], 2, axis=-1)",
-        f"$out0 = (jax.nn.silu({gate}) * {up}) @ {p}['w_out']",
+        f"{gate}, {up} = jnp.split($0 @ {w['w_in']}, 2, axis=-1)",
+        f"$out0 = (jax.nn.silu({gate}) * {up}) @ {w['w_out']}",
     ]
     return _piece((x, *tree.values()), lines, [x.spec], ["ffn_out"])
 
@@ -160,12 +169,12 @@ def _layer_norm(ctx: Draw) -> Statement | None:
     eps = rng.choice(EPS)
     mean, var = ctx.fresh("mean"), ctx.fresh("var")
     got = ctx.weights(rng.choice(("layer_norm", "ln", "norm")), {"scale": x.spec.with_shape((d,)), "bias": x.spec.with_shape((d,))})
-    affine = f" * {got[0]}['scale'] + {got[0]}['bias']" if got else ""
-    var_expr = rng.choice([f"jnp.var({x.name}, axis=-1, keepdims=True)", f"jnp.mean(jnp.square({x.name} - {mean}), axis=-1, keepdims=True)"])
+    affine = " * $1 + $2" if got else ""  # the scale and bias: the inputs after x
+    var_expr = rng.choice(["jnp.var($0, axis=-1, keepdims=True)", f"jnp.mean(jnp.square($0 - {mean}), axis=-1, keepdims=True)"])
     lines = [
-        f"{mean} = jnp.mean({x.name}, axis=-1, keepdims=True)",
+        f"{mean} = jnp.mean($0, axis=-1, keepdims=True)",
         f"{var} = {var_expr}",
-        f"$out0 = ({x.name} - {mean}) * lax.rsqrt({var} + {eps}){affine}",
+        f"$out0 = ($0 - {mean}) * lax.rsqrt({var} + {eps}){affine}",
     ]
     return _piece((x, *(got[1].values() if got else ())), lines, [x.spec], ["normed"])
 
@@ -176,8 +185,8 @@ def _rms_norm(ctx: Draw) -> Statement | None:
         return None
     rng = ctx.rng
     got = ctx.weights(rng.choice(("rms_norm", "norm")), {"scale": x.spec.with_shape((x.spec.shape[-1],))})
-    scale = f" * {got[0]}['scale']" if got else ""
-    line = f"$out0 = {x.name} * lax.rsqrt(jnp.mean(jnp.square({x.name}), axis=-1, keepdims=True) + {rng.choice(EPS)}){scale}"
+    scale = " * $1" if got else ""  # the scale: the input after x
+    line = f"$out0 = $0 * lax.rsqrt(jnp.mean(jnp.square($0), axis=-1, keepdims=True) + {rng.choice(EPS)}){scale}"
     return _piece((x, *(got[1].values() if got else ())), [line], [x.spec], ["normed"])
 
 
@@ -193,14 +202,15 @@ def _batch_norm(ctx: Draw) -> Statement | None:
         got = ctx.weights("batch_norm", {"mean": vec, "var": vec, "scale": vec, "bias": vec})
         if got is None:
             return None
-        p, tree = got
-        line = f"$out0 = ({x.name} - {p}['mean']) * lax.rsqrt({p}['var'] + {eps}) * {p}['scale'] + {p}['bias']"
+        _, tree = got
+        w = _slots(tree, 1)
+        line = f"$out0 = ($0 - {w['mean']}) * lax.rsqrt({w['var']} + {eps}) * {w['scale']} + {w['bias']}"
         return _piece((x, *tree.values()), [line], [x.spec], ["bn"])
     mean, var = ctx.fresh("batch_mean"), ctx.fresh("batch_var")
     lines = [
-        f"{mean} = jnp.mean({x.name}, axis={tuple_literal(axes)})",
-        f"{var} = jnp.var({x.name}, axis={tuple_literal(axes)})",
-        f"$out0 = ({x.name} - {mean}) / jnp.sqrt({var} + {eps})",
+        f"{mean} = jnp.mean($0, axis={tuple_literal(axes)})",
+        f"{var} = jnp.var($0, axis={tuple_literal(axes)})",
+        f"$out0 = ($0 - {mean}) / jnp.sqrt({var} + {eps})",
     ]
     return _piece((x,), lines, [x.spec], ["bn"])
 
@@ -210,15 +220,15 @@ def _softmax(ctx: Draw) -> Statement | None:
     if x is None:
         return None
     rng = ctx.rng
-    temp, arg = _hyper(ctx, "temperature", ("0.5", "2.0", "0.1"), share=0.6)
+    temp, arg = _hyper(ctx, "temperature", ("0.5", "2.0", "0.1"), 1, share=0.6)
     form = rng.random()
     if form < 0.4:
-        return _piece((x, arg), [f"$out0 = jax.nn.softmax({x.name} / {temp}, axis=-1)"], [x.spec], ["probs"])
+        return _piece((x, arg), [f"$out0 = jax.nn.softmax($0 / {temp}, axis=-1)"], [x.spec], ["probs"])
     if form < 0.7:
-        return _piece((x, arg), [f"$out0 = jax.nn.log_softmax({x.name} / {temp}, axis=-1)"], [x.spec], ["log_probs"])
+        return _piece((x, arg), [f"$out0 = jax.nn.log_softmax($0 / {temp}, axis=-1)"], [x.spec], ["log_probs"])
     shifted = ctx.fresh("shifted")
     lines = [  # the numerically stable softmax written out
-        f"{shifted} = {x.name} - jnp.max({x.name}, axis=-1, keepdims=True)",
+        f"{shifted} = $0 - jnp.max($0, axis=-1, keepdims=True)",
         f"$out0 = jnp.exp({shifted}) / jnp.sum(jnp.exp({shifted}), axis=-1, keepdims=True)",
     ]
     return _piece((x,), lines, [x.spec], ["probs"])
@@ -246,19 +256,20 @@ def _attention(ctx: Draw) -> Statement | None:
     got = ctx.weights(rng.choice(("attn", "attention", "self_attn")), {**wspec, "wo": spec.with_shape((d, d))})
     if got is None:
         return None
-    p, tree = got
+    _, tree = got
+    w = _slots(tree, 1)
     head_dim = d // heads
     q, k, v = ctx.fresh("q"), ctx.fresh("k"), ctx.fresh("v")
     scores, weights, ctx_name = ctx.fresh("scores"), ctx.fresh("attn_weights"), ctx.fresh("context")
     seq_len = ctx.fresh("seq_len")
     lead = f"{ctx.fresh('batch_size')}, {seq_len}" if batched else seq_len
-    lines = [f"{lead}, _ = {x.name}.shape" if batched else f"{seq_len} = {x.name}.shape[0]"]
+    lines = [f"{lead}, _ = $0.shape" if batched else f"{seq_len} = $0.shape[0]"]
     split = f"{lead}, {heads}, {head_dim}"
     if fused:
-        lines.append(f"{q}, {k}, {v} = jnp.split({x.name} @ {p}['w_qkv'], 3, axis=-1)")
+        lines.append(f"{q}, {k}, {v} = jnp.split($0 @ {w['w_qkv']}, 3, axis=-1)")
         lines.extend(f"{n} = {n}.reshape({split})" for n in (q, k, v))
     else:
-        lines.extend(f"{n} = ({x.name} @ {p}['{w}']).reshape({split})" for n, w in ((q, "wq"), (k, "wk"), (v, "wv")))
+        lines.extend(f"{n} = ($0 @ {w[key]}).reshape({split})" for n, key in ((q, "wq"), (k, "wk"), (v, "wv")))
     causal = rng.random() < 0.5
     inputs: list[Value | None] = [x, *tree.values()]
     b = "b" if batched else ""
@@ -276,11 +287,11 @@ def _attention(ctx: Draw) -> Statement | None:
         elif batched and rng.random() < 0.4:  # a padding mask argument
             mask_arg = ctx.argument(TensorSpec((batch, seq), "bool"), "mask")
             if mask_arg is not None:
-                lines.append(f"{scores} = jnp.where({mask_arg.name}[:, None, None, :], {scores}, -1e9)")
+                lines.append(f"{scores} = jnp.where(${len(inputs)}[:, None, None, :], {scores}, -1e9)")
         inputs.append(mask_arg)
         lines.append(f"{weights} = jax.nn.softmax({scores}, axis=-1)")
         lines.append(f"{ctx_name} = jnp.einsum('{b}hqk,{b}khd->{b}qhd', {weights}, {v})")
-    lines.append(f"$out0 = {ctx_name}.reshape({lead}, {d}) @ {p}['wo']")
+    lines.append(f"$out0 = {ctx_name}.reshape({lead}, {d}) @ {w['wo']}")
     return _piece(inputs, lines, [spec], ["attn_out"])
 
 
@@ -304,13 +315,14 @@ def _conv_block(ctx: Draw) -> Statement | None:
     got = ctx.weights(rng.choice(("conv", "conv1", "encoder")), {"kernel": x.spec.with_shape((*(k,) * nd, cin, features)), "bias": x.spec.with_shape((features,))})
     if got is None:
         return None
-    p, tree = got
+    _, tree = got
+    w = _slots(tree, 1)
     layout = ("NWC", "WIO", "NWC") if nd == 1 else ("NHWC", "HWIO", "NHWC")
     conv = ctx.fresh("conv")
     lines = [
-        f"{conv} = lax.conv_general_dilated({x.name}, {p}['kernel'], window_strides={tuple_literal((stride,) * nd)}, "
+        f"{conv} = lax.conv_general_dilated($0, {w['kernel']}, window_strides={tuple_literal((stride,) * nd)}, "
         f"padding={padding!r}, dimension_numbers={layout!r})",
-        f"$out0 = {rng.choice(ACTIVATIONS[:3])}({conv} + {p}['bias'])",
+        f"$out0 = {rng.choice(ACTIVATIONS[:3])}({conv} + {w['bias']})",
     ]
     out = [x.spec.shape[0], *out_sp, features]
     if min(out_sp) >= 2 and rng.random() < 0.7:
@@ -349,27 +361,28 @@ def _recurrent(ctx: Draw) -> Statement | None:
                              "b": TensorSpec((gates * hidden,), f32)})
     if got is None:
         return None
-    p, tree = got
+    _, tree = got
+    w = _slots(tree, 1)
     cell, h, x_t = ctx.fresh(f"{kind}_cell"), ctx.fresh("carry"), ctx.fresh("x_t")
-    pre = f"{x_t} @ {p}['w_x'] + {h} @ {p}['w_h'] + {p}['b']"
+    pre = f"{x_t} @ {w['w_x']} + {h} @ {w['w_h']} + {w['b']}"
     state_shape = tuple_literal((*batch, hidden))
     if kind == "rnn":
         body = [f"{h} = jnp.tanh({pre})", f"return {h}, {h}"]
-        init = f"jnp.zeros({state_shape}, {x.name}.dtype)"
+        init = f"jnp.zeros({state_shape}, $0.dtype)"
     elif kind == "gru":
         z, r, n = ctx.fresh("z"), ctx.fresh("r"), ctx.fresh("n")
         xz, xr, xn = ctx.fresh("xz"), ctx.fresh("xr"), ctx.fresh("xn")
         hz, hr, hn = ctx.fresh("hz"), ctx.fresh("hr"), ctx.fresh("hn")
         body = [
-            f"{xz}, {xr}, {xn} = jnp.split({x_t} @ {p}['w_x'] + {p}['b'], 3, axis=-1)",
-            f"{hz}, {hr}, {hn} = jnp.split({h} @ {p}['w_h'], 3, axis=-1)",
+            f"{xz}, {xr}, {xn} = jnp.split({x_t} @ {w['w_x']} + {w['b']}, 3, axis=-1)",
+            f"{hz}, {hr}, {hn} = jnp.split({h} @ {w['w_h']}, 3, axis=-1)",
             f"{z} = jax.nn.sigmoid({xz} + {hz})",
             f"{r} = jax.nn.sigmoid({xr} + {hr})",
             f"{n} = jnp.tanh({xn} + {r} * {hn})",
             f"{h} = (1.0 - {z}) * {n} + {z} * {h}",
             f"return {h}, {h}",
         ]
-        init = f"jnp.zeros({state_shape}, {x.name}.dtype)"
+        init = f"jnp.zeros({state_shape}, $0.dtype)"
     else:
         c = ctx.fresh("cell_state")
         i_, f_, g_, o_ = (ctx.fresh(n) for n in ("i", "f", "g", "o"))
@@ -380,9 +393,9 @@ def _recurrent(ctx: Draw) -> Statement | None:
             f"{h} = jax.nn.sigmoid({o_}) * jnp.tanh({c})",
             f"return ({h}, {c}), {h}",
         ]
-        init = f"(jnp.zeros({state_shape}, {x.name}.dtype), jnp.zeros({state_shape}, {x.name}.dtype))"
+        init = f"(jnp.zeros({state_shape}, $0.dtype), jnp.zeros({state_shape}, $0.dtype))"
     head = f"def {cell}(state, {x_t}):" if kind == "lstm" else f"def {cell}({h}, {x_t}):"
-    xs = f"jnp.swapaxes({x.name}, 0, 1)" if batched else x.name
+    xs = "jnp.swapaxes($0, 0, 1)" if batched else "$0"
     reverse = ", reverse=True" if rng.random() < 0.2 else ""
     final = ctx.fresh("final")
     lines = [head, *("    " + b for b in body)]
@@ -412,10 +425,11 @@ def _embedding(ctx: Draw) -> Statement | None:
     got = ctx.weights(rng.choice(("embed", "embedding", "tok_embed")), specs)
     if got is None:
         return None
-    p, tree = got
-    lookup = rng.choice([f"{p}['table'][{tokens.name}]", f"jnp.take({p}['table'], {tokens.name}, axis=0)"])
+    _, tree = got
+    w = _slots(tree, 1)
+    lookup = rng.choice([f"{w['table']}[$0]", f"jnp.take({w['table']}, $0, axis=0)"])
     if positional:
-        lookup += f" + {p}['position'][:{tokens.name}.shape[1]]"
+        lookup += f" + {w['position']}[:$0.shape[1]]"
     return _piece((tokens, *tree.values()), [f"$out0 = {lookup}"], [TensorSpec((batch, seq, dim), "float32")], ["embedded"])
 
 
@@ -423,15 +437,15 @@ def _dropout(ctx: Draw) -> Statement | None:
     x = ctx.pick(Operand(("float32", "float32", "bfloat16"), 1, 4))
     if x is None:
         return None
-    rate, arg = _hyper(ctx, ctx.rng.choice(("rate", "dropout_rate")), ("0.1", "0.2", "0.5"), share=0.4)
+    rate, arg = _hyper(ctx, ctx.rng.choice(("rate", "dropout_rate")), ("0.1", "0.2", "0.5"), 1, share=0.4)
     keep = ctx.fresh("keep")
     use = draw_keys(ctx, threefry=True)  # model code keeps the default PRNG; rbg keys are the random category's
     if use is None:
         return None
     lines = [
-        *use.lines,
-        f"{keep} = jax.random.bernoulli({use.subkeys[0]}, 1.0 - {rate}, {x.name}.shape)",
-        f"$out0 = jnp.where({keep}, {x.name} / (1.0 - {rate}), 0.0)",
+        *shift(use.lines, 1 if arg is None else 2),
+        f"{keep} = jax.random.bernoulli({use.subkeys[0]}, 1.0 - {rate}, $0.shape)",
+        f"$out0 = jnp.where({keep}, $0 / (1.0 - {rate}), 0.0)",
     ]
     made = [name for name, _ in use.made]
     return _piece((x, arg, *use.inputs), lines, [x.spec, *(s for _, s in use.made)], ["dropped"],
@@ -449,22 +463,22 @@ def _cross_entropy(ctx: Draw) -> Statement | None:
     scalar = TensorSpec((), "float32")
     if labels is None:  # soft targets: a distribution per row
         target = _other(ctx, logits)
-        lines = [f"$out0 = -jnp.mean(jnp.sum(jax.nn.softmax({target.name}, axis=-1) * jax.nn.log_softmax({logits.name}, axis=-1), axis=-1))"]
+        lines = ["$out0 = -jnp.mean(jnp.sum(jax.nn.softmax($1, axis=-1) * jax.nn.log_softmax($0, axis=-1), axis=-1))"]
         return _piece((logits, target), lines, [scalar], ["loss"])
-    lines = [f"{logp} = jax.nn.log_softmax({logits.name}, axis=-1)"]
+    lines = [f"{logp} = jax.nn.log_softmax($0, axis=-1)"]
     form = rng.random()
     if form < 0.35:
-        lines.append(f"$out0 = -jnp.mean(jnp.sum(jax.nn.one_hot({labels.name}, {classes}) * {logp}, axis=-1))")
+        lines.append(f"$out0 = -jnp.mean(jnp.sum(jax.nn.one_hot($1, {classes}) * {logp}, axis=-1))")
     elif form < 0.7:
-        lines.append(f"$out0 = -jnp.mean(jnp.take_along_axis({logp}, {labels.name}[..., None], axis=-1))")
+        lines.append(f"$out0 = -jnp.mean(jnp.take_along_axis({logp}, $1[..., None], axis=-1))")
     else:
         smooth = rng.choice(("0.1", "0.05"))
         targets = ctx.fresh("soft_targets")
-        lines.append(f"{targets} = jax.nn.one_hot({labels.name}, {classes}) * (1.0 - {smooth}) + {smooth} / {classes}")
+        lines.append(f"{targets} = jax.nn.one_hot($1, {classes}) * (1.0 - {smooth}) + {smooth} / {classes}")
         lines.append(f"$out0 = -jnp.mean(jnp.sum({targets} * {logp}, axis=-1))")
     specs, hints = [scalar], ["loss"]
     if rng.random() < 0.4:
-        lines.append(f"$out1 = jnp.mean(jnp.argmax({logits.name}, axis=-1) == {labels.name})")
+        lines.append("$out1 = jnp.mean(jnp.argmax($0, axis=-1) == $1)")
         specs.append(scalar)
         hints.append("accuracy")
     return _piece((logits, labels), lines, specs, hints)
@@ -480,18 +494,18 @@ def _regression_loss(ctx: Draw) -> Statement | None:
     form = rng.random()
     scalar = TensorSpec((), "float32")
     if form < 0.4:
-        return _piece((pred, target), [f"$out0 = jnp.mean(({pred.name} - {target.name}) ** 2)"], [scalar], ["mse"])
+        return _piece((pred, target), ["$out0 = jnp.mean(($0 - $1) ** 2)"], [scalar], ["mse"])
     if form < 0.6:
-        return _piece((pred, target), [f"$out0 = jnp.mean(jnp.abs({pred.name} - {target.name}))"], [scalar], ["mae"])
+        return _piece((pred, target), ["$out0 = jnp.mean(jnp.abs($0 - $1))"], [scalar], ["mae"])
     if form < 0.8:
         delta = rng.choice(("1.0", "0.5"))
         lines = [
-            f"{diff} = jnp.abs({pred.name} - {target.name})",
+            f"{diff} = jnp.abs($0 - $1)",
             f"$out0 = jnp.mean(jnp.where({diff} < {delta}, 0.5 * {diff} ** 2, {delta} * ({diff} - 0.5 * {delta})))",
         ]
         return _piece((pred, target), lines, [scalar], ["huber"])
     # binary cross-entropy on logits, the stable form
-    line = f"$out0 = jnp.mean(jax.nn.softplus({pred.name}) - {pred.name} * jax.nn.sigmoid({target.name}))"
+    line = "$out0 = jnp.mean(jax.nn.softplus($0) - $0 * jax.nn.sigmoid($1))"
     return _piece((pred, target), [line], [scalar], ["bce"])
 
 
@@ -504,14 +518,15 @@ def _pooling(ctx: Draw) -> Statement | None:
         axes = tuple(range(1, x.spec.rank - 1))
         reduce = rng.choice(("jnp.mean", "jnp.max"))
         out = x.spec.with_shape((x.spec.shape[0], x.spec.shape[-1]))
-        return _piece((x,), [f"$out0 = {reduce}({x.name}, axis={tuple_literal(axes) if len(axes) > 1 else axes[0]})"], [out], ["pooled"])
+        return _piece((x,), [f"$out0 = {reduce}($0, axis={tuple_literal(axes) if len(axes) > 1 else axes[0]})"], [out], ["pooled"])
     out = x.spec.with_shape((x.spec.shape[0], x.spec.size // x.spec.shape[0]))
-    return _piece((x,), [f"$out0 = {x.name}.reshape({x.name}.shape[0], -1)"], [out], ["flat"])
+    return _piece((x,), ["$out0 = $0.reshape($0.shape[0], -1)"], [out], ["flat"])
 
 
 # --- training steps -------------------------------------------------------------------------
 def _linear_model(ctx: Draw) -> tuple[Value, str, dict, Value, str] | None:
-    """Data, a linear module's weights, and the loss expression of `p` (the params in the loss fn)."""
+    """Data, a linear module's weights, and the loss expression of `p` (the params in the loss fn),
+    which reads the data as `$0` and the targets as `$1`."""
     x = ctx.pick(Operand(F32, 2, 2))
     if x is None:
         return None
@@ -527,9 +542,9 @@ def _linear_model(ctx: Draw) -> tuple[Value, str, dict, Value, str] | None:
     y = ctx.argument(TensorSpec((x.spec.shape[0], d_out), "float32"), rng.choice(("y", "targets"))) or ctx.need(
         TensorSpec((x.spec.shape[0], d_out), "float32"))
     loss = rng.choice([
-        f"jnp.mean((jnp.dot({x.name}, p['w']) + p['b'] - {y.name}) ** 2)",
-        f"jnp.mean(jnp.abs({x.name} @ p['w'] + p['b'] - {y.name}))",
-        f"jnp.mean(jnp.square(jnp.tanh({x.name} @ p['w'] + p['b']) - {y.name}))",
+        "jnp.mean((jnp.dot($0, p['w']) + p['b'] - $1) ** 2)",
+        "jnp.mean(jnp.abs($0 @ p['w'] + p['b'] - $1))",
+        "jnp.mean(jnp.square(jnp.tanh($0 @ p['w'] + p['b']) - $1))",
     ])
     return x, p, tree, y, loss
 
@@ -541,7 +556,7 @@ def _sgd_step(ctx: Draw) -> Statement | None:
         return None
     x, p, tree, y, loss = drawn
     rng = ctx.rng
-    lr, lr_arg = _hyper(ctx, rng.choice(("lr", "learning_rate")), ("1e-3", "0.01", "0.1"), share=0.7)
+    lr, lr_arg = _hyper(ctx, rng.choice(("lr", "learning_rate")), ("1e-3", "0.01", "0.1"), 2, share=0.7)
     loss_fn, grads = ctx.fresh("loss_fn"), ctx.fresh("grads")
     root = ctx.fresh("new_params")
     lines = [f"def {loss_fn}(p):", f"    return {loss}", f"$out0, {grads} = jax.value_and_grad({loss_fn})({p})"]
@@ -585,11 +600,12 @@ def _adam_step(ctx: Draw) -> Statement | None:
     state_name = _tree_name(state)
     mu_in, nu_in = (f"{state_name}[0]", f"{state_name}[1]") if as_tuple else (f"{state_name}['mu']", f"{state_name}['nu']")
     slots = ("[0]", "[1]") if as_tuple else ("['mu']", "['nu']")
-    step, step_arg = _hyper(ctx, "step", ("1",), dtype="int32", share=1.0)
+    leaves = [x, y, *tree.values(), *flatten_tree(state)]
+    step, step_arg = _hyper(ctx, "step", ("1",), len(leaves), dtype="int32", share=1.0)
     if step_arg is None:
         step_arg = ctx.argument(TensorSpec((), "int32"), "count")
-        step = step_arg.name if step_arg is not None else "1"
-    lr, lr_arg = _hyper(ctx, "lr", ("1e-3", "3e-4"), share=0.6)
+        step = f"${len(leaves)}" if step_arg is not None else "1"
+    lr, lr_arg = _hyper(ctx, "lr", ("1e-3", "3e-4"), len(leaves) + (step_arg is not None), share=0.6)
     b1, b2, eps = "0.9", rng.choice(("0.999", "0.98")), rng.choice(("1e-8", "1e-6"))
     loss_fn, grads = ctx.fresh("loss_fn"), ctx.fresh("grads")
     mu, nu, mu_hat, nu_hat, root, state_out = (ctx.fresh(n) for n in ("mu", "nu", "mu_hat", "nu_hat", "new_params", "new_opt_state"))
@@ -607,7 +623,6 @@ def _adam_step(ctx: Draw) -> Statement | None:
     specs = [TensorSpec((), "float32"), *[shapes[k] for k in keys] * 3]
     names = [ctx.fresh("loss"), *(f"{root}[{k!r}]" for k in keys), *(f"{state_out}{slots[0]}[{k!r}]" for k in keys),
              *(f"{state_out}{slots[1]}[{k!r}]" for k in keys)]
-    leaves = [x, y, *tree.values(), *flatten_tree(state)]
     return _piece([*leaves, step_arg, lr_arg], lines, specs, (), names)
 
 

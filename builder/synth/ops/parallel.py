@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from ..program import Tag, Value, tuple_literal
 from ..specs import MAX_ELEMENTS, TensorSpec
-from .base import Draw, OpDecl, Operand, Statement, op
+from .base import Draw, OpDecl, Operand, Statement, op, shift
 from .random import draw_keys
 
 CAT = ("parallel",)
@@ -135,17 +135,17 @@ def _batch_stats(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statem
     form = rng.random()
     if form < 0.4:
         body = [f"return lax.pmean(jnp.mean({blk}, axis=0), {_q(axis)})"]
-        return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], "P()", [x.name]), [x.spec.with_shape(x.spec.shape[1:])], ["mean"])
+        return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], "P()", ["$0"]), [x.spec.with_shape(x.spec.shape[1:])], ["mean"])
     if form < 0.6:
         count = ctx.fresh("count")
         body = [f"{count} = lax.psum({blk}.shape[0], {_q(axis)})", f"return lax.psum(jnp.sum({blk}, axis=0), {_q(axis)}) / {count}"]
-        return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], "P()", [x.name]), [x.spec.with_shape(x.spec.shape[1:])], ["mean"])
+        return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], "P()", ["$0"]), [x.spec.with_shape(x.spec.shape[1:])], ["mean"])
     body = [  # synchronized batch norm
         f"{mean} = lax.pmean(jnp.mean({blk}, axis=0), {_q(axis)})",
         f"{var} = lax.pmean(jnp.mean(jnp.square({blk} - {mean}), axis=0), {_q(axis)})",
         f"return ({blk} - {mean}) * lax.rsqrt({var} + 1e-5)",
     ]
-    return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], _spec(axis), [x.name]), [x.spec], ["normed"])
+    return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], _spec(axis), ["$0"]), [x.spec], ["normed"])
 
 
 def _data_parallel_grads(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | None:
@@ -162,7 +162,7 @@ def _data_parallel_grads(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -
         f"    return jnp.mean(({pred} - {yb}) ** 2)",
         f"return lax.pmean(jax.grad({loss})({wn}), {_q(axis)})",
     ]
-    lines = _call(ctx, fn, [wn, blk, yb], body, ["P()", _spec(axis), _spec(axis)], "P()", [w.name, x.name, y.name])
+    lines = _call(ctx, fn, [wn, blk, yb], body, ["P()", _spec(axis), _spec(axis)], "P()", ["$0", "$1", "$2"])
     return _piece((w, x, y), lines, [w.spec], ["grads"])
 
 
@@ -178,7 +178,7 @@ def _row_parallel(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> State
     else:
         in_x, out = _spec(None, axis), "P()"
     body = [f"return lax.psum({blk} @ {wb}, {_q(axis)})"]
-    lines = _call(ctx, fn, [blk, wb], body, [in_x, _spec(axis)], out, [x.name, w.name])
+    lines = _call(ctx, fn, [blk, wb], body, [in_x, _spec(axis)], out, ["$0", "$1"])
     return _piece((x, w), lines, [x.spec.with_shape((batch, h))], ["h"])
 
 
@@ -190,7 +190,7 @@ def _fsdp(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statement | N
     blk, wb, full, fn = ctx.fresh("x_blk"), ctx.fresh("w_shard"), ctx.fresh("w_full"), ctx.fresh("fsdp_layer")
     act = ctx.rng.choice(("jax.nn.relu", "jax.nn.gelu", "jnp.tanh"))
     body = [f"{full} = lax.all_gather({wb}, {_q(axis)}, tiled=True)", f"return {act}({blk} @ {full})"]
-    lines = _call(ctx, fn, [blk, wb], body, [_spec(axis), _spec(axis)], _spec(axis), [x.name, w.name])
+    lines = _call(ctx, fn, [blk, wb], body, [_spec(axis), _spec(axis)], _spec(axis), ["$0", "$1"])
     return _piece((x, w), lines, [x.spec.with_shape((batch, h))], ["h"])
 
 
@@ -201,7 +201,7 @@ def _reduce_scatter(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Sta
     w = ctx.need(TensorSpec((d, h), "float32"))
     blk, wn, g, fn = ctx.fresh("x_blk"), ctx.fresh("w"), ctx.fresh("local_grad"), ctx.fresh("sharded_grads")
     body = [f"{g} = {blk}.T @ jnp.tanh({blk} @ {wn})", f"return lax.psum_scatter({g}, {_q(axis)}, scatter_dimension=0, tiled=True)"]
-    lines = _call(ctx, fn, [blk, wn], body, [_spec(axis), "P()"], _spec(axis), [x.name, w.name])
+    lines = _call(ctx, fn, [blk, wn], body, [_spec(axis), "P()"], _spec(axis), ["$0", "$1"])
     return _piece((x, w), lines, [TensorSpec((d, h), "float32")], ["grad_shards"])
 
 
@@ -217,7 +217,7 @@ def _ring_shift(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Stateme
         neighbour = ctx.fresh("neighbour")
         body[-1] = body[-1].replace("return ", f"{neighbour} = ", 1)
         body.append(f"return {blk} + {neighbour}")
-    lines = _call(ctx, fn, [blk], body, [_spec(axis)], _spec(axis), [x.name])
+    lines = _call(ctx, fn, [blk], body, [_spec(axis)], _spec(axis), ["$0"])
     return _piece((x,), lines, [x.spec], ["shifted"])
 
 
@@ -226,7 +226,7 @@ def _all_to_all(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Stateme
     sequence-parallel attention or mixture-of-experts dispatch."""
     blk, fn = ctx.fresh("x_blk"), ctx.fresh(ctx.rng.choice(("seq_to_heads", "dispatch")))
     body = [f"return lax.all_to_all({blk}, {_q(axis)}, split_axis=2, concat_axis=1, tiled=True)"]
-    lines = _call(ctx, fn, [blk], body, [_spec(None, axis)], _spec(None, None, axis), [x.name])
+    lines = _call(ctx, fn, [blk], body, [_spec(None, axis)], _spec(None, None, axis), ["$0"])
     return _piece((x,), lines, [x.spec], ["resharded"])
 
 
@@ -239,7 +239,7 @@ def _sharded_softmax(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> St
         f"{e} = jnp.exp({blk} - {m})",
         f"return {e} / lax.psum(jnp.sum({e}, axis=-1, keepdims=True), {_q(axis)})",
     ]
-    lines = _call(ctx, fn, [blk], body, [_spec(None, axis)], _spec(None, axis), [x.name])
+    lines = _call(ctx, fn, [blk], body, [_spec(None, axis)], _spec(None, axis), ["$0"])
     return _piece((x,), lines, [x.spec], ["probs"])
 
 
@@ -251,14 +251,14 @@ def _shard_index(ctx: Draw, mesh: dict[str, int], axis: str, x: Value) -> Statem
         offset = ctx.fresh("offset")
         body = [f"{offset} = lax.axis_index({_q(axis)}) * {blk}.shape[0]",
                 f"return {blk} + (({offset} + jnp.arange({blk}.shape[0])) / {x.spec.shape[0]})[:, None].astype({blk}.dtype)"]
-        return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], _spec(axis), [x.name]), [x.spec], ["positioned"])
+        return _piece((x,), _call(ctx, fn, [blk], body, [_spec(axis)], _spec(axis), ["$0"]), [x.spec], ["positioned"])
     use = draw_keys(ctx, threefry=True)
     if use is None:
         return None
     k, dk = ctx.fresh("k"), ctx.fresh("device_key")
     body = [f"{dk} = jax.random.fold_in({k}, lax.axis_index({_q(axis)}))",
             f"return jnp.where(jax.random.bernoulli({dk}, 0.9, {blk}.shape), {blk}, 0)"]
-    lines = [*use.lines, *_call(ctx, fn, [blk, k], body, [_spec(axis), "P()"], _spec(axis), [x.name, use.subkeys[0]])]
+    lines = [*shift(use.lines, 1), *_call(ctx, fn, [blk, k], body, [_spec(axis), "P()"], _spec(axis), ["$0", use.subkeys[0]])]
     made = tuple(name for name, _ in use.made)
     return Statement((x, *use.inputs), tuple(lines), (x.spec, *(s for _, s in use.made)), (), (ctx.fresh("dropped"), *made))
 
@@ -277,7 +277,7 @@ def _two_axis(ctx: Draw) -> Statement | None:
     w = ctx.need(TensorSpec((d, h), "float32"))
     blk, wb, fn = ctx.fresh("x_blk"), ctx.fresh("w_blk"), ctx.fresh("hybrid_loss")
     body = [f"return lax.pmean(jnp.mean(lax.psum({blk} @ {wb}, {_q(a1)}) ** 2), {_q(a0)})"]
-    lines = _call(ctx, fn, [blk, wb], body, [_spec(a0, a1), _spec(a1)], "P()", [x.name, w.name])
+    lines = _call(ctx, fn, [blk, wb], body, [_spec(a0, a1), _spec(a1)], "P()", ["$0", "$1"])
     return _piece((x, w), lines, [TensorSpec((), "float32")], ["loss"])
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..program import Value, tuple_literal
 from ..specs import FLOAT, TensorSpec, python_scalar
-from .base import BLOCK, Draw, OpDecl, Operand, Statement, fill, op
+from .base import BLOCK, Draw, OpDecl, Operand, Statement, op, shift
 
 CAT = ("random",)
 RAW_KEY = TensorSpec((2,), "uint32")  # jax.random.PRNGKey(seed): threefry key data
@@ -37,7 +37,8 @@ FLOATS = Operand(FLOAT)
 @dataclass(frozen=True)
 class KeyUse:
     """How an op gets its subkeys: the key (or seed) it reads, the lines that make and split
-    the key, the subkey expressions to sample with, and keys it brings into scope."""
+    the key (reading it as `$0`: `shift` them when the statement reads other inputs first),
+    the subkey expressions to sample with, and keys it brings into scope."""
 
     inputs: tuple[Value, ...]
     lines: tuple[str, ...]
@@ -53,11 +54,11 @@ def _source(ctx: Draw, threefry: bool) -> tuple[tuple[Value, ...], list[str], st
     existing = [v for spec in specs for v in ctx.values_of(spec) if v.uid == 0 or spec != RAW_KEY]  # a key argument, or a typed key
     if existing:
         key = rng.choice(existing)
-        return (key,), [], key.name, ()
+        return (key,), [], "$0", ()
     if rng.random() < 0.65:
         arg = ctx.argument(RAW_KEY, rng.choice(("key", "key", "key", "rng", "prng_key")))
         if arg is not None:
-            return (arg,), [], arg.name, ()
+            return (arg,), [], "$0", ()
     seed_spec = python_scalar("int32") if rng.random() < 0.5 else TensorSpec((), "int32")
     seed = ctx.argument(seed_spec, "seed")
     if seed is None:  # a key comes in from the caller, never from a literal seed
@@ -66,7 +67,7 @@ def _source(ctx: Draw, threefry: bool) -> tuple[tuple[Value, ...], list[str], st
     form = rng.choice(["jax.random.key($0)"] * 2 + ([] if threefry else list(TYPED_KEYS)))
     spec = TYPED_KEYS[form]
     name = ctx.fresh("key")
-    return (seed,), [f"{name} = {fill(form, [seed.name])}"], name, ((name, spec),)
+    return (seed,), [f"{name} = {form}"], name, ((name, spec),)
 
 
 def draw_keys(ctx: Draw, n: int = 1, threefry: bool = False) -> KeyUse | None:
@@ -98,7 +99,7 @@ def _sample_like(ctx: Draw, operand: Operand) -> tuple[Value | None, TensorSpec,
     if ctx.rng.random() < 0.6:
         like = ctx.pick(operand)
         if like is not None:
-            return like, like.spec, f"{like.name}.shape"
+            return like, like.spec, "$0.shape"  # the sample's first input
     spec = ctx.random_spec(operand)
     return None, spec, tuple_literal(spec.shape)
 
@@ -116,7 +117,7 @@ def sampler(name: str, draw_sample: Callable[[Draw], Statement | None], keys: in
         if use is None:
             return None
         names = (*(ctx.fresh(h) for h in sample.hints), *(n for n, _ in use.made))
-        return Statement((*use.inputs, *sample.inputs), (*use.lines, *sample.lines), (*sample.outputs, *(s for _, s in use.made)),
+        return Statement((*use.inputs, *sample.inputs), (*use.lines, *shift(sample.lines, len(use.inputs))), (*sample.outputs, *(s for _, s in use.made)),
                          names=names, attrs={f"k{i}": k for i, k in enumerate(use.subkeys)})
 
     return op(name, categories, (), draw, differentiable=differentiable, weight=weight, tags=BLOCK)
@@ -136,11 +137,11 @@ def _noise(ctx: Draw):
     inputs: tuple[Value, ...] = (x,)
     if scale == "sigma":
         sigma = ctx.argument(python_scalar("float32"), ctx.rng.choice(("sigma", "noise_scale", "std")))
-        scale = sigma.name if sigma is not None else "0.1"
+        scale = "$1" if sigma is not None else "0.1"
         inputs += (sigma,) if sigma is not None else ()
     sample = ctx.rng.choice(["normal", "normal", "uniform", "laplace", "logistic"])
-    draw = f"jax.random.{sample}($k0, {x.name}.shape, {x.name}.dtype)"
-    return _piece(inputs, [f"$out0 = {x.name} + {scale} * {draw}"], [x.spec], ["noisy"])
+    draw = f"jax.random.{sample}($k0, $0.shape, $0.dtype)"
+    return _piece(inputs, [f"$out0 = $0 + {scale} * {draw}"], [x.spec], ["noisy"])
 
 
 def _plain(kind: str, hint: str = "sample", default: str = "float32"):
@@ -149,7 +150,7 @@ def _plain(kind: str, hint: str = "sample", default: str = "float32"):
     def draw(ctx: Draw):
         like, spec, shape = _sample_like(ctx, Operand(FLOAT, 0, 3))
         if like is not None and ctx.rng.random() < 0.5:
-            kw, dtype = f", {like.name}.dtype", like.spec.dtype
+            kw, dtype = ", $0.dtype", like.spec.dtype
         else:
             kw = _dtype_kw(ctx.rng, spec.dtype, default)
             dtype = spec.dtype if kw else default
@@ -187,7 +188,7 @@ def _bernoulli(ctx: Draw):
     inputs: tuple[Value, ...] = (like,) if like is not None else ()
     if p == "keep_prob":
         arg = ctx.argument(python_scalar("float32"), "keep_prob")
-        p = arg.name if arg is not None else "0.8"
+        p = f"${len(inputs)}" if arg is not None else "0.8"
         inputs += (arg,) if arg is not None else ()
     return _piece(inputs, [f"$out0 = jax.random.bernoulli($k0, {p}, {shape})"], [spec.with_dtype("bool")], ["mask"])
 
@@ -201,11 +202,11 @@ def _categorical(ctx: Draw):
     shape = tuple(d for i, d in enumerate(logits.spec.shape) if i != axis % rank)
     kw = "" if axis == -1 and ctx.rng.random() < 0.6 else f", axis={axis}"
     temp = ctx.rng.random() < 0.3
-    expr = f"{logits.name} / temperature" if temp else logits.name
+    expr = "$0 / temperature" if temp else "$0"
     inputs: tuple[Value, ...] = (logits,)
     if temp:
         t = ctx.argument(python_scalar("float32"), "temperature")
-        expr = f"{logits.name} / {t.name}" if t is not None else f"{logits.name} / 0.7"
+        expr = "$0 / $1" if t is not None else "$0 / 0.7"
         inputs += (t,) if t is not None else ()
     return _piece(inputs, [f"$out0 = jax.random.categorical($k0, {expr}{kw})"], [TensorSpec(shape, "int32")], ["choice"])
 
@@ -215,11 +216,11 @@ def _gumbel_softmax(ctx: Draw):
     if logits is None:
         return None
     t = ctx.argument(python_scalar("float32"), "temperature")
-    temp = t.name if t is not None else ctx.rng.choice(["0.5", "1.0", "0.1"])
+    temp = "$1" if t is not None else ctx.rng.choice(["0.5", "1.0", "0.1"])
     inputs = (logits, t) if t is not None else (logits,)
     lines = [
-        f"$out0 = jax.random.gumbel($k0, {logits.name}.shape)",
-        f"$out1 = jax.nn.softmax(({logits.name} + $out0) / {temp}, axis=-1)",
+        "$out0 = jax.random.gumbel($k0, $0.shape)",
+        f"$out1 = jax.nn.softmax(($0 + $out0) / {temp}, axis=-1)",
     ]
     return _piece(inputs, lines, [logits.spec, logits.spec], ["gumbel", "soft_sample"])
 
@@ -229,7 +230,7 @@ def _reparameterize(ctx: Draw):
     if mean is None:
         return None
     logvar = ctx.need(mean.spec)
-    line = f"$out0 = {mean.name} + jnp.exp(0.5 * {logvar.name}) * jax.random.normal($k0, {mean.name}.shape, {mean.name}.dtype)"
+    line = "$out0 = $0 + jnp.exp(0.5 * $1) * jax.random.normal($k0, $0.shape, $0.dtype)"
     return _piece((mean, logvar), [line], [mean.spec], ["z"])
 
 
@@ -240,9 +241,9 @@ def _permutation(ctx: Draw):
     if ctx.rng.random() < 0.5:
         axis = ctx.rng.randrange(x.spec.rank)
         kw = f", axis={axis}" if axis or ctx.rng.random() < 0.3 else ""
-        return _piece((x,), [f"$out0 = jax.random.permutation($k0, {x.name}{kw})"], [x.spec], ["shuffled"])
+        return _piece((x,), [f"$out0 = jax.random.permutation($k0, $0{kw})"], [x.spec], ["shuffled"])
     n = x.spec.shape[0]
-    lines = [f"$out0 = jax.random.permutation($k0, {x.name}.shape[0])", f"$out1 = {x.name}[$out0]"]
+    lines = ["$out0 = jax.random.permutation($k0, $0.shape[0])", "$out1 = $0[$out0]"]
     return _piece((x,), lines, [TensorSpec((n,), "int32"), x.spec], ["perm", "shuffled"])
 
 
@@ -275,11 +276,11 @@ def _choice(ctx: Draw):
     replace = rng.random() < 0.5
     kw = "" if replace else ", replace=False"
     if rng.random() < 0.5:
-        line = f"$out0 = jax.random.choice($k0, {x.name}, ({k},){kw})"
+        line = f"$out0 = jax.random.choice($k0, $0, ({k},){kw})"
         return _piece((x,), [line], [x.spec.with_shape((k, *x.spec.shape[1:]))], ["picked"])
     probs = f"jax.nn.softmax(jnp.arange({n}, dtype=jnp.float32))"
     line = f"$out0 = jax.random.choice($k0, {n}, ({k},){kw}, p={probs})"
-    return _piece((x,), [line, f"$out1 = {x.name}[$out0]"], [TensorSpec((k,), "int32"), x.spec.with_shape((k, *x.spec.shape[1:]))], ["idx", "picked"])
+    return _piece((x,), [line, "$out1 = $0[$out0]"], [TensorSpec((k,), "int32"), x.spec.with_shape((k, *x.spec.shape[1:]))], ["idx", "picked"])
 
 
 def _random_crop(ctx: Draw):
@@ -292,7 +293,7 @@ def _random_crop(ctx: Draw):
     shape = tuple(k if i == axis else d for i, d in enumerate(x.spec.shape))
     lines = [
         f"$out0 = jax.random.randint($k0, (), 0, {n - k + 1})",
-        f"$out1 = lax.dynamic_slice_in_dim({x.name}, $out0, {k}, axis={axis})",
+        f"$out1 = lax.dynamic_slice_in_dim($0, $out0, {k}, axis={axis})",
     ]
     return _piece((x,), lines, [TensorSpec((), "int32"), x.spec.with_shape(shape)], ["start", "crop"])
 
@@ -324,7 +325,7 @@ def _rbg_bits(ctx: Draw):
         return None
     shape = ctx.random_spec(Operand(("uint32",), 1, 2)).shape
     lines = [
-        f"$out0, $out1 = lax.rng_bit_generator({st.name}, {tuple_literal(shape)}, dtype=jnp.uint32)",
+        f"$out0, $out1 = lax.rng_bit_generator($0, {tuple_literal(shape)}, dtype=jnp.uint32)",
         "$out2 = lax.shift_right_logical($out1, jnp.uint32(9)) | jnp.uint32(0x3F800000)",
         "$out3 = lax.bitcast_convert_type($out2, jnp.float32) - 1.0",
     ]
@@ -337,7 +338,7 @@ def _rng_uniform(ctx: Draw):
     like = ctx.pick(Operand(("float32",), 1, 3))
     if like is None:
         return None
-    return _piece((like,), [f"$out0 = {like.name} + lax.rng_uniform(-0.5, 0.5, {like.name}.shape)"], [like.spec], ["jittered"])
+    return _piece((like,), ["$out0 = $0 + lax.rng_uniform(-0.5, 0.5, $0.shape)"], [like.spec], ["jittered"])
 
 
 def _rbg_from_key(ctx: Draw):
@@ -346,7 +347,7 @@ def _rbg_from_key(ctx: Draw):
     seed = ctx.argument(python_scalar("int32"), "seed") if x is not None else None
     if seed is None:
         return None
-    line = f"$out0 = {x.name} * jax.random.bernoulli(jax.random.key({seed.name}, impl=\"rbg\"), 0.9, {x.name}.shape)"
+    line = '$out0 = $0 * jax.random.bernoulli(jax.random.key($1, impl="rbg"), 0.9, $0.shape)'
     return _piece((x, seed), [line], [x.spec], ["masked"])
 
 

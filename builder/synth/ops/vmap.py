@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..program import Value
 from ..specs import FLOAT, MAX_ELEMENTS, TensorSpec
-from .base import BLOCK, Draw, Operand, Statement, op
+from .base import BLOCK, Draw, Operand, Statement, op, shift
 from .random import draw_keys
 
 CAT = ("vmap",)
@@ -50,7 +50,7 @@ def _map_region(ctx: Draw, xs: Value) -> Statement | None:
     roll = rng.random()
     if roll < 0.2 and spec.rank >= 2:  # nested: map over two leading axes
         fn, lines = _example_fn(ctx, spec.with_shape(spec.shape[2:]))
-        return _piece((xs,), [*lines, f"$out0 = jax.vmap(jax.vmap({fn}))({xs.name})"], [spec], ["mapped"])
+        return _piece((xs,), [*lines, f"$out0 = jax.vmap(jax.vmap({fn}))($0)"], [spec], ["mapped"])
     if roll < 0.45 and spec.rank >= 2:  # map over another axis, put it back (or not)
         axis = rng.randrange(1, spec.rank)
         example = spec.with_shape(tuple(d for i, d in enumerate(spec.shape) if i != axis))
@@ -59,9 +59,9 @@ def _map_region(ctx: Draw, xs: Value) -> Statement | None:
         rest = list(example.shape)
         out_shape = (*rest[:out_axis], spec.shape[axis], *rest[out_axis:])
         out_kw = f", out_axes={out_axis}" if out_axis else ""
-        return _piece((xs,), [*lines, f"$out0 = jax.vmap({fn}, in_axes={axis}{out_kw})({xs.name})"], [spec.with_shape(out_shape)], ["mapped"])
+        return _piece((xs,), [*lines, f"$out0 = jax.vmap({fn}, in_axes={axis}{out_kw})($0)"], [spec.with_shape(out_shape)], ["mapped"])
     fn, lines = _example_fn(ctx, spec.with_shape(spec.shape[1:]))
-    return _piece((xs,), [*lines, f"$out0 = jax.vmap({fn})({xs.name})"], [spec], ["mapped"])
+    return _piece((xs,), [*lines, f"$out0 = jax.vmap({fn})($0)"], [spec], ["mapped"])
 
 
 def _shared_weights(ctx: Draw, xs: Value) -> Statement | None:
@@ -76,9 +76,9 @@ def _shared_weights(ctx: Draw, xs: Value) -> Statement | None:
     act = rng.choice(("jnp.tanh", "jax.nn.relu", "jax.nn.gelu"))
     form = rng.random()
     if form < 0.5:
-        lines = [f"def {fn}({x}, {wn}):", f"    return {act}({wn} @ {x})", f"$out0 = jax.vmap({fn}, in_axes=(0, None))({xs.name}, {w.name})"]
+        lines = [f"def {fn}({x}, {wn}):", f"    return {act}({wn} @ {x})", f"$out0 = jax.vmap({fn}, in_axes=(0, None))($0, $1)"]
     else:
-        lines = [f"$out0 = jax.vmap(lambda {x}: {act}(jnp.dot({w.name}, {x})))({xs.name})"]
+        lines = [f"$out0 = jax.vmap(lambda {x}: {act}(jnp.dot($1, {x})))($0)"]
     return _piece((xs, w), lines, [xs.spec.with_shape((batch, h))], ["h"])
 
 
@@ -93,15 +93,15 @@ def _per_example_loss(ctx: Draw, xs: Value) -> Statement | None:
     lines = [f"def {loss}({wn}, {x}, {y}):", f"    return ({pred} - {y}) ** 2"]
     form = rng.random()
     if form < 0.5:
-        lines.append(f"$out0 = jax.vmap(jax.grad({loss}), in_axes=(None, 0, 0))({w.name}, {xs.name}, {ys.name})")
+        lines.append(f"$out0 = jax.vmap(jax.grad({loss}), in_axes=(None, 0, 0))($1, $0, $2)")
         specs, hints = [TensorSpec((batch, d), "float32")], ["per_example_grads"]
     elif form < 0.75:
-        lines.append(f"$out0 = jax.vmap({loss}, in_axes=(None, 0, 0))({w.name}, {xs.name}, {ys.name})")
+        lines.append(f"$out0 = jax.vmap({loss}, in_axes=(None, 0, 0))($1, $0, $2)")
         specs, hints = [TensorSpec((batch,), "float32")], ["losses"]
     else:  # clipped per-example gradients, averaged: the DP-SGD step
         norms = ctx.fresh("norms")
         lines += [
-            f"$out0 = jax.vmap(jax.grad({loss}), in_axes=(None, 0, 0))({w.name}, {xs.name}, {ys.name})",
+            f"$out0 = jax.vmap(jax.grad({loss}), in_axes=(None, 0, 0))($1, $0, $2)",
             f"{norms} = jnp.linalg.norm($out0, axis=1, keepdims=True)",
             f"$out1 = jnp.mean($out0 / jnp.maximum(1.0, {norms} / {rng.choice(('1.0', '0.5'))}), axis=0)",
         ]
@@ -122,7 +122,7 @@ def _pairwise(ctx: Draw, xs: Value) -> Statement | None:
                          f"jnp.sum(jnp.abs({a} - {b}))"])
     fn = ctx.fresh("kernel")
     lines = [f"def {fn}({a}, {b}):", f"    return {kernel}",
-             f"$out0 = jax.vmap(lambda {a}: jax.vmap(lambda {b}: {fn}({a}, {b}))({ys.name}))({xs.name})"]
+             f"$out0 = jax.vmap(lambda {a}: jax.vmap(lambda {b}: {fn}({a}, {b}))($1))($0)"]
     return _piece((xs, ys), lines, [xs.spec.with_shape((n, m))], ["pairwise"])
 
 
@@ -133,17 +133,17 @@ def _batched_primitive(ctx: Draw, xs: Value) -> Statement | None:
     form = rng.random()
     if form < 0.3 and batch * d * d <= MAX_ELEMENTS:
         other = ctx.need(xs.spec)
-        return _piece((xs, other), [f"$out0 = jax.vmap(jnp.outer)({xs.name}, {other.name})"], [xs.spec.with_shape((batch, d, d))], ["outer"])
+        return _piece((xs, other), ["$out0 = jax.vmap(jnp.outer)($0, $1)"], [xs.spec.with_shape((batch, d, d))], ["outer"])
     if form < 0.5:
         other = ctx.need(xs.spec)
-        return _piece((xs, other), [f"$out0 = jax.vmap(jnp.dot)({xs.name}, {other.name})"], [xs.spec.with_shape((batch,))], ["dots"])
+        return _piece((xs, other), ["$out0 = jax.vmap(jnp.dot)($0, $1)"], [xs.spec.with_shape((batch,))], ["dots"])
     if form < 0.65 and batch * d * d <= MAX_ELEMENTS:
-        return _piece((xs,), [f"$out0 = jax.vmap(jnp.diag)({xs.name})"], [xs.spec.with_shape((batch, d, d))], ["diag"])
+        return _piece((xs,), ["$out0 = jax.vmap(jnp.diag)($0)"], [xs.spec.with_shape((batch, d, d))], ["diag"])
     if d >= 2:  # a per-example window at a per-example offset: a gather once batched
         k = rng.randint(1, d - 1)
         starts = ctx.argument(TensorSpec((batch,), "int32"), rng.choice(("starts", "offsets"))) or ctx.need(TensorSpec((batch,), "int32"))
         row, i = ctx.fresh("row"), ctx.fresh("i")
-        line = f"$out0 = jax.vmap(lambda {row}, {i}: lax.dynamic_slice({row}, ({i},), ({k},)))({xs.name}, {starts.name})"
+        line = f"$out0 = jax.vmap(lambda {row}, {i}: lax.dynamic_slice({row}, ({i},), ({k},)))($0, $1)"
         return _piece((xs, starts), [line], [xs.spec.with_shape((batch, k))], ["windows"])
     return None
 
@@ -160,8 +160,8 @@ def _per_example_keys(ctx: Draw, xs: Value) -> Statement | None:
     if xs.spec.rank >= 2:  # shuffle each example's rows
         samples.append(f"jax.random.permutation({k}, {x})")
     sample = rng.choice(samples)
-    lines = [*use.lines, f"{keys} = jax.random.split({use.subkeys[0]}, {batch})",
-             f"$out0 = jax.vmap(lambda {k}, {x}: {sample})({keys}, {xs.name})"]
+    lines = [*shift(use.lines, 1), f"{keys} = jax.random.split({use.subkeys[0]}, {batch})",
+             f"$out0 = jax.vmap(lambda {k}, {x}: {sample})({keys}, $0)"]
     made = tuple(n for n, _ in use.made)
     return _piece((xs, *use.inputs), lines, [xs.spec, *(s for _, s in use.made)], (), (ctx.fresh("augmented"), *made))
 
@@ -179,7 +179,7 @@ def _ensemble(ctx: Draw, x: Value) -> Statement | None:
     p, tree = got
     fn, pn, xn = ctx.fresh("member"), ctx.fresh("p"), ctx.fresh("x")
     lines = [f"def {fn}({pn}, {xn}):", f"    return jax.nn.relu({xn} @ {pn}['w'] + {pn}['b'])",
-             f"$out0 = jax.vmap({fn}, in_axes=(0, None))({p}, {x.name})"]
+             f"$out0 = jax.vmap({fn}, in_axes=(0, None))({p}, $0)"]
     specs, hints = [TensorSpec((members, batch, h), "float32")], ["member_outputs"]
     if rng.random() < 0.5:
         lines.append("$out1 = jnp.mean($out0, axis=0)")
@@ -196,7 +196,7 @@ def _named_axis(ctx: Draw, xs: Value) -> Statement | None:
     form = rng.choice([f"{x} - lax.pmean({x}, '{axis}')", f"{x} / lax.psum(jnp.abs({x}), '{axis}')",
                        f"{x} - lax.pmax(lax.stop_gradient({x}), '{axis}')",  # pmax has no JVP rule
                        f"({x} - lax.pmean({x}, '{axis}')) * lax.rsqrt(lax.pmean(jnp.square({x}), '{axis}') + 1e-5)"])
-    return _piece((xs,), [f"$out0 = jax.vmap(lambda {x}: {form}, axis_name={axis!r})({xs.name})"], [xs.spec], ["normalized"])
+    return _piece((xs,), [f"$out0 = jax.vmap(lambda {x}: {form}, axis_name={axis!r})($0)"], [xs.spec], ["normalized"])
 
 
 def _per_example_jacobian(ctx: Draw) -> Statement | None:
@@ -209,7 +209,7 @@ def _per_example_jacobian(ctx: Draw) -> Statement | None:
     batch, d = xs.spec.shape
     fn, lines = _example_fn(ctx, xs.spec.with_shape((d,)), hint="f")
     kind = ctx.rng.choice(("jax.jacrev", "jax.jacfwd"))
-    return _piece((xs,), [*lines, f"$out0 = jax.vmap({kind}({fn}))({xs.name})"], [xs.spec.with_shape((batch, d, d))], ["jacobians"])
+    return _piece((xs,), [*lines, f"$out0 = jax.vmap({kind}({fn}))($0)"], [xs.spec.with_shape((batch, d, d))], ["jacobians"])
 
 
 def _per_example_loop(ctx: Draw, xs: Value) -> Statement | None:
@@ -227,7 +227,7 @@ def _per_example_loop(ctx: Draw, xs: Value) -> Statement | None:
         f"        return 0.5 * ({v} + {a} / {v}), {i} + 1",
         f"    return lax.while_loop(cond, body, ({a}, 0))[0]",
     ]
-    call = f"jax.vmap({fn})(jnp.abs({xs.name}) + 1.0)" if xs.spec.rank == 1 else f"jax.vmap(jax.vmap({fn}))(jnp.abs({xs.name}) + 1.0)"
+    call = f"jax.vmap({fn})(jnp.abs($0) + 1.0)" if xs.spec.rank == 1 else f"jax.vmap(jax.vmap({fn}))(jnp.abs($0) + 1.0)"
     return dataclasses.replace(_piece((xs,), [*lines, f"$out0 = {call}"], [xs.spec], ["roots"]), trips=(-1,))  # runs to a tolerance
 
 
