@@ -25,9 +25,9 @@ FEATURES = datasets.Features(
         "flops": datasets.Value("float64"),
         "transcendentals": datasets.Value("float64"),
         "bytes_accessed": datasets.Value("float64"),
-        # Trip count of each lax loop (scan, fori_loop, while_loop, map) in source order; -1 where data decides.
-        # Framework-style rows list flax's loops too (nn.scan, nn.RNN) and, in a train step, each differentiated
-        # loop twice (forward, then its transpose): one entry per `stablehlo.while` but JAX's PRNG rounds.
+        # Trip count of each `stablehlo.while` op of `stablehlo` (the forward module), in MLIR walk order, read
+        # from the IR (builder/lowering/loops.py): how often its body runs, -1 where data decides; JAX's threefry
+        # PRNG rounds left out. The README's Columns table says it in full.
         "loop_trip_counts": [datasets.Value("int64")],
         "ops": [datasets.Value("string")],
         # Identity of the IR (builder/irhash.py): content hash of the canonical `stablehlo` (names

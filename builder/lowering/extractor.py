@@ -27,6 +27,7 @@ from jax._src.interpreters import partial_eval
 
 from ..synth.specs import FLOAT, TensorSpec
 from .argtree import LIBRARIES, fill
+from .loops import loop_trip_counts
 
 # An op at statement position: `%x = stablehlo.add ...`, `"stablehlo.case"(...)`, `stablehlo.return ...`.
 _OP = re.compile(r'^\s*(?:%[^=]*=\s*)?"?([a-z_]+\.[a-z_0-9.]+)', re.MULTILINE)
@@ -44,6 +45,7 @@ class Extracted:
     flops: float
     transcendentals: float
     bytes_accessed: float
+    loop_trip_counts: list[int]  # of the stablehlo's loops, as `loops.loop_trip_counts` reads them
     ops: list[str]
     outputs: list[TensorSpec]
 
@@ -227,6 +229,7 @@ def extract(
         flops=float(cost.get("flops", 0.0)),
         transcendentals=float(cost.get("transcendentals", 0.0)),
         bytes_accessed=float(cost.get("bytes accessed", 0.0)),
+        loop_trip_counts=loop_trip_counts(stablehlo),
         ops=distinct_ops(stablehlo),
         outputs=outputs,
     )

@@ -50,7 +50,7 @@ def make_row(config: PairsConfig, split: str, index: int, category: str, seed: i
         "flops": ir.flops,
         "transcendentals": ir.transcendentals,
         "bytes_accessed": ir.bytes_accessed,
-        "loop_trip_counts": program.loop_trip_counts,
+        "loop_trip_counts": ir.loop_trip_counts,
         "ops": ir.ops,
         "canonical_hash": canonical_hash(ir.stablehlo),
         "structure_hash": structure_hash(ir.stablehlo),

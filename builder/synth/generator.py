@@ -190,13 +190,12 @@ class _Builder:
                 current = self._bind(*drawn).outputs[0]
             lines = [line for node in self.nodes for line in node.render()]
             nodes = list(self.nodes)
-            trips = tuple(t for node in nodes for t in node.attrs.get("trips", ()))
         finally:
             self.pool, self.nodes, self.allow_new_args, self.used = saved
             self.depth -= 1
             if self.regional:
                 self.regional[-1].update(n for n in self.names if n not in before)
-        return Region(tuple(params), tuple(lines), current, all(n.op.differentiable for n in nodes), trips)
+        return Region(tuple(params), tuple(lines), current, all(n.op.differentiable for n in nodes))
 
     def argument(self, spec: TensorSpec, hint: str, domain: Domain | None = None) -> Value | None:
         if not self._may_add_arg() or self.args.leaf_count() >= MAX_LEAVES:

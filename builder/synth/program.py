@@ -113,12 +113,6 @@ class Program:
         return [leaf for p in self.params for leaf in p.leaves]
 
     @property
-    def loop_trip_counts(self) -> list[int]:
-        """Trip counts of the program's loops (scan, fori_loop, while_loop, map) in source order, -1
-        where data decides: cost analysis counts a loop body once, so these scale its figures."""
-        return [t for n in self.nodes for t in n.attrs.get("trips", ())]
-
-    @property
     def differentiable(self) -> bool:
         return all(n.op.differentiable for n in self.nodes)
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..lowering.irhash import custom_call_targets
+from ..lowering.mlir import make_context
 from .worker import Worker, serve
 
 ENTRY = "main"
@@ -48,24 +49,6 @@ class Outcome:
 
 
 # --- in the child process ------------------------------------------------------------
-
-
-def make_context() -> Any:
-    """An MLIR context with every dialect a JAX module uses (func, stablehlo, chlo, sdy)."""
-    from jaxlib.mlir import ir
-    from jaxlib.mlir._mlir_libs import _jax_mlir_ext
-    from jaxlib.mlir.dialects import chlo, sdy, stablehlo
-
-    registry = ir.DialectRegistry()
-    _jax_mlir_ext.register_dialects(registry)
-    ctx = ir.Context()
-    ctx.append_dialect_registry(registry)
-    ctx.load_all_available_dialects()
-    stablehlo.register_dialect(ctx)
-    chlo.register_dialect(ctx)
-    sdy.register_dialect(ctx)
-    stablehlo.register_stablehlo_passes()
-    return ctx
 
 
 def symbols(module: Any) -> dict[str, Any]:

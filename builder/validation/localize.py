@@ -45,6 +45,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
+from ..lowering.loops import trip_count
 from .interpreter import entry_function, symbols
 
 ULPS = 8
@@ -121,7 +122,7 @@ def _flatten(module: Any) -> None:
         size = len(ops)
         flattened = False
         for op in ops:
-            trips = _trip_count(op) if op.name == "stablehlo.while" else None
+            trips = trip_count(op) if op.name == "stablehlo.while" else None
             if trips is not None and trips <= UNROLL_TRIPS:
                 grown = trips * _size(op.regions[1])  # the body, once an iteration
             elif op.name in ("stablehlo.case", "stablehlo.if"):
@@ -199,50 +200,6 @@ def _replace(op: Any, values: list[Any]) -> None:
 
 def _size(region: Any) -> int:
     return sum(1 for block in region.blocks for _ in block.operations)
-
-
-def _defining(value: Any) -> Any:
-    """The op that computes `value`, or None for a block argument."""
-    from jaxlib.mlir import ir
-
-    owner = value.owner
-    return None if isinstance(owner, ir.Block) else owner
-
-
-def _integer(value: Any) -> int | None:
-    """The value of a scalar integer `stablehlo.constant`, else None."""
-    from jaxlib.mlir import ir
-
-    op = _defining(value)
-    if op is None or op.name != "stablehlo.constant":
-        return None
-    try:
-        attr = ir.DenseIntElementsAttr(op.attributes["value"])
-    except ValueError:  # a float constant
-        return None
-    return int(ir.IntegerAttr(attr.get_splat_value()).value) if attr.is_splat and len(ir.ShapedType(attr.type).shape) == 0 else None
-
-
-def _trip_count(loop: Any) -> int | None:
-    """How often a loop written as JAX writes `fori_loop` and `scan` runs: a carried counter that
-    starts at a constant, the condition `counter < N` alone and the body adding 1 to it. None for
-    any other loop (a `while_loop` whose condition reads the data stays one op to the probe)."""
-    cond, body = loop.regions[0].blocks[0], loop.regions[1].blocks[0]
-    ops = list(cond.operations)
-    compare = _defining(ops[-1].operands[0]) if len(ops[-1].operands) == 1 else None
-    if compare is None or compare.name != "stablehlo.compare" or "LT" not in str(compare.attributes["comparison_direction"]):
-        return None
-    counter = next((k for k, arg in enumerate(cond.arguments) if arg == compare.operands[0]), None)
-    limit = _integer(compare.operands[1])
-    if counter is None or limit is None:
-        return None
-    start = _integer(loop.operands[counter])
-    step = _defining(list(body.operations)[-1].operands[counter])
-    if start is None or step is None or step.name != "stablehlo.add":
-        return None
-    if sorted((v == body.arguments[counter], _integer(v) == 1) for v in step.operands) != [(False, True), (True, False)]:
-        return None
-    return max(0, limit - start)
 
 
 def prepare(ctx: Any, text: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +19,11 @@ import numpy as np
 
 from ..lowering import argtree
 from ..lowering.irhash import custom_call_targets
+from ..lowering.loops import module_trip_counts
+from ..lowering.mlir import mlir_context
 from ..synth.domains import Domain, DomainError, default_domain
 from ..synth.specs import spec_of
-from .interpreter import entry_function, make_context
+from .interpreter import entry_function
 
 # MLIR element types -> numpy dtype names (the row's `dtype` vocabulary).
 ELEMENT_TYPES = {
@@ -55,21 +56,13 @@ SAFE_CUSTOM_CALLS = re.compile(r"^(lapack_|ducc_|Sharding$|SPMD|annotate_device_
 
 @dataclass(frozen=True)
 class Signature:
-    """The entry point of a parsed module: argument and result types, and result labels (pytree paths)."""
+    """The entry point of a parsed module: argument and result types, result labels (pytree paths),
+    and the trip counts of its loops (`lowering.loops`: what the row's `loop_trip_counts` must say)."""
 
     inputs: list[tuple[tuple[int, ...], str]]
     outputs: list[tuple[tuple[int, ...], str]]
     result_info: list[str]
-
-
-_local = threading.local()
-
-
-def mlir_context() -> Any:
-    """This thread's MLIR context (`validate --num-proc` parses in several threads; a context is not shared)."""
-    if not hasattr(_local, "context"):
-        _local.context = make_context()
-    return _local.context
+    loop_trip_counts: list[int] = field(default_factory=list)
 
 
 def _tensor(t: Any) -> tuple[tuple[int, ...], str]:
@@ -97,7 +90,7 @@ def parse(text: str) -> Signature:
             for attrs in ir.ArrayAttr(main.attributes["res_attrs"]):
                 d = ir.DictAttr(attrs)
                 labels.append(ir.StringAttr(d["jax.result_info"]).value if "jax.result_info" in d else "")
-        return Signature([_tensor(t) for t in ftype.inputs], [_tensor(t) for t in ftype.results], labels)
+        return Signature([_tensor(t) for t in ftype.inputs], [_tensor(t) for t in ftype.results], labels, module_trip_counts(module))
 
 
 _MESH = re.compile(r"sdy\.mesh @[\w.$-]+ = <\[([^\]]*)\]")

@@ -316,6 +316,9 @@ class Validator:
             report.add("parse", FAIL, f"@main takes {_types(sig.inputs)}, args say {_types(declared_in)}")
         if sig.outputs != declared_out:
             report.add("parse", FAIL, f"@main returns {_types(sig.outputs)}, outputs say {_types(declared_out)}")
+        recorded = row.get("loop_trip_counts")
+        if recorded is not None and list(recorded) != sig.loop_trip_counts:  # cost users scale by it: it must name the module's loops
+            report.add("parse", FAIL, f"the stablehlo's loops run {sig.loop_trip_counts} times, loop_trip_counts says {list(recorded)}")
 
     def _run_xla(self, name: str, text: str, inputs: Sequence[np.ndarray], report: RowReport, trusted: bool) -> list[np.ndarray] | None:
         unsafe = [t for t in custom_call_targets(text) if not runners.SAFE_CUSTOM_CALLS.match(t)]

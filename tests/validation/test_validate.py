@@ -83,6 +83,14 @@ def test_a_module_without_an_entry_function_fails_parsing_and_says_so(rows, vali
     assert "no @main function" in next(f.detail for f in report.findings if f.status == FAIL)
 
 
+def test_a_loop_trip_count_the_ir_does_not_run_fails_parsing(rows, validator):
+    """`loop_trip_counts` scales cost figures, so it must name the stablehlo's loops: [4] where the module has none is a finding."""
+    assert rows[0]["loop_trip_counts"] == []
+    report = validator.validate({**rows[0], "loop_trip_counts": [4]})
+    assert report.status("parse") == FAIL
+    assert "loop_trip_counts says [4]" in next(f.detail for f in report.findings if f.status == FAIL)
+
+
 def test_a_wrong_constant_is_caught_by_execution(rows, validator):
     constant = re.compile(r"dense<(-?[0-9.]+e[+-][0-9]+)> : tensor<f32>")
     row = next(r for r in rows if constant.search(r["stablehlo"]))

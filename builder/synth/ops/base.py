@@ -96,7 +96,6 @@ class Region:
     lines: tuple[str, ...]
     result: Value
     differentiable: bool = True
-    trips: tuple[int, ...] = ()  # trip counts of the loops its statements write, in source order (-1: data-dependent)
 
     def define(self, name: str) -> list[str]:
         """The region as a nested `def`."""
@@ -162,7 +161,6 @@ class Statement:
     hints: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
     helpers: tuple[str, ...] = ()  # module-level definitions it needs (a `custom_vjp` function, a mesh)
-    trips: tuple[int, ...] = ()  # trip counts of the loops its lines write, in source order (-1: data-dependent)
     attrs: Mapping[str, Any] = field(default_factory=dict)  # more placeholders, by name (`$k0`: a subkey)
 
 
@@ -299,7 +297,7 @@ def _finish(ctx: Draw, statement: Statement) -> Drawn | None:
     names = statement.names or tuple(ctx.fresh(h) for h in statement.hints)
     for helper in statement.helpers:
         ctx.helper(helper)
-    return Drawn(statement.inputs, {**statement.attrs, "lines": statement.lines, "trips": statement.trips}, statement.outputs, names)
+    return Drawn(statement.inputs, {**statement.attrs, "lines": statement.lines}, statement.outputs, names)
 
 
 # Output-spec helpers shared by many tables.

@@ -59,7 +59,7 @@ def _cond(ctx: Draw, x: Value) -> Statement:
     pred = _predicate(ctx.rng, "$0", x.spec)
     then_name, else_name = ctx.fresh("true_fn"), ctx.fresh("false_fn")
     lines = (*then.define(then_name), *other.define(else_name), f"$out0 = lax.cond({pred}, {then_name}, {else_name}, $0)")
-    return Statement((x,), lines, (x.spec,), trips=(*then.trips, *other.trips))
+    return Statement((x,), lines, (x.spec,))
 
 
 OPS = (

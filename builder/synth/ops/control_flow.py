@@ -78,7 +78,7 @@ def _cond(ctx: Draw, x: Value, then: Region) -> Statement:
     else:
         false_fn = "lambda v: v"
     lines.append(f"$out0 = lax.cond({pred}, {then_name}, {false_fn}, $0)")
-    return Statement((x, *extra), tuple(lines), (x.spec,), trips=(*then.trips, *(other.trips if other else ())))
+    return Statement((x, *extra), tuple(lines), (x.spec,))
 
 
 def _cond_pair(ctx: Draw, x: Value) -> Statement | None:
@@ -99,8 +99,7 @@ def _cond_pair(ctx: Draw, x: Value) -> Statement | None:
         merged = Region(first.params + second.params, first.lines + second.lines, first.result)
         lines += define(name, params, merged, returns=f"{first.result.name}, {second.result.name}")
     lines.append(f"$out0, $out1 = lax.cond({pred}, {names[0]}, {names[1]}, $0, $1)")
-    trips = tuple(t for first, second in branches for t in (*first.trips, *second.trips))
-    return Statement((x, y), tuple(lines), (x.spec, y.spec), trips=trips)
+    return Statement((x, y), tuple(lines), (x.spec, y.spec))
 
 
 # --- lax.switch ---------------------------------------------------------------------------
@@ -132,7 +131,7 @@ def _switch(ctx: Draw, x: Value) -> Statement | None:
         else:
             fns.append("lambda v: v")
     lines.append(f"$out0 = lax.switch({index}, [{', '.join(fns)}], $0)")
-    return Statement((x, *extra), tuple(lines), (x.spec,), trips=tuple(t for b in branches for t in b.trips))
+    return Statement((x, *extra), tuple(lines), (x.spec,))
 
 
 # --- while_loop / fori_loop ---------------------------------------------------------------
@@ -158,8 +157,7 @@ def _while(ctx: Draw, x: Value, region: Region) -> Statement:
         *define(body_name, [state], region, prologue=[f"{i}, {value} = {state}"], returns=f"{i} + 1, {region.result.name}"),
         f"$out0, $out1 = lax.while_loop({cond_name}, {body_name}, (0, $0))",
     )
-    trips = (*region.trips, -1 if extra or "&" in cond else int(limit))
-    return Statement((x, *extra), lines, (TensorSpec((), "int32"), x.spec), trips=trips)
+    return Statement((x, *extra), lines, (TensorSpec((), "int32"), x.spec))
 
 
 def _fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Statement:
@@ -187,7 +185,7 @@ def _fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Statement:
     lower = ctx.rng.choice(["0", "0", "1"])
     name = ctx.fresh("body_fn")
     lines = (*define(name, [i, carry], region, prologue=prologue), f"$out0 = lax.fori_loop({lower}, {upper}, {name}, $0{unroll})")
-    return Statement((x, *extra), lines, (x.spec,), trips=(*region.trips, -1 if traced else int(upper) - int(lower)))
+    return Statement((x, *extra), lines, (x.spec,))
 
 
 # --- scan / map ---------------------------------------------------------------------------
@@ -230,7 +228,7 @@ def _scan(ctx: Draw, xs: Value, region: Region) -> Statement:
     name = ctx.fresh("step_fn")
     step = define(name, [carry, x_t], region, prologue=[f"{region.params[0].name} = {mix}"], returns=f"{region.result.name}, {y}")
     lines = (*step, f"$out0, $out1 = lax.scan({name}, {init}, $0{kw})")
-    return Statement((xs, *init_input, *closure), lines, (spec, ys_spec), trips=(*region.trips, length))
+    return Statement((xs, *init_input, *closure), lines, (spec, ys_spec))
 
 
 def _scan_length(ctx: Draw, x: Value, region: Region) -> Statement:
@@ -243,7 +241,7 @@ def _scan_length(ctx: Draw, x: Value, region: Region) -> Statement:
     step = define(name, [carry, "_"], region, returns=f"{region.result.name}, {region.result.name if keep else 'None'}")
     targets = "$out0, $out1" if keep else "$out0, _"
     lines = (*step, f"{targets} = lax.scan({name}, $0, None, length={length})")
-    return Statement((x,), lines, (x.spec, trajectory) if keep else (x.spec,), trips=(*region.trips, length))
+    return Statement((x,), lines, (x.spec, trajectory) if keep else (x.spec,))
 
 
 def _map(ctx: Draw, xs: Value, region: Region) -> Statement:
@@ -251,10 +249,9 @@ def _map(ctx: Draw, xs: Value, region: Region) -> Statement:
     batch = [b for b in (2, 4) if n % b == 0 and n > b]
     size = ctx.rng.choice(batch) if batch and ctx.rng.random() < 0.3 else 0
     kw = f", batch_size={size}" if size else ""
-    trips = (*region.trips, n // size if size else n)  # with batch_size, a scan over n / batch_size vmapped chunks
     name = ctx.fresh("per_row")
     lines = (*define(name, [region.params[0].name], region), f"$out0 = lax.map({name}, $0{kw})")
-    return Statement((xs,), lines, (xs.spec,), trips=trips)
+    return Statement((xs,), lines, (xs.spec,))
 
 
 # --- static Python loops, barriers, composites --------------------------------------------
@@ -267,7 +264,7 @@ def _python_loop(ctx: Draw, x: Value, region: Region) -> Statement:
         f"    {state} = {region.result.name}",
         f"$out0 = {state}",
     )
-    return Statement((x,), lines, (x.spec,), trips=region.trips)
+    return Statement((x,), lines, (x.spec,))
 
 
 def _barrier_pair(ctx: Draw, a: Value) -> Statement | None:
@@ -280,7 +277,7 @@ def _barrier_pair(ctx: Draw, a: Value) -> Statement | None:
 def _composite(ctx: Draw, x: Value, region: Region) -> Statement:
     name, kind = ctx.fresh("decomposition"), ctx.rng.choice(COMPOSITE_NAMES)
     lines = (*define(name, [region.params[0].name], region), f'$out0 = lax.composite({name}, name="{kind}")($0)')
-    return Statement((x,), lines, (x.spec,), trips=region.trips)
+    return Statement((x,), lines, (x.spec,))
 
 
 # --- select-style branching ---------------------------------------------------------------

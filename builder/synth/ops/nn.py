@@ -9,7 +9,6 @@ as `lr` or `temperature` are Python scalar arguments when the signature has room
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Sequence
 from itertools import pairwise
@@ -405,8 +404,7 @@ def _recurrent(ctx: Draw) -> Statement | None:
         lines.append(f"{final}, $out1 = lax.scan({cell}, {init}, {xs}{reverse})")
     lines.append(f"$out0 = {final}")
     hs = TensorSpec((steps, *batch, hidden), f32)
-    piece = _piece((x, *tree.values()), lines, [TensorSpec((*batch, hidden), f32), hs], ["h_last", "hidden_states"])
-    return dataclasses.replace(piece, trips=(steps,))
+    return _piece((x, *tree.values()), lines, [TensorSpec((*batch, hidden), f32), hs], ["h_last", "hidden_states"])
 
 
 def _embedding(ctx: Draw) -> Statement | None:

@@ -101,8 +101,9 @@ class StyledProgram:
     helpers: list[str] = field(default_factory=list)
     # The trip count of each lax loop the program runs (nn.scan over layers, nn.RNN or lax.scan over time,
     # lax.scan over stacked weights), in the order the lowered module holds them: a loop under
-    # `value_and_grad` runs twice, forward and transposed (see `differentiated`). JAX's own loops
-    # (the threefry PRNG's rounds on CPU) are not listed, as the op-level categories do not list them.
+    # `value_and_grad` runs twice, forward and transposed (see `differentiated`); the threefry PRNG's
+    # rounds not listed. Rows read the column from the IR (`lowering.loops`); this independent account
+    # is what tests/synth/styles/test_loop_trip_counts.py proves that reader against.
     loop_trip_counts: list[int] = field(default_factory=list)
 
     def render(self) -> str:
