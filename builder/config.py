@@ -155,11 +155,13 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
 
 def _check_styled_limits(out: Mapping[str, Any]) -> None:
     """Refuse the size limits a framework-style category in the config cannot honour. It honours
-    `max_args` down to the parameters and one input; it has no statement count (a program's size is its
-    model family's), so `min_statements` / `max_statements` bind it only at their defaults, which ask nothing."""
+    `max_args` down to the parameters and one input. It has no statement count (a program's size is its
+    model family's), so `min_statements` / `max_statements` shape only the op-level categories: a config
+    whose drawn categories are all framework-style, where a statement limit would bind nothing, is refused."""
     from .synth.styles import MIN_ARGS, STYLES  # the styled families are heavy: import them only when asked
 
-    styled = [name for name, weight in out["categories"] if weight > 0 and name in STYLES]
+    drawn = [name for name, weight in out["categories"] if weight > 0]
+    styled = [name for name in drawn if name in STYLES]
     if not styled:
         return
     names = ", ".join(styled)
@@ -168,13 +170,15 @@ def _check_styled_limits(out: Mapping[str, Any]) -> None:
             f"max_args is {out['max_args']}, but {names} programs take at least {MIN_ARGS} positional arguments "
             f"(the parameters and an input): raise max_args to {MIN_ARGS}, or give {names} weight 0"
         )
+    if len(styled) < len(drawn):
+        return  # the limits shape the op-level categories drawn beside them
     defaults = {"min_statements": PairsConfig.min_statements, "max_statements": PairsConfig.max_statements}
     for key, default in defaults.items():
         if out[key] != default:
             raise ConfigError(
-                f"{key} is {out[key]}, but {names} cannot honour statement limits: a framework-style program's size is "
-                f"its model family's (layers, widths), not a statement count. Leave {key} at {default} (its default), or "
-                f"give {names} weight 0 and build them in a config of their own"
+                f"{key} is {out[key]}, but {names} cannot honour statement limits and no op-level category is drawn "
+                f"beside them: a framework-style program's size is its model family's (layers, widths), not a statement "
+                f"count. Leave {key} at {default} (its default), or bound sizes with max_python_chars / max_ir_chars"
             )
 
 

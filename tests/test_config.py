@@ -126,13 +126,15 @@ def test_bad_values_are_named(values, fragment):
     ],
 )
 def test_a_limit_a_styled_category_cannot_honour_is_refused(values, fragments):
-    fails({"categories": {"arithmetic": 1.0, "flax_linen": 1.0, "jax_idioms": 2.0}, **values}, *fragments)
+    fails({"categories": {"arithmetic": 0.0, "flax_linen": 1.0, "jax_idioms": 2.0}, **values}, *fragments)
 
 
 def test_styled_limits_bind_only_categories_that_are_drawn():
-    """Op-level configs keep every limit; a styled category at weight 0 draws nothing to honour them;
-    a styled config honours max_args down to 2."""
+    """Op-level configs keep every limit; beside an op-level category a statement limit shapes that one;
+    a styled category at weight 0 draws nothing to honour them; a styled config honours max_args down to 2."""
     assert check({**GOOD, "max_statements": 10, "max_args": 1}, KNOWN).max_statements == 10
+    assert check({**GOOD, "categories": {"arithmetic": 1.0, "flax_linen": 1.0}, "max_statements": 8}, KNOWN).max_statements == 8
+    fails({**GOOD, "categories": {"arithmetic": 1.0, "flax_linen": 1.0}, "max_args": 1}, "max_args is 1, but flax_linen programs")
     assert check({**GOOD, "categories": {"arithmetic": 1.0, "flax_nnx": 0.0}, "min_statements": 7}, KNOWN).min_statements == 7
     assert check({**GOOD, "categories": {"optax_training": 1.0}, "max_args": 2}, KNOWN).max_args == 2
 
