@@ -10,6 +10,7 @@ What the pipeline needs of it (`render`, `leaves`, `args_tree`, `entry_point`, `
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from math import prod
@@ -239,8 +240,26 @@ def indent(text: str, spaces: int = 4) -> str:
     return "\n".join(pad + line if line.strip() else line for line in text.splitlines())
 
 
+def _used_imports(line: str, body: str) -> str | None:
+    """`line` cut to the names `body` reads (`from typing import Any, Sequence` keeps the ones used),
+    or None when it binds nothing the body reads."""
+
+    def read(name: str) -> bool:
+        return re.search(rf"(?<![\w.]){name}\b", body) is not None
+
+    if line.startswith("from "):
+        head, names = line.split(" import ", 1)
+        kept = [n for n in (part.strip() for part in names.split(",")) if read(n.split(" as ")[-1])]
+        return f"{head} import {', '.join(kept)}" if kept else None
+    target = line.removeprefix("import ")
+    return line if read(target.split(" as ")[-1] if " as " in target else target.split(".")[0]) else None
+
+
 def module(imports: Sequence[str], *blocks: str) -> str:
-    """A module as real code lays it out: imports in the usual order, then blocks two blank lines apart."""
+    """A module as real code lays it out: the imports its code uses, in the usual order, then blocks two
+    blank lines apart. Families share import sets, so an import the drawn variant never reads is dropped here."""
+    body = "\n\n\n".join(b.strip("\n") for b in blocks if b.strip()) + "\n"
+    used = {kept for line in set(imports) if (kept := _used_imports(line, body)) is not None}
     order = ("import functools", "from typing", "from collections", "import math", "import jax", "import jax.numpy", "from jax", "import flax", "from flax", "import optax", "import numpy")
-    ranked = sorted(set(imports), key=lambda line: (next((i for i, p in enumerate(order) if line.startswith(p)), len(order)), line))
-    return "\n".join(ranked) + "\n\n\n" + "\n\n\n".join(b.strip("\n") for b in blocks if b.strip()) + "\n"
+    ranked = sorted(used, key=lambda line: (next((i for i, p in enumerate(order) if line.startswith(p)), len(order)), line))
+    return "\n".join(ranked) + "\n\n\n" + body

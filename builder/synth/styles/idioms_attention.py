@@ -16,7 +16,6 @@ ATTENTION = '''@functools.partial(jax.jit, static_argnames=({statics}))
 def {name}({sig}) -> jax.Array:
     """A pre-norm {kind} attention block with rotary embeddings and a residual connection."""
     batch, seq_len, _ = x.shape
-    head_dim = params['wq'].shape[-1]
     h = rms_norm(x, params['norm_scale'])
     q = jnp.einsum('bsd,dhk->bshk', h, params['wq'])
     k = jnp.einsum('bsd,dhk->bshk', h, params['wk'])
@@ -26,7 +25,8 @@ def {name}({sig}) -> jax.Array:
 {attend}
     return x + jnp.einsum('bshk,hkd->bsd', out, params['wo'])
 '''
-EINSUM_ATTEND = '''    q = q.reshape(batch, seq_len, num_kv_heads, num_heads // num_kv_heads, head_dim)
+EINSUM_ATTEND = '''    head_dim = q.shape[-1]
+    q = q.reshape(batch, seq_len, num_kv_heads, num_heads // num_kv_heads, head_dim)
     scores = jnp.einsum('bqkgd,bskd->bkgqs', q, k, preferred_element_type=jnp.float32) * head_dim ** -0.5
 {mask}    probs = jax.nn.softmax(scores, axis=-1).astype(v.dtype)
     out = jnp.einsum('bkgqs,bskd->bqkgd', probs, v).reshape(batch, seq_len, num_heads, head_dim)'''

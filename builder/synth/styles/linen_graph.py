@@ -16,6 +16,9 @@ AGGREGATE = {
     "max": "aggregated = jax.ops.segment_max(messages, receivers, num_segments=num_nodes)\n"
     "            aggregated = jnp.where(jnp.isfinite(aggregated), aggregated, 0.0)  # nodes without incoming edges",
 }
+DEGREE = "        degree = jax.ops.segment_sum(jnp.ones_like(receivers, dtype=jnp.float32), receivers, num_segments=num_nodes)\n"  # only the mean aggregator divides by it
+
+
 SOURCE = '''class MLP(nn.Module):
     """Dense layers with {act_name} between them."""
 
@@ -38,8 +41,7 @@ class GraphNetwork(nn.Module):
     @nn.compact
     def __call__(self, nodes: jax.Array, edges: jax.Array, senders: jax.Array, receivers: jax.Array) -> jax.Array:
         num_nodes = nodes.shape[0]
-        degree = jax.ops.segment_sum(jnp.ones_like(receivers, dtype=jnp.float32), receivers, num_segments=num_nodes)
-        h = nn.Dense(self.latent_size, name='node_encoder')(nodes)
+{degree}        h = nn.Dense(self.latent_size, name='node_encoder')(nodes)
         e = nn.Dense(self.latent_size, name='edge_encoder')(edges)
         for step in range(self.num_steps):
             messages = MLP([{hidden}, self.latent_size], name=f'edge_mlp_{{step}}')(jnp.concatenate([h[senders], h[receivers], e], axis=-1))
@@ -59,7 +61,7 @@ def gnn(d: Draw, batch: int) -> LinenModel | None:
     hidden, out = d.pick((64, 128, 256, 512)), d.pick((2, 10, 40, 128))
     agg, act = d.pick(tuple(AGGREGATE)), d.pick(("nn.relu", "nn.gelu", "nn.silu"))
     use_norm = d.chance(0.5)
-    source = SOURCE.format(act=act, act_name=act.split(".")[-1], steps=steps, agg=agg, hidden=hidden, aggregate=AGGREGATE[agg],
+    source = SOURCE.format(act=act, act_name=act.split(".")[-1], steps=steps, agg=agg, hidden=hidden, aggregate=AGGREGATE[agg], degree=DEGREE if agg == "mean" else "",
                            norm="        h = nn.LayerNorm(name='node_norm')(h)" if use_norm else "")  # fmt: skip
     params = {"node_encoder": dense(f_node, latent), "edge_encoder": dense(f_edge, latent), "decoder": dense(latent, out)}
     for step in range(steps):
