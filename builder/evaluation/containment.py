@@ -43,10 +43,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 from ..validation.runners import PythonSide, ask_for_host_devices, python_side
+from .npz_arrays import decode, encode
 
 # Run as root, each sandboxed child becomes a user id drawn from here: no account, no files, and a
 # process count of its own.
@@ -205,26 +205,18 @@ def _why(code: int, log: Any, limits: Limits) -> str:
 
 def _save(side: PythonSide, path: Any) -> None:
     """`.npz` keeps numpy's own dtypes only: an ml_dtypes array (bfloat16) is stored as its bits and its dtype's name."""
-    outputs = [np.asarray(a) for a in side.outputs]
-    arrays = {f"out{i}": a if a.dtype.isnative and a.dtype.kind != "V" else a.view(f"u{a.dtype.itemsize}") for i, a in enumerate(outputs)}
-    meta = {k: getattr(side, k) for k in _TEXTS} | {"paths": side.paths, "dtypes": [a.dtype.name for a in outputs]}
+    arrays, dtypes = encode(side.outputs)
+    meta = {k: getattr(side, k) for k in _TEXTS} | {"paths": side.paths, "dtypes": dtypes}
     np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def _load(path: Any) -> PythonSide:
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
-        outputs = [_as(data[f"out{i}"], str(name)) for i, name in enumerate(meta["dtypes"])]
+        outputs = decode(data, meta["dtypes"])
     texts = [meta[k] if isinstance(meta[k], str) or meta[k] is None else str(meta[k]) for k in _TEXTS]
     return PythonSide(outputs, [str(p) for p in meta["paths"]], None, *texts)
 
-
-def _as(array: np.ndarray, dtype: str) -> np.ndarray:
-    if array.dtype.name == dtype:
-        return array
-    if dtype not in ml_dtypes.__all__:
-        raise ValueError(f"output dtype {dtype!r} is neither numpy's nor ml_dtypes'")
-    return array.view(getattr(ml_dtypes, dtype))
 
 
 def _limit(seconds: float, memory_bytes: int, processes: int, file_bytes: int, mode: str) -> None:

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-import ml_dtypes
 import numpy as np
 
 from ..validation.runners import COMPILER_OPTIONS
+from .npz_arrays import decode, encode
 
 
 def default_dir() -> Path:
@@ -55,23 +55,15 @@ class ReferenceCache:
         try:
             with np.load(self._path(digest), allow_pickle=False) as data:
                 names = json.loads(str(data["dtypes"]))
-                return [_as(data[f"out{i}"], name) for i, name in enumerate(names)]
+                return decode(data, names)
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def put(self, digest: str, outputs: Sequence[np.ndarray]) -> None:
         path = self._path(digest)
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrays = [np.asarray(a) for a in outputs]
-        stored = {f"out{i}": a if a.dtype.isnative and a.dtype.kind != "V" else a.view(f"u{a.dtype.itemsize}") for i, a in enumerate(arrays)}
+        stored, dtypes = encode(outputs)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-            np.savez(tmp, dtypes=np.array(json.dumps([a.dtype.name for a in arrays])), **stored)
+            np.savez(tmp, dtypes=np.array(json.dumps(dtypes)), **stored)
         os.replace(tmp.name, path)
 
-
-def _as(array: np.ndarray, dtype: str) -> np.ndarray:
-    if array.dtype.name == dtype:
-        return array
-    if dtype not in ml_dtypes.__all__:
-        raise ValueError(f"output dtype {dtype!r} is neither numpy's nor ml_dtypes'")
-    return array.view(getattr(ml_dtypes, dtype))
