@@ -113,11 +113,7 @@ def generate(seed: int, max_args: int = 5) -> StyledProgram:
             break
     else:
         raise RuntimeError(f"{CATEGORY} seed {seed}: no program took at most {max_args} arguments")
-    imports = set(model.imports) | {"import jax", "import jax.numpy as jnp", "import flax.linen as nn"}
-    if "functools" in src:
-        imports.add("import functools")
+    imports = set(model.imports) | {"import functools", "import jax", "import jax.numpy as jnp", "import flax.linen as nn"}
     name = src.split("def ", 1)[1].split("(", 1)[0]
-    source = module(sorted(imports), model.source, f"model = {model.construct}", src)
-    if "jnp." not in source.replace("import jax.numpy as jnp", ""):
-        source = source.replace("import jax.numpy as jnp\n", "")
+    source = module(sorted(imports), model.source, f"model = {model.construct}", src)  # keeps the imports it reads
     return StyledProgram(CATEGORY, name, source, args, model.nodes, libraries=("flax",), loop_trip_counts=list(model.loops))

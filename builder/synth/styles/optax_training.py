@@ -146,10 +146,8 @@ def generate(seed: int, max_args: int = 5) -> StyledProgram:
     else:
         raise RuntimeError(f"{CATEGORY} seed {seed}: no program fitted the size budget and {max_args} arguments")
     name = src.split("def ", 1)[1].split("(", 1)[0]
-    imports = set(model.imports) | {"import jax", "import jax.numpy as jnp", "import flax.linen as nn", "import optax"}
-    if "functools." in src:
-        imports.add("import functools")
-    if kind == "state":  # the module builds its state with `train_state.TrainState.create(...)`
+    imports = set(model.imports) | {"import functools", "import jax", "import jax.numpy as jnp", "import flax.linen as nn", "import optax"}
+    if kind == "state":  # by name alone it cannot tell: big_vision's update_fn takes a `train_state` dict argument
         imports.add("from flax.training import train_state")
     blocks = [model.source, *loss.helpers, f"model = {model.construct}"] + ([opt.code] if train else []) + [src]
     source = module(sorted(imports), *blocks)
