@@ -59,6 +59,7 @@ class PairsConfig:
     max_ir_chars: int = 0  # a length budget for `stablehlo` and `stablehlo_grad` (0: none); longer programs are redrawn
     max_python_chars: int = 0  # a length budget for `python` (0: none)
     held_out_from: tuple[str, ...] = ()  # configs whose train programs' structures no row of this one shares (bench)
+    stratify_ir_tiers: bool = False  # spread each category's rows evenly over the IR-length tiers it reaches (bench)
 
     def split_size(self, split: str) -> int:
         return {"train": self.train_size, "validation": self.validation_size, "test": self.test_size}[split]
@@ -150,6 +151,7 @@ def check(values: Mapping[str, Any], known_categories: tuple[str, ...], source: 
     out["max_ir_chars"] = _budget("max_ir_chars", v.get("max_ir_chars", 0), MIN_IR_CHARS, "characters of StableHLO a program may print")
     out["max_python_chars"] = _budget("max_python_chars", v.get("max_python_chars", 0), MIN_PYTHON_CHARS, "characters of Python a program may have")
     out["held_out_from"] = _held_out_from(v.get("held_out_from", ()), out["name"])
+    out["stratify_ir_tiers"] = _bool("stratify_ir_tiers", v.get("stratify_ir_tiers", False))
     return PairsConfig(**out)
 
 

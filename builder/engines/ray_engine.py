@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from ..config import SPLITS, ConfigError, PairsConfig, load_named, resolve
 from ..pipeline.build_dir import parquet_digests
-from ..pipeline.dedup import KEY_COLUMNS, REPORT_NAME, DedupReport, dedup_columns
+from ..pipeline.dedup import KEY_COLUMNS, REPORT_NAME, DedupReport, dedup_columns, key_columns
 from ..pipeline.failures import REPORT_NAME as FAILURES_NAME
 from ..pipeline.failures import Failure, describe, merge_parts, read_report, write_part
 from ..pipeline.fingerprint import code_fingerprint
@@ -166,7 +166,7 @@ def dedup_stage(config: PairsConfig, plan: Plan, staging: Staging) -> DedupRepor
     report_path = staging.root / REPORT_NAME
     rows_path = staging.root / DEDUP_ROWS
     if not report_path.is_file():
-        columns = {s: read_columns(paths, KEY_COLUMNS) for s, paths in _split_files(config, staging).items()}
+        columns = {s: read_columns(paths, key_columns(config)) for s, paths in _split_files(config, staging).items()}
         failures: list[Failure] = []
         report, rows = dedup_columns(config, columns, plan.dropped, failures)
         write_part(staging.parts_dir, "dedup", 0, failures)

@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..pipeline.tiers import TIERS
 from .metrics import summarize
 from .scoring import SCORED, STATUSES, RowScore
-from .tasks import COST_FIGURES, TIERS, Task
+from .tasks import COST_FIGURES, Task
 
 TRANSLATION_KEYS = ("valid", "exact_match", "execution_accuracy", "signature_match", "op_f1")
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ConfigError
+from ..pipeline.tiers import tier_of
 
 COST_FIGURES = ("flops", "bytes_accessed", "transcendentals")
 
@@ -44,12 +45,6 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
-# Difficulty tiers by the length of the row's forward StableHLO in lines, fixed here so that
-# scores are comparable between submissions: round figures near the quartiles of `balanced`
-# (125 / 272 / 502 lines over 250 rows, jax 0.10.2).
-TIERS = ((100, "1: <=100 lines"), (250, "2: 101-250 lines"), (500, "3: 251-500 lines"), (None, "4: >500 lines"))
-
-
 def tier(row: dict[str, Any]) -> str:
-    lines = row["stablehlo"].count("\n") + 1
-    return next(name for bound, name in TIERS if bound is None or lines <= bound)
+    """The row's difficulty tier, by the length of its forward StableHLO (`pipeline.strata.TIERS`)."""
+    return tier_of(row["stablehlo"])

@@ -25,15 +25,21 @@ import pyarrow as pa
 from ..config import SPLITS, PairsConfig
 from ..synth.generator import generate
 from .failures import Failure
-from .plan import DUPLICATE_PYTHON, python_key
+from .plan import DUPLICATE_PYTHON, program_structure_key, python_key
 from .rows import make_row, rejection
 from .seeds import attempts, category_plan, derive_seed, limits_of
+from .strata import TIER_QUOTA, excluded_structures, stratify
 
 logger = logging.getLogger(__name__)
 REPORT_NAME = "duplicates.json"
 SAME_IR = "same canonical StableHLO as an earlier row"
 TRAIN_STRUCTURE = "structure hash seen in train"
 KEY_COLUMNS = ("id", "python", "canonical_hash", "structure_hash")
+
+
+def key_columns(config: PairsConfig) -> tuple[str, ...]:
+    """The columns the pass reads: the keys, and the forward StableHLO where it spreads rows over IR-length tiers."""
+    return (*KEY_COLUMNS, "stablehlo") if config.stratify_ir_tiers else KEY_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,7 @@ def replace_repeats(
     for s, p in kept:
         structures[s].add(columns[s]["structure_hash"][p])
     structural = config.split_mode == "structural"
+    excluded = excluded_structures(config)
     limits = limits_of(config)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for r in repeats:
@@ -125,8 +132,9 @@ def replace_repeats(
         category = category_plan(config, r.split)[index]
         for seed in replacement_seeds(config, r.split, index):
             try:
-                key = python_key(generate(category, seed, limits).render())
-                if key in pythons:
+                program = generate(category, seed, limits)
+                key = python_key(program.render())
+                if key in pythons or (excluded and program_structure_key(program) in excluded):
                     continue
                 row = make_row(config, r.split, index, category, seed)
             except Exception as err:  # a generator bug, as in the map
@@ -173,13 +181,18 @@ def dedup_columns(
     row order), the report and a new row for each repeat, keyed by (split, position)."""
     repeats = find_repeats(columns, config.split_mode == "structural")
     report = DedupReport(planned={s: dict(c) for s, c in planned.items() if c})
-    if not repeats:
-        return report, {}
-    logger.info("replacing %d rows that repeat earlier rows", len(repeats))
-    rows = replace_repeats(config, columns, repeats, failures)
-    reasons = {(r.split, r.position): r.reason for r in repeats}
-    for (split, position), row in rows.items():
-        report.replaced.append({"split": split, "id": row["id"], "reason": reasons[(split, position)], "new_seed": row["seed"]})
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    if repeats:
+        logger.info("replacing %d rows that repeat earlier rows", len(repeats))
+        rows = replace_repeats(config, columns, repeats, failures)
+        reasons = {(r.split, r.position): r.reason for r in repeats}
+        for (split, position), row in rows.items():
+            report.replaced.append({"split": split, "id": row["id"], "reason": reasons[(split, position)], "new_seed": row["seed"]})
+    if config.stratify_ir_tiers:  # after the repeats: the spread sees the rows they left
+        spread = stratify(config, columns, rows, failures)
+        for (split, _), row in sorted(spread.items(), key=lambda kv: (SPLITS.index(kv[0][0]), kv[0][1])):
+            report.replaced.append({"split": split, "id": row["id"], "reason": TIER_QUOTA, "new_seed": row["seed"]})
+        rows = {**rows, **spread}
     return report, rows
 
 
@@ -195,8 +208,8 @@ def dedup_prepared(
     columns: dict[str, dict[str, list[Any]]] = {}
     for split, paths in files.items():
         if paths:
-            tables = [_read(p).select(list(KEY_COLUMNS)) for p in paths]
-            columns[split] = {k: [v for t in tables for v in t.column(k).to_pylist()] for k in KEY_COLUMNS}
+            tables = [_read(p).select(list(key_columns(config))) for p in paths]
+            columns[split] = {k: [v for t in tables for v in t.column(k).to_pylist()] for k in key_columns(config)}
     report, rows = dedup_columns(config, columns, planned, failures)
     for split, paths in files.items():
         if rows:

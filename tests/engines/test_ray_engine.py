@@ -26,6 +26,7 @@ CASES = {
     "balanced": dict(train_size=6, validation_size=2, test_size=2, shard_size=2),
     "control_flow": dict(train_size=4, validation_size=2, test_size=2, shard_size=3, split_mode="structural", seed=11),
     "nn": dict(train_size=4, validation_size=1, test_size=1, shard_size=2, max_statements=12),
+    "indexing": dict(train_size=0, validation_size=0, test_size=8, shard_size=3, stratify_ir_tiers=True),  # one row moved to tier 3
 }  # fmt: skip
 
 

@@ -98,3 +98,22 @@ def test_structural_config_is_checked():
     with pytest.raises(ConfigError, match="split_mode must be one of random, structural"):
         check({"categories": ["matrix"], "train_size": 1, "split_mode": "by-structure"}, known_categories())
     assert replace(CONFIG, split_mode="structural").split_mode == "structural"
+
+
+def test_a_replacement_never_takes_a_held_out_structure(splits, monkeypatch):
+    """A held-out-from config's train structures bind the replacements as they bind the plan."""
+    from builder.pipeline import dedup
+    from builder.pipeline.plan import program_structure_key
+    from builder.pipeline.seeds import category_plan, limits_of
+    from builder.synth.generator import generate
+
+    injected = {s: list(rows) for s, rows in splits.items()}
+    injected["test"][1] = {**splits["train"][0], "id": "test-0000001"}
+    repeats = find_repeats(columns(injected), structural=False)
+    free = dedup.replace_repeats(CONFIG, columns(injected), repeats)[("test", 1)]["seed"]
+    category = category_plan(CONFIG, "test")[1]
+    taken = program_structure_key(generate(category, free, limits_of(CONFIG)))
+    monkeypatch.setattr(dedup, "excluded_structures", lambda config: frozenset({taken}))
+    held_out = dedup.replace_repeats(CONFIG, columns(injected), repeats)[("test", 1)]
+    assert held_out["seed"] != free
+    assert program_structure_key(generate(category, held_out["seed"], limits_of(CONFIG))) != taken
