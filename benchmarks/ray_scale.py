@@ -5,8 +5,9 @@
     .venv/bin/python benchmarks/ray_scale.py --rows 100000 --output-dir out/ray-balanced-100k   # run again to resume
 
 `--compare-rows`: the same `balanced` train rows built by the pipeline in this process
-(`generate_rows`, what one `datasets` worker runs), then by the Ray engine on a local Ray of
-1 and of 2 CPUs (each started afresh; its start-up is shown apart). `--plan-rows`: the global
+(`generate_rows` and each unit's rows written as Parquet: the work of a Ray task, without Ray),
+then by the Ray engine on a local Ray of 1 and of 2 CPUs (each started afresh; its start-up is
+shown apart). The rows are cut into 16 units, so that two workers finish close together. `--plan-rows`: the global
 plan the driver draws before any task (it draws and renders every program, lowers none) and the
 dedup pass's search for repeats over the key columns, measured at `--measure-rows` and
 extrapolated linearly when that is smaller (said so in the output). `--rows`: a whole build
@@ -30,11 +31,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from builder.config import PairsConfig, resolve
-from builder.engines.parquet_layout import read_columns
+from builder.engines.parquet_layout import read_columns, units
 from builder.engines.ray_engine import BuildResult, RayOptions, build, worker_peaks
 from builder.pipeline.dedup import find_repeats
 from builder.pipeline.plan import build_plan
 from builder.pipeline.rows import generate_rows
+from builder.pipeline.unit_store import write_rows
 
 
 def load() -> str:
@@ -52,7 +54,7 @@ def train_only(name: str, rows: int, shard_size: int) -> PairsConfig:
 
 def compare(name: str, rows: int) -> None:
     """rows/s of one process against Ray with 1 and 2 workers, on the same rows."""
-    config = train_only(name, rows, max(1, rows // 8))
+    config = train_only(name, rows, max(1, rows // 16))
     print(f"{name}: {rows} train rows, {config.shard_size} a unit; {load()}")
     ray_seconds = {}
     for cpus in (1, 2):  # first: Ray starts its processes by fork + exec, which JAX warns about once it runs here
@@ -62,13 +64,15 @@ def compare(name: str, rows: int) -> None:
         ray_seconds[cpus] = (result.seconds["map"], result.seconds.get("ray start", 0.0), cpu, load())
     plan = build_plan(config)
     started, cpu = time.perf_counter(), time.process_time()
-    for _ in generate_rows(config, "train", 0, rows, None, plan.shard("train", 0, rows)):
-        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        for unit in units(config):
+            shard = plan.shard(unit.split, unit.start, unit.stop)
+            write_rows(Path(tmp) / unit.file_name, [row for _, row in generate_rows(config, unit.split, unit.start, unit.stop, None, shard)])
     one, one_cpu = time.perf_counter() - started, time.process_time() - cpu
-    print(f"  pipeline, 1 process      {one:8.1f} s  {rows / one:6.2f} rows/s   CPU {one_cpu / rows * 1e3:.0f} ms a row ({load()})")
+    print(f"  {'pipeline, 1 process':<20} {one:8.1f} s  {rows / one:6.2f} rows/s   CPU {one_cpu / rows * 1e3:.0f} ms a row ({load()})")
     for cpus, (ray_s, start, ray_cpu, at) in ray_seconds.items():
         print(
-            f"  ray, {cpus} worker{'s' if cpus > 1 else ' '}           {ray_s:8.1f} s  {rows / ray_s:6.2f} rows/s   "
+            f"  {'ray, ' + str(cpus) + ' worker' + ('s' if cpus > 1 else ''):<20} {ray_s:8.1f} s  {rows / ray_s:6.2f} rows/s   "
             f"CPU in the tasks {ray_cpu / rows * 1e3:.0f} ms a row; {rows / (ray_s - start):.2f} rows/s without Ray's start-up of "
             f"{start:.1f} s; {one / ray_s:.2f}x one process, {one / (ray_s - start):.2f}x without start-up ({at})"
         )
