@@ -45,8 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from ..validation.npz_arrays import decode, encode
 from ..validation.runners import PythonSide, ask_for_host_devices, python_side
-from .npz_arrays import decode, encode
 
 # Run as root, each sandboxed child becomes a user id drawn from here: no account, no files, and a
 # process count of its own.

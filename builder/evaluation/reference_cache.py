@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation.npz_arrays import decode, encode
 from ..validation.runners import COMPILER_OPTIONS
-from .npz_arrays import decode, encode
 
 
 def default_dir() -> Path:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..pipeline.orphans import die_with_parent
+from .npz_arrays import decode, encode
 from .runners import PythonSide, ask_for_host_devices, python_fields, python_side
 
 # JAX needs ~1.5 GiB of address space just to start its CPU client.
@@ -100,17 +101,18 @@ _TEXTS = ("stablehlo", "stablehlo_grad", "jaxpr", "error")
 
 
 def _save(side: PythonSide, path: Path) -> None:
-    arrays = {f"out{i}": a for i, a in enumerate(side.outputs)}
-    arrays |= {f"grad{i}": g for i, g in enumerate(side.grads or [])}
-    meta = {k: getattr(side, k) for k in _TEXTS} | {"paths": side.paths, "grads": None if side.grads is None else len(side.grads)}
-    np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+    """`.npz` keeps numpy's own dtypes only: an ml_dtypes array (bfloat16) is stored as its bits and its dtype's name."""
+    arrays, dtypes = encode(side.outputs)
+    grads, grad_dtypes = encode(side.grads or [], "grad")
+    meta = {k: getattr(side, k) for k in _TEXTS} | {"paths": side.paths, "dtypes": dtypes, "grads": None if side.grads is None else grad_dtypes}
+    np.savez(path, meta=np.array(json.dumps(meta)), **arrays, **grads)
 
 
 def _load(path: Path) -> PythonSide:
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
-        outputs = [data[f"out{i}"] for i in range(len(meta["paths"]))]
-        grads = None if meta["grads"] is None else [data[f"grad{i}"] for i in range(meta["grads"])]
+        outputs = decode(data, meta["dtypes"])
+        grads = None if meta["grads"] is None else decode(data, meta["grads"], "grad")
     return PythonSide(outputs, list(meta["paths"]), grads, *(meta[k] for k in _TEXTS))
 
 
