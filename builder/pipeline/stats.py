@@ -11,6 +11,7 @@ from typing import Any
 import datasets
 
 from ..lowering.extractor import counted_ops
+from .realism import Figures, Source, analyse, summary
 
 
 @dataclass
@@ -30,6 +31,7 @@ class BuildStats:
     budget_redraws: int = 0  # draws over the config's length budget, replaced by the next seed
     lengths: dict[str, dict[str, Lengths]] = field(default_factory=dict)  # column -> category (and "all") -> characters
     length_bins: dict[str, Histogram] = field(default_factory=dict)  # column -> characters per row, log bins
+    realism: dict[str, Any] = field(default_factory=dict)  # the generator's tells in the rows' Python (`realism.summary`)
 
     @property
     def platform_share(self) -> float:
@@ -62,6 +64,9 @@ class BuildStats:
         )
         pieces = ", ".join(f"{p} {n}" for p, n in self.platform_pieces.most_common())
         lines.append(f"rows with platform-specific IR: {self.platform_rows} ({self.platform_share:.1%})" + (f": {pieces}" if pieces else ""))
+        if self.realism:
+            tells = ", ".join(f"{key} {n}" for key, n in self.realism["tells"].items() if n) or "none"
+            lines.append(f"rows showing a generator tell (benchmarks/realism.py): {tells}")
         if self.jax_versions:
             lines.append("produced by: " + "; ".join(sorted(self.jax_versions)))
         lines += ["", "StableHLO lines per program:", *self.ir_lines.bars()]
@@ -89,6 +94,7 @@ class BuildStats:
             "chars_per_token": CHARS_PER_TOKEN,
             "lengths": {col: {c: asdict(n) for c, n in per.items()} for col, per in self.lengths.items()},
             "length_bins": {col: h.to_dict() for col, h in self.length_bins.items()},
+            "realism": self.realism,
         }
 
     @classmethod
@@ -109,6 +115,7 @@ class BuildStats:
             budget_redraws=int(data.get("budget_redraws", 0)),
             lengths={col: {c: Lengths(**n) for c, n in per.items()} for col, per in data.get("lengths", {}).items()},
             length_bins={col: Histogram.from_dict(h) for col, h in data.get("length_bins", {}).items()},
+            realism=dict(data.get("realism", {})),
         )
 
 
@@ -239,6 +246,7 @@ def collect(
     flops: list[float] = []
     example: tuple[tuple[bool, int, str], datasets.Dataset, int] | None = None
     candidates: dict[str, list[tuple[bool, int, str, str, int]]] = {}  # category -> (no gradient, lines, id, split, index)
+    tells = Figures()
     for split, d in ds.items():
         stats.rows[split] = len(d)
         stats.categories[split] = Counter(d["category"])
@@ -248,8 +256,9 @@ def collect(
         for pieces in d["platform_specific"] if "platform_specific" in d.column_names else ():
             stats.platform_rows += bool(pieces)
             stats.platform_pieces.update(pieces)
-        columns = d.select_columns(["id", "category", "python", "stablehlo", "stablehlo_grad", "flops"])
+        columns = d.select_columns(["id", "category", "python", "args", "stablehlo", "stablehlo_grad", "flops"])
         for index, row in enumerate(columns):
+            analyse(Source(row["python"], row["args"]), tells)
             for column in LENGTH_COLUMNS:
                 if row[column] is not None:
                     chars[column].setdefault(row["category"], []).append(len(row[column]))
@@ -264,6 +273,7 @@ def collect(
     stats.lengths = length_stats(chars)
     stats.length_bins = {c: Histogram.of([n for v in chars[c].values() for n in v], 2) for c in stats.lengths}
     stats.flops = Histogram.of(flops, 10)
+    stats.realism = summary(tells)
     if example is not None:
         stats.example = example[1][example[2]]
     for category in sorted(candidates):

@@ -18,6 +18,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from .. import __version__
 from ..config import SPLITS, PairsConfig, load_named
 from ..lowering.extractor import counted_ops
+from ..pipeline.realism import TELLS
 from ..pipeline.stats import CHARS_PER_TOKEN, BuildStats
 
 DEFAULT_CONFIG = "balanced"  # PairsBuilder.DEFAULT_CONFIG_NAME; the card marks it `default: true`
@@ -167,6 +168,25 @@ class ConfigRecord:
             ))
             for column, per in self.stats.lengths.items()
         ]  # fmt: skip
+
+    @property
+    def realism_table(self) -> str:
+        """Rows showing each of the generator's tells ("" for a build recorded before they were counted)."""
+        fig = self.stats.realism
+        if not fig:
+            return ""
+        rows, tells = max(fig["rows"], 1), fig["tells"]
+        return markdown_table(["tell", "rows", "share"], [[label, f"{tells.get(key, 0):,}", f"{tells.get(key, 0) / rows:.1%}"] for key, label in TELLS])
+
+    @property
+    def numbered_names(self) -> str:
+        fig = self.stats.realism
+        share = fig["numbered_names"] / max(fig["assigned_names"], 1)
+        return f"{fig['numbered_names']:,} of {fig['assigned_names']:,} assigned names are numbered placeholders ({share:.1%})."
+
+    @property
+    def top_calls(self) -> str:
+        return ", ".join(f"`{name}` {n:,}" for name, n in self.stats.realism["top_calls"])
 
     def length_histogram(self, column: str) -> str:
         return "\n".join(self.stats.length_bins[column].bars()) if column in self.stats.length_bins else ""

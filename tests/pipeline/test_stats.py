@@ -38,7 +38,8 @@ def test_collect_picks_the_shortest_differentiable_row_and_round_trips():
             "ops": [["stablehlo.add"], ["stablehlo.add", "chlo.erf"], ["func.call"]],
             "jax_version": ["jax x"] * 3,
             "seed": [10, 11, 12],
-            "python": ["def f(x): ...", "def g(x): ...", "def h(x): ..."],
+            "python": ["def f(x): ...", "def g(x): ...", "def h(x):\n    h2 = x\n    return x"],
+            "args": [[{"name": "x", "shape": [2], "dtype": "float32", "weak_type": False, "domain": "real"}]] * 3,
         }
     )
     stats = collect(datasets.DatasetDict({"train": train}), failures=2)
@@ -50,6 +51,8 @@ def test_collect_picks_the_shortest_differentiable_row_and_round_trips():
     assert stats.rows == {"train": 3} and stats.categories["train"] == {"matrix": 2, "reduction": 1}
     assert stats.distinct_ops == 2  # stablehlo.* and chlo.* only
     assert stats.ir_lines.bins == {0: 1, 1: 2} and stats.flops.below_one == 1
+    assert stats.realism["rows"] == 3 and stats.realism["tells"]["numbered"] == stats.realism["tells"]["dead"] == 1
+    assert (stats.realism["numbered_names"], stats.realism["assigned_names"]) == (1, 1) and stats.realism["tells"]["sink"] == 0
     again = BuildStats.from_dict(stats.to_dict())
     assert again.to_dict() == stats.to_dict() and again.failures == 2
 

@@ -24,7 +24,10 @@ def fake_build(rows: int = 4, category: str = "reduction") -> datasets.DatasetDi
     split = {
         "id": [f"train-{i:07d}" for i in range(rows)],
         "category": [category] * rows,
-        "python": [f"def fn(x):\n    return x + {i}\n" for i in range(rows)],
+        # odd rows carry three of the generator's old tells: an unused import, a numbered name, a dead statement
+        "python": [f"import jax\nimport jax.numpy as jnp\n\n\ndef fn(x):\n    h2 = x * 2\n    return jnp.tanh(x) + {i}\n" if i % 2
+                   else f"def fn(x):\n    return x + {i}\n" for i in range(rows)],
+        "args": [[{"name": "x", "shape": [2, 3], "dtype": "float32", "weak_type": False, "domain": "real"}]] * rows,
         "stablehlo": ["module {\n" + "  %0 = stablehlo.add\n" * (i + 1) + "}\n" for i in range(rows)],
         "stablehlo_grad": [None if i % 2 else "module {}\n" for i in range(rows)],
         "flops": [float(10**i) for i in range(rows)],
@@ -101,6 +104,11 @@ def test_render_fills_the_template_for_every_config():
     assert "<code>matrix</code>: row <code>train-0000000</code> of config <code>balanced</code>, seed 100, 3 lines" in text
     assert "<code>reduction</code>: row <code>train-0000000</code> of config <code>reduction</code>, seed 100" in text
     assert "ops (`stablehlo.` omitted): `add`, `func.return`" in text
+    # the generator's tells, counted over the config's own rows
+    assert "over this config's 4 rows): 2 of 2 assigned names are numbered placeholders (100.0%)." in text
+    assert "| numbered names (h, h2, v3, branch7) | 2 | 50.0% |" in text and "| an unused import | 2 | 50.0% |" in text
+    assert "| a dead statement (assigned, never read) | 2 | 50.0% |" in text and "| a PRNG key used twice | 0 | 0.0% |" in text
+    assert "Most frequent calls: `jnp.tanh` 2" in text
     # a config pushed by other means (no statistics) is still listed
     other = str(render("org/pairs", pushed("balanced", "reduction", "extra"), records))
     assert "| `extra` | see `dataset_info` above | | (published without statistics) |" in other

@@ -1,16 +1,14 @@
-"""Issue 16: the rows read like code a person keeps, not like the generator (benchmarks/realism.py
-measures the same tells over a whole build). A few hundred programs per category: no unused import,
+"""Issue 16: the rows read like code a person keeps, not like the generator (`pipeline/realism.py`;
+the card and benchmarks/realism.py measure the same tells over a whole build). A few hundred programs per category: no unused import,
 no dead statement, no sink, no reused PRNG key, numbered placeholder names under the threshold."""
 
 from __future__ import annotations
 
 import ast
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
+from builder.pipeline import realism
 from builder.synth.generator import generate
 from builder.synth.ops import CATEGORIES
 
@@ -19,16 +17,6 @@ NUMBERED_SHARE = 0.02  # rows with any numbered name (h2, hidden3) over the cate
 NUMBERED_SHARE_ONE = 0.05  # in any one category (regions name their values in a namespace of their own)
 
 
-def _realism():
-    path = Path(__file__).parents[2] / "benchmarks" / "realism.py"
-    spec = importlib.util.spec_from_file_location("realism", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["realism"] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-realism = _realism()
 
 
 @pytest.fixture(scope="module", params=CATEGORIES)
