@@ -9,9 +9,10 @@ agreed, verified, failed, and validate's verdict.
 
     python benchmarks/validation_campaign.py [--rows 1000] [--out DIR] [CONFIG ...]
 
-By default its work goes to `out/campaign/<code fingerprint>/` (the hash of the code, configs
-and library versions that the build cache uses), so a campaign resumes only on the code it
-validated: new code starts a new campaign rather than mixing rows of two generators.
+By default its work goes to `out/campaign/<code fingerprint>-v<validation hash>/`: the hash the
+build cache uses (the row code, configs and library versions) and a hash of `builder/validation/`,
+which the fingerprint leaves out. So a campaign resumes only on the rows and the checks it began
+with: new row code or a changed check starts a new campaign rather than mixing two.
 
 The framework-style categories are validated without the reference interpreter, which times
 out on modules of their size (XLA against JAX compares them); the others with it.
@@ -20,6 +21,7 @@ out on modules of their size (XLA against JAX compares them); the others with it
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import subprocess
@@ -34,6 +36,14 @@ from builder.synth.styles import CATEGORIES as STYLED  # noqa: E402
 
 DEFAULT_ORDER = STYLED
 CLI = [sys.executable, "-m", "builder.cli"]
+
+
+def validation_hash() -> str:
+    """The checks' code (`builder/validation/`), which the build fingerprint leaves out."""
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "builder" / "validation").rglob("*.py")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:8]
 
 
 def run_logged(command: list[str], log: Path) -> int:
@@ -83,7 +93,7 @@ def main() -> int:
     args = parser.parse_args()
     categories = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml") if not p.stem.startswith(("balanced", "bench")))
     names = args.configs or [*DEFAULT_ORDER, *(c for c in categories if c not in DEFAULT_ORDER)]
-    args.out = args.out or ROOT / "out" / "campaign" / code_fingerprint()
+    args.out = args.out or ROOT / "out" / "campaign" / f"{code_fingerprint()}-v{validation_hash()}"
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     for name in names:
