@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-NUMBERED = re.compile(r"^(?:h|[A-Za-z_]*[A-Za-z]\d+)$")  # h, h2, v3, branch7, state3
+# h, h2, v3, branch7, state3; not an L1 / L2 norm's name (weight_l2, grad_l1), where the digit is no number
+NUMBERED = re.compile(r"^(?:h|(?![A-Za-z_]*_l[12]$)[A-Za-z_]*[A-Za-z]\d+)$")
 ONE_LETTER = re.compile(r"^[A-Za-z]$")  # q, k, v in attention and i, j in loops are idiom; others are a tell
 SINK = re.compile(r"^\s*\w+ = jnp\.mean\(.*\) \+ jnp\.mean\(", re.M)
 CONSTANT = re.compile(r"^\s*\w+ = jnp\.linspace\(|jnp\.arange\(\d+\) %", re.M)  # a linspace bound as a value; iota mod k

@@ -73,3 +73,8 @@ def test_the_detectors_see_the_tells_they_name():
     fig = realism.Figures()
     realism.analyse(realism.Source(old, []), fig)
     assert fig.tells["numbered"] and fig.numbered_names == 3  # h, h2, h3
+
+
+def test_numbered_means_a_placeholder_not_a_norm():
+    numbered = [n for n in ("h", "h2", "v3", "branch7", "state3", "weight_l2", "grad_l1", "l2", "z1", "loss", "l2_loss") if realism.NUMBERED.match(n)]
+    assert numbered == ["h", "h2", "v3", "branch7", "state3", "l2", "z1"]

@@ -16,10 +16,10 @@ ATTENTION = '''@functools.partial(jax.jit, static_argnames=({statics}))
 def {name}({sig}) -> jax.Array:
     """A pre-norm {kind} attention block with rotary embeddings and a residual connection."""
     batch, seq_len, _ = x.shape
-    h = rms_norm(x, params['norm_scale'])
-    q = jnp.einsum('bsd,dhk->bshk', h, params['wq'])
-    k = jnp.einsum('bsd,dhk->bshk', h, params['wk'])
-    v = jnp.einsum('bsd,dhk->bshk', h, params['wv'])
+    normed = rms_norm(x, params['norm_scale'])
+    q = jnp.einsum('bsd,dhk->bshk', normed, params['wq'])
+    k = jnp.einsum('bsd,dhk->bshk', normed, params['wk'])
+    v = jnp.einsum('bsd,dhk->bshk', normed, params['wv'])
     positions = jnp.arange(seq_len)
     q, k = apply_rope(q, positions), apply_rope(k, positions)
 {attend}
@@ -77,10 +77,10 @@ def {name}({sig}) -> tuple[jax.Array, dict]:
 
     def layer(x, inputs):
         layer_params, k_cache, v_cache = inputs
-        h = rms_norm(x, layer_params['attn_norm'])
-        q = apply_rope(jnp.einsum('bd,dhk->bhk', h, layer_params['wq']), pos)
-        k = apply_rope(jnp.einsum('bd,dhk->bhk', h, layer_params['wk']), pos)
-        v = jnp.einsum('bd,dhk->bhk', h, layer_params['wv'])
+        normed = rms_norm(x, layer_params['attn_norm'])
+        q = apply_rope(jnp.einsum('bd,dhk->bhk', normed, layer_params['wq']), pos)
+        k = apply_rope(jnp.einsum('bd,dhk->bhk', normed, layer_params['wk']), pos)
+        v = jnp.einsum('bd,dhk->bhk', normed, layer_params['wv'])
         k_cache = {update_k}
         v_cache = {update_v}
         num_kv_heads, head_dim = k.shape[1], k.shape[2]
@@ -90,8 +90,8 @@ def {name}({sig}) -> tuple[jax.Array, dict]:
         probs = jax.nn.softmax(scores, axis=-1).astype(v_cache.dtype)
         attn = jnp.einsum('bkgs,bskd->bkgd', probs, v_cache).reshape(batch, -1)
         x = x + attn @ layer_params['wo']
-        h = rms_norm(x, layer_params['mlp_norm'])
-        x = x + ({act}(h @ layer_params['w_gate']) * (h @ layer_params['w_up'])) @ layer_params['w_down']
+        normed = rms_norm(x, layer_params['mlp_norm'])
+        x = x + ({act}(normed @ layer_params['w_gate']) * (normed @ layer_params['w_up'])) @ layer_params['w_down']
         return x, (k_cache, v_cache)
 
     x, (k_cache, v_cache) = jax.lax.scan(layer, x, (params['layers'], cache['k'], cache['v']))
@@ -134,9 +134,9 @@ def kv_cache_decode(d: Draw) -> Idiom:
 
 
 SCAN_STACK = '''def {block}(x: jax.Array, layer_params: dict) -> jax.Array:
-    h = layer_norm(x, layer_params['ln_scale'], layer_params['ln_bias'])
-    h = {act}(h @ layer_params['w1'] + layer_params['b1'])
-    return x + h @ layer_params['w2'] + layer_params['b2']
+    normed = layer_norm(x, layer_params['ln_scale'], layer_params['ln_bias'])
+    hidden = {act}(normed @ layer_params['w1'] + layer_params['b1'])
+    return x + hidden @ layer_params['w2'] + layer_params['b2']
 
 
 {decorator}def {name}({sig}):
@@ -145,7 +145,7 @@ SCAN_STACK = '''def {block}(x: jax.Array, layer_params: dict) -> jax.Array:
     def body(carry, layer_params):
         return {call}(carry, layer_params), None
 
-    h, _ = jax.lax.scan(body, x, params['blocks']{unroll})
+    features, _ = jax.lax.scan(body, x, params['blocks']{unroll})
     {tail}
 '''
 REMAT = {
@@ -170,7 +170,7 @@ def scan_stack(d: Draw) -> Idiom:
     params = {"blocks": blocks_params, "head": spec("float32", d_model, out)}
     kind = d.weighted({"forward": 2, "loss": 1, "sgd": 2})
     args = [Arg("params", params), Arg("x", spec("float32", *x_shape))]
-    pooled = "h" if seq is None else "jnp.mean(h, axis=1)"
+    pooled = "features" if seq is None else "jnp.mean(features, axis=1)"
     if kind == "forward":
         tail, doc, name = f"return {pooled} @ params['head']", f"{layers} residual MLP blocks scanned over weights stacked on a leading layer axis.", "forward"
     else:

@@ -115,25 +115,24 @@ GCN = '''def gcn_layer(params: dict, node_feats: jax.Array, senders: jax.Array, 
     num_nodes = node_feats.shape[0]
     degree = jax.ops.segment_sum(jnp.ones_like(receivers, dtype=jnp.float32), receivers, num_segments=num_nodes) + 1.0
     norm = jax.lax.rsqrt(degree)
-    h = node_feats @ params['w']
-    messages = h[senders] * norm[senders, None]
-    aggregated = jax.ops.segment_sum(messages, receivers, num_segments=num_nodes) + h * norm[:, None]
+    projected = node_feats @ params['w']
+    messages = projected[senders] * norm[senders, None]
+    aggregated = jax.ops.segment_sum(messages, receivers, num_segments=num_nodes) + projected * norm[:, None]
     return {act}(aggregated * norm[:, None] + params['b'])
 
 
 @functools.partial(jax.jit, static_argnames=('num_graphs',))
 def {name}({sig}) -> jax.Array:
     """{layers} GCN layers, then a {readout} readout per graph and a linear head."""
-    h = node_feats
     for layer_params in params['layers']:
-        h = gcn_layer(layer_params, h, senders, receivers)
+        node_feats = gcn_layer(layer_params, node_feats, senders, receivers)
     pooled = {pool}
     return pooled @ params['head']
 '''
 READOUTS = {
-    "sum": "jax.ops.segment_sum(h, node_graph, num_segments=num_graphs)",
-    "mean": "jax.ops.segment_sum(h, node_graph, num_segments=num_graphs) / jnp.maximum(\n        jax.ops.segment_sum(jnp.ones((h.shape[0], 1)), node_graph, num_segments=num_graphs), 1.0)",
-    "max": "jax.ops.segment_max(h, node_graph, num_segments=num_graphs)",
+    "sum": "jax.ops.segment_sum(node_feats, node_graph, num_segments=num_graphs)",
+    "mean": "jax.ops.segment_sum(node_feats, node_graph, num_segments=num_graphs) / jnp.maximum(\n        jax.ops.segment_sum(jnp.ones((node_feats.shape[0], 1)), node_graph, num_segments=num_graphs), 1.0)",
+    "max": "jax.ops.segment_max(node_feats, node_graph, num_segments=num_graphs)",
 }
 
 
