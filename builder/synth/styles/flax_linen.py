@@ -10,10 +10,10 @@ from .linen_dense import mlp, moe, vae
 from .linen_graph import gnn
 from .linen_model import PRNG_KEY, LinenModel, draw_model
 from .linen_sequence import decoder, encoder, rnn
-from .linen_vision import cnn, resnet, unet
+from .linen_vision import cnn, resnet, unet, vit
 
 CATEGORY = "flax_linen"
-FAMILIES = {mlp: 2.0, cnn: 1.5, resnet: 1.5, encoder: 1.5, decoder: 2.0, rnn: 1.0, vae: 1.0, moe: 1.0, unet: 1.0, gnn: 1.0}
+FAMILIES = {mlp: 2.0, cnn: 1.5, resnet: 1.5, vit: 1.5, encoder: 1.5, decoder: 2.0, rnn: 1.0, vae: 1.0, moe: 1.0, unet: 1.0, gnn: 1.0}
 DECORATORS = ("@jax.jit", "@jax.jit", "", "@functools.partial(jax.jit, static_argnames=('train',))")
 
 

@@ -1,5 +1,5 @@
 """Linen families over images (NHWC, as flax's examples take them): a small CNN (examples/mnist),
-a ResNet with BatchNorm (examples/imagenet) and a U-Net of residual blocks with a timestep embedding."""
+a ResNet with BatchNorm (examples/imagenet), a U-Net of residual blocks with a timestep embedding, and big_vision's ViT."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from math import ceil
 
 from ..domains import Domain
 from .base import Draw, f32, layer, spec
-from .linen_layers import batch_stats, conv, dense, norm
+from .linen_layers import attention, batch_stats, conv, dense, norm, stacked
 from .linen_model import ACTIVATIONS, Input, LinenModel, choose_dtypes, dtype_fields, dtype_kwargs
 
 IMPORTS = {"import jax", "import jax.numpy as jnp", "import flax.linen as nn"}
@@ -254,3 +254,171 @@ def unet(d: Draw, batch: int) -> LinenModel | None:
     return LinenModel("unet", source, f"UNet(channels={tuple(channels)!r})", params, inputs, "noise", c, nodes,
                       imports=IMPORTS | {"import math", "from typing import Sequence"}, activations=(batch * h * w * 2 * channels[0] * 9,),
                       work=batch * h * w * 9 * 4 * sum(ch * ch for ch in channels))  # fmt: skip
+
+
+VIT_SOURCE = '''class MlpBlock(nn.Module):
+    """Transformer MLP / feed-forward block."""
+
+    mlp_dim: int | None = None  # Defaults to 4x input dim.
+    dropout: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, deterministic: bool = True) -> jax.Array:
+        inits = dict(kernel_init=nn.initializers.xavier_uniform(), bias_init=nn.initializers.normal(stddev=1e-6))
+        n, l, d = x.shape
+        x = nn.Dense(self.mlp_dim or 4 * d, **inits)(x)
+        x = nn.gelu(x)
+        x = nn.Dropout(rate=self.dropout)(x, deterministic)
+        x = nn.Dense(d, **inits)(x)
+        return x
+
+
+class Encoder1DBlock(nn.Module):
+    """Single transformer encoder block (MHSA + MLP)."""
+
+    mlp_dim: int | None = None
+    num_heads: int = 12
+    dropout: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, deterministic: bool = True){ret}:
+        y = nn.LayerNorm()(x)
+        y = nn.MultiHeadDotProductAttention(num_heads=self.num_heads, kernel_init=nn.initializers.xavier_uniform(), deterministic=deterministic)(y, y)
+        y = nn.Dropout(rate=self.dropout)(y, deterministic)
+        x = x + y
+        y = nn.LayerNorm()(x)
+        y = MlpBlock(mlp_dim=self.mlp_dim, dropout=self.dropout)(y, deterministic)
+        y = nn.Dropout(rate=self.dropout)(y, deterministic)
+        x = x + y
+        return {block_out}
+
+
+class Encoder(nn.Module):
+    """Transformer Model Encoder for sequence to sequence translation."""
+
+    depth: int
+    mlp_dim: int | None = None
+    num_heads: int = 12
+    dropout: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, deterministic: bool = True) -> jax.Array:
+{stack}
+        return nn.LayerNorm(name='encoder_norm')(x)
+{map_head}
+
+class VisionTransformer(nn.Module):
+    """ViT: {patch}x{patch} patches embedded by a strided convolution, {posemb} position embeddings, {depth} encoder blocks and a {pool} head."""
+
+    num_classes: int
+    patch_size: tuple[int, int] = ({patch}, {patch})
+    width: int = {width}
+    depth: int = {depth}
+    mlp_dim: int | None = {mlp}
+    num_heads: int = {heads}
+    dropout: float = {dropout}
+
+    @nn.compact
+    def __call__(self, image: jax.Array, *, train: bool = False) -> jax.Array:
+        x = nn.Conv(self.width, self.patch_size, strides=self.patch_size, padding='VALID', name='embedding')(image)
+        n, h, w, c = x.shape
+        x = jnp.reshape(x, [n, h * w, c])
+{posemb_code}
+{cls_code}        x = nn.Dropout(rate=self.dropout)(x, not train)
+        x = Encoder(depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads, dropout=self.dropout, name='Transformer')(x, deterministic=not train)
+{pool_code}
+        return nn.Dense(self.num_classes, name='head', kernel_init=nn.initializers.zeros)(x)
+'''
+VIT_LOOP = """        for lyr in range(self.depth):
+            x = Encoder1DBlock(name=f'encoderblock_{lyr}', mlp_dim=self.mlp_dim, num_heads=self.num_heads, dropout=self.dropout)(x, deterministic)"""
+VIT_SCAN = """        block = nn.remat(Encoder1DBlock, prevent_cse=False, static_argnums=(2,), policy={policy})
+        x, _ = nn.scan(block, variable_axes={{'params': 0}}, split_rngs={{'params': True, 'dropout': True}}, in_axes=nn.broadcast, length=self.depth)(
+            name='encoderblock', mlp_dim=self.mlp_dim, num_heads=self.num_heads, dropout=self.dropout)(x, deterministic)"""
+VIT_POSEMB = {
+    "learned": "        x = x + self.param('pos_embedding', nn.initializers.normal(stddev=1 / np.sqrt(c)), (1, h * w, c), x.dtype)",
+    "sincos2d": "        x = x + posemb_sincos_2d(h, w, c, dtype=x.dtype)",
+}
+SINCOS = '''def posemb_sincos_2d(h: int, w: int, width: int, temperature: float = 10_000.0, dtype: jnp.dtype = jnp.float32) -> jax.Array:
+    """Follows the MoCo v3 logic."""
+    y, x = jnp.mgrid[:h, :w]
+    omega = jnp.arange(width // 4) / (width // 4 - 1)
+    omega = 1.0 / (temperature**omega)
+    y = jnp.einsum('m,d->md', y.flatten(), omega)
+    x = jnp.einsum('m,d->md', x.flatten(), omega)
+    pe = jnp.concatenate([jnp.sin(x), jnp.cos(x), jnp.sin(y), jnp.cos(y)], axis=1)
+    return jnp.asarray(pe, dtype)[None, :, :]
+
+
+'''
+MAP_HEAD = '''
+
+class MAPHead(nn.Module):
+    """Multihead Attention Pooling."""
+
+    mlp_dim: int | None = None  # Defaults to 4x input dim
+    num_heads: int = 12
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        n, l, d = x.shape
+        probe = self.param('probe', nn.initializers.xavier_uniform(), (1, 1, d), x.dtype)
+        probe = jnp.tile(probe, [n, 1, 1])
+        x = nn.MultiHeadDotProductAttention(num_heads=self.num_heads, kernel_init=nn.initializers.xavier_uniform())(probe, x)
+        y = nn.LayerNorm()(x)
+        x = x + MlpBlock(mlp_dim=self.mlp_dim)(y)
+        return x[:, 0]
+'''
+VIT_POOLS = {
+    "gap": "        x = jnp.mean(x, axis=1)",
+    "tok": "        x = x[:, 0]",
+    "map": "        x = MAPHead(num_heads=self.num_heads, mlp_dim=self.mlp_dim)(x)",
+}
+
+
+def vit(d: Draw, batch: int) -> LinenModel | None:
+    """big_vision's ViT (models/vit.py), trimmed to what a classifier runs: patch embedding, learned or
+    sin-cos 2D position embeddings, an optional class token, Encoder1DBlocks (a Python loop, or nn.scan
+    over nn.remat as big_vision scans them), and a global-average, class-token or MAP head."""
+    h, w, c = d.pick(IMAGES[1:])
+    patch = d.pick(tuple(p for p in (4, 8, 16, 32) if h % p == 0 and 4 <= h // p <= 16))
+    heads = d.pick((2, 3, 4, 6, 8))
+    width = heads * d.pick((16, 32, 64))
+    depth, mlp = d.pick((1, 2, 4, 6)), d.pick((None, None, 2 * width, 3 * width))
+    classes, dropout = d.pick((10, 100, 1000)), d.pick((0.0, 0.0, 0.1))
+    posemb, pool, scanned = d.pick(tuple(VIT_POSEMB)), d.pick(tuple(VIT_POOLS)), d.chance(0.4)
+    if posemb == "sincos2d" and width % 4:
+        return None
+    tokens = (h // patch) * (w // patch) + (pool == "tok")
+    hidden = mlp or 4 * width
+    policy = d.pick(("None", "jax.checkpoint_policies.nothing_saveable", "jax.checkpoint_policies.dots_with_no_batch_dims_saveable"))
+    block = {"LayerNorm_0": norm(width), "MultiHeadDotProductAttention_0": attention(width, heads, width, width), "LayerNorm_1": norm(width),
+             "MlpBlock_0": {"Dense_0": dense(width, hidden), "Dense_1": dense(hidden, width)}}  # fmt: skip
+    encoder: dict = {"encoder_norm": norm(width)}
+    if scanned:
+        encoder["encoderblock"] = stacked(block, depth)
+    else:
+        encoder.update({f"encoderblock_{i}": block for i in range(depth)})
+    params: dict = {"embedding": conv((patch, patch), c, width), "Transformer": encoder, "head": dense(width, classes)}
+    if posemb == "learned":
+        params["pos_embedding"] = f32(1, tokens - (pool == "tok"), width)
+    if pool == "tok":
+        params["cls"] = f32(1, 1, width)
+    if pool == "map":
+        params["MAPHead_0"] = {"probe": f32(1, 1, width), "MultiHeadDotProductAttention_0": attention(width, heads, width, width), "LayerNorm_0": norm(width),
+                               "MlpBlock_0": {"Dense_0": dense(width, hidden), "Dense_1": dense(hidden, width)}}  # fmt: skip
+    cls_code = ("        cls = self.param('cls', nn.initializers.zeros, (1, 1, c), x.dtype)\n"
+                "        x = jnp.concatenate([jnp.tile(cls, [n, 1, 1]), x], axis=1)\n") if pool == "tok" else ""  # fmt: skip
+    source = VIT_SOURCE.format(
+        ret=" -> tuple[jax.Array, None]" if scanned else " -> jax.Array", block_out="x, None" if scanned else "x",
+        stack=VIT_SCAN.format(policy=policy) if scanned else VIT_LOOP, map_head=MAP_HEAD if pool == "map" else "",
+        patch=patch, posemb=posemb, depth=depth, pool=pool, width=width, mlp=mlp, heads=heads, dropout=dropout,
+        posemb_code=VIT_POSEMB[posemb], cls_code=cls_code, pool_code=VIT_POOLS[pool],
+    )  # fmt: skip
+    if posemb == "sincos2d":
+        source = SINCOS + source
+    images = Input(d.pick(("images", "image", "x")), f32(batch, h, w, c), Domain("real", 0, 1))
+    nodes = [layer("patch_embedding", [images.spec], [f32(batch, tokens, width)])] + [layer("Encoder1DBlock", [f32(batch, tokens, width)], [f32(batch, tokens, width)])] * depth
+    imports = set(IMPORTS) | ({"import numpy as np"} if posemb == "learned" else set())
+    return LinenModel("vit", source, f"VisionTransformer(num_classes={classes})", params, [images], "classify", classes, nodes, imports=imports,
+                      train_arg=True, dropout=dropout > 0, activations=(batch * heads * tokens * tokens, batch * tokens * hidden),
+                      work=2 * depth * batch * tokens * tokens * width, loops=(depth,) if scanned else ())  # fmt: skip
