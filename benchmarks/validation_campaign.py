@@ -1,8 +1,9 @@
 """Build and validate N rows of each config, resumably: the evidence that every category's rows are faithful.
 
 Each config is built with `build --output-dir` (which resumes from its finished units) and then
-validated; a config whose validation log exists is skipped, so an interrupted campaign is
-re-run with the same command and goes on where it stopped. Logs are written to a temporary name
+validated with `--resume-file` (which keeps each row's result as it comes); a config whose
+validation log exists is skipped, so an interrupted campaign is re-run with the same command and
+goes on where it stopped, down to the row. Logs are written to a temporary name
 and renamed when validate returns, so a killed run leaves no log that looks finished. At the end
 it prints one line per config: rows built, failed lowerings, distinct ops, rows executed,
 agreed, verified, failed, and validate's verdict.
@@ -21,7 +22,6 @@ out on modules of their size (XLA against JAX compares them); the others with it
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import subprocess
@@ -33,17 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from builder.pipeline.fingerprint import code_fingerprint  # noqa: E402
 from builder.synth.styles import CATEGORIES as STYLED  # noqa: E402
+from builder.validation.journal import checks_code  # noqa: E402
 
 DEFAULT_ORDER = STYLED
 CLI = [sys.executable, "-m", "builder.cli"]
-
-
-def validation_hash() -> str:
-    """The checks' code (`builder/validation/`), which the build fingerprint leaves out."""
-    h = hashlib.sha256()
-    for path in sorted((ROOT / "builder" / "validation").rglob("*.py")):
-        h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()[:8]
 
 
 def run_logged(command: list[str], log: Path) -> int:
@@ -64,9 +57,10 @@ def campaign_step(config: str, rows: int, out: Path, num_proc: int) -> None:
             build_log.rename(build_log.with_suffix(".failed"))
             raise SystemExit(f"build of {config} failed; see {build_log.with_suffix('.failed')}")
     validate_log = out / f"{config}.validate.log"
-    if not validate_log.exists():
+    if not validate_log.exists():  # each row's result is kept as it comes: a stopped validate goes on where it was
         flags = ["--no-interpreter"] if config in STYLED else []
-        run_logged([*CLI, "validate", str(data), "--num-proc", str(num_proc), *flags], validate_log)
+        resume = ["--resume-file", str(out / f"{config}.validate.jsonl")]
+        run_logged([*CLI, "validate", str(data), "--num-proc", str(num_proc), *flags, *resume], validate_log)
 
 
 def summary_line(config: str, out: Path) -> str:
@@ -93,7 +87,7 @@ def main() -> int:
     args = parser.parse_args()
     categories = sorted(p.stem for p in (ROOT / "configs").glob("*.yaml") if not p.stem.startswith(("balanced", "bench")))
     names = args.configs or [*DEFAULT_ORDER, *(c for c in categories if c not in DEFAULT_ORDER)]
-    args.out = args.out or ROOT / "out" / "campaign" / f"{code_fingerprint()}-v{validation_hash()}"
+    args.out = args.out or ROOT / "out" / "campaign" / f"{code_fingerprint()}-v{checks_code()[:8]}"
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     for name in names:

@@ -4,6 +4,7 @@ HLO, XLA cost figures) JAX lowers them to. Build a config to disk, validate a bu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -170,6 +171,7 @@ def load_target(target: str, config_name: str | None, overrides: dict[str, Any],
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from .validation.journal import Journal
     from .validation.sandbox import Limits
     from .validation.validate import Options, run
 
@@ -177,6 +179,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--sample must be at least 1, got {args.sample}")
     if args.num_proc < 1:
         raise ConfigError(f"--num-proc must be at least 1, got {args.num_proc}")
+    resume = args.resume_file
+    if resume is not None and (resume.is_dir() or not os.access(resume.parent if resume.parent.exists() else ".", os.W_OK)):
+        raise ConfigError(f"--resume-file {args.resume_file}: not a file this user can write; name a file in a writable directory")
     splits, config = load_target(args.target, args.config, _overrides(args), args.cache_dir)
     options = Options(
         trust_code=args.trust_code,
@@ -186,7 +191,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         sandbox=Limits(args.time_limit, int(args.memory_limit * 2**30)),
         input_seed=args.input_seed,
     )
-    summary = run(splits, config, options, args.sample, num_proc=args.num_proc)
+    journal = Journal.open(args.resume_file, options) if args.resume_file else None
+    if journal is not None:
+        why = f" ({args.resume_file} was started afresh: {journal.discarded})" if journal.discarded else ""
+        print(f"results kept in {args.resume_file}: {len(journal.done)} rows already checked{why}", flush=True)
+    try:
+        summary = run(splits, config, options, args.sample, num_proc=args.num_proc, journal=journal)
+    finally:
+        if journal is not None:
+            journal.close()
     print(f"\nvalidated {len(summary.reports)} rows of {args.target} (input seed {args.input_seed})")
     if config is None:
         print("note: no build config, so no row could be regenerated; their Python ran only with --trust-code")
@@ -336,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-unverified", action="store_true", help="exit 0 even when some rows could not be checked (they are still listed) or none was executed"
     )
     validate.add_argument("--num-proc", type=int, default=1, help="rows validated at once, each with its own XLA and interpreter processes")
+    validate.add_argument(
+        "--resume-file", type=Path, help="keep each row's result in this file as it is checked; the same command again checks only the rows it lacks"
+    )
     _add_config_values(validate)
     validate.add_argument("--cache-dir", help="datasets cache directory for a config built on the fly")
     validate.set_defaults(func=cmd_validate, shard_size=None)

@@ -27,7 +27,6 @@ import queue
 import random
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,11 +55,12 @@ from .compare import (
     widened,
 )
 from .interpreter import Interpreter
+from .journal import Journal
 from .localize import localize
+from .row_report import FAIL, OK, SKIP, RowReport
 from .sandbox import Limits, run_untrusted
 from .worker import Worker
 
-OK, FAIL, SKIP = "ok", "fail", "skip"
 # `lax.rng_uniform` lowers to `stablehlo.rng`, which XLA implements with a hidden state that advances
 # on every run: two runs of one program draw different numbers, so only shapes and dtypes can agree.
 NONDETERMINISTIC = re.compile(r"stablehlo\.rng(?![_\w])")
@@ -69,77 +69,6 @@ CHECKS = ("regenerate", "parse", "custom_call", "xla", "interpreter", "python", 
 # An interpreter difference that XLA shows against itself: the module's outputs change when every
 # intermediate is returned too (nothing fused away), and the interpreter agrees with those.
 MISCOMPILED = "XLA miscompiles this module: the interpreter agrees with XLA's values when nothing is fused away"
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    status: str
-    detail: str = ""
-
-
-@dataclass
-class RowReport:
-    id: str
-    category: str
-    seed: int
-    input_seed: int
-    findings: list[Finding] = field(default_factory=list)
-    seconds: Counter[str] = field(default_factory=Counter)  # time spent per check (charged when a finding is added)
-    _clock: float = field(default_factory=time.perf_counter, repr=False)
-
-    def add(self, check: str, status: str, detail: str = "") -> None:
-        self.findings.append(Finding(check, status, detail))
-        now = time.perf_counter()
-        self.seconds[check] += now - self._clock
-        self._clock = now
-
-    def resume(self) -> None:
-        """Time the next check from now: the wait before it (for its turn in row order) is no check's."""
-        self._clock = time.perf_counter()
-
-    def status(self, check: str) -> str | None:
-        states = [f.status for f in self.findings if f.check == check]
-        return FAIL if FAIL in states else OK if OK in states else SKIP if states else None
-
-    @property
-    def failed(self) -> bool:
-        return any(f.status == FAIL for f in self.findings)
-
-    def _every(self, check: str, status: str) -> bool:
-        states = [f.status for f in self.findings if f.check == check]
-        return bool(states) and all(s == status for s in states)
-
-    @property
-    def executed(self) -> bool:
-        """XLA ran every module of the row (a gradient run alone does not make the forward IR executed)."""
-        return self._every("xla", OK)
-
-    @property
-    def compared(self) -> bool:
-        """Another executor compared the forward IR's values: a difference found, the Python's values agreeing,
-        or the interpreter agreeing on `stablehlo` (agreement on the gradient alone says nothing of the forward IR)."""
-        forward = any(f.check == "interpreter" and f.status == OK and f.detail.split(":")[0] == "stablehlo" for f in self.findings)
-        return any(self.status(c) == FAIL for c in ("interpreter", "python", "grad")) or self.status("python") == OK or forward
-
-    @property
-    def agreed(self) -> bool:
-        return self.executed and self.compared and not any(self.status(c) == FAIL for c in ("xla", "interpreter", "python", "grad"))
-
-    @property
-    def verified(self) -> bool:
-        """Proven: nothing failed, and the IR was executed and compared with another executor, or a
-        fresh lowering by the row's own JAX version printed it byte for byte. Nothing else counts."""
-        return not self.failed and (self.agreed or self.status("relower") == OK)
-
-    @property
-    def unverified(self) -> bool:
-        """Neither failed nor proven: validate could not check it (the reasons are its skips)."""
-        return not self.failed and not self.verified
-
-    def why_unverified(self) -> str:
-        skips = [f"{f.check}: {f.detail}" for f in self.findings if f.status == SKIP]
-        return "; ".join(skips[:3]) if skips else "the IR was neither executed and compared nor relowered"
 
 
 @dataclass(frozen=True)
@@ -596,8 +525,17 @@ def sample_rows(sizes: dict[str, int], sample: int | None, seed: int) -> list[tu
 # --- the command ---------------------------------------------------------------------
 
 
-def run(splits: dict[str, Any], config: Any, options: Options, sample: int | None = None, progress: bool = True, num_proc: int = 1) -> Summary:
-    """Validate the rows of `splits` (all, or a seeded sample) and summarise.
+def run(
+    splits: dict[str, Any],
+    config: Any,
+    options: Options,
+    sample: int | None = None,
+    progress: bool = True,
+    num_proc: int = 1,
+    journal: Journal | None = None,
+) -> Summary:
+    """Validate the rows of `splits` (all, or a seeded sample) and summarise; with a `journal`, each row's
+    result is recorded as it comes, and a row the journal already holds a result for is not checked again.
 
     `num_proc` Validators (each with its own XLA / JAX and interpreter children, where the work
     is) take rows from a thread pool; the parent only waits on pipes and compares, so threads
@@ -610,12 +548,15 @@ def run(splits: dict[str, Any], config: Any, options: Options, sample: int | Non
     validators: queue.SimpleQueue[Validator] = queue.SimpleQueue()
     reading = threading.Lock()
 
-    def check(position: tuple[str, int]) -> tuple[dict[str, Any], RowReport]:
+    def check(position: tuple[str, int]) -> tuple[dict[str, Any], RowReport, bool]:
         with reading:
             row = splits[position[0]][position[1]]
+        kept = journal.reuse(*position, row) if journal is not None else None
+        if kept is not None:
+            return row, kept, True
         validator = validators.get()
         try:
-            return row, validator.validate(row)
+            return row, validator.validate(row), False
         finally:
             validators.put(validator)
 
@@ -628,7 +569,9 @@ def run(splits: dict[str, Any], config: Any, options: Options, sample: int | Non
             validators.put(validator)
         pool = ThreadPoolExecutor(len(started), thread_name_prefix="validate")
         with tqdm(total=len(positions), desc="validate", unit=" rows", disable=not progress) as bar:
-            for (split, _), (row, report) in zip(positions, pool.map(check, positions), strict=True):
+            for (split, position), (row, report, reused) in zip(positions, pool.map(check, positions), strict=True):
+                if journal is not None and not reused:  # before the identity check, which runs again on every row in order
+                    journal.record(split, position, row, report)
                 report.resume()
                 check_identity(row, split, seen, config, report)
                 summary.reports.append(report)
