@@ -23,12 +23,11 @@ from typing import Any
 import pyarrow as pa
 
 from ..config import SPLITS, PairsConfig
-from ..synth.generator import generate
 from .failures import Failure
-from .plan import DUPLICATE_PYTHON, program_structure_key, python_key
-from .rows import make_row, rejection
-from .seeds import attempts, category_plan, derive_seed, limits_of
-from .strata import TIER_QUOTA, excluded_structures, stratify
+from .plan import DUPLICATE_PYTHON
+from .replacement import Kept, first_new_row
+from .seeds import attempts, category_plan, derive_seed
+from .strata import TIER_QUOTA, stratify
 
 logger = logging.getLogger(__name__)
 REPORT_NAME = "duplicates.json"
@@ -117,43 +116,19 @@ def replace_repeats(
     """A new row for every repeat: the first replacement seed whose program repeats no kept row
     (and, in structural mode, crosses no split's structures). Keyed by (split, position)."""
     gone = {(r.split, r.position) for r in repeats}
-    kept = [(s, p) for s in columns for p in range(len(columns[s]["id"])) if (s, p) not in gone]
-    pythons = {python_key(columns[s]["python"][p]) for s, p in kept}
-    irs = {columns[s]["canonical_hash"][p] for s, p in kept}
-    structures: dict[str, set[str]] = {s: set() for s in SPLITS}
-    for s, p in kept:
-        structures[s].add(columns[s]["structure_hash"][p])
-    structural = config.split_mode == "structural"
-    excluded = excluded_structures(config)
-    limits = limits_of(config)
+    kept = Kept()
+    for split in columns:
+        for pos in range(len(columns[split]["id"])):
+            if (split, pos) not in gone:
+                kept.add(split, *(columns[split][k][pos] for k in ("python", "canonical_hash", "structure_hash")))
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for r in repeats:
         index = int(r.id.rsplit("-", 1)[1])
         category = category_plan(config, r.split)[index]
-        for seed in replacement_seeds(config, r.split, index):
-            try:
-                program = generate(category, seed, limits)
-                key = python_key(program.render())
-                if key in pythons or (excluded and program_structure_key(program) in excluded):
-                    continue
-                row = make_row(config, r.split, index, category, seed)
-            except Exception as err:  # a generator bug, as in the map
-                if failures is not None:
-                    failures.append(Failure(r.split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
-                continue
-            if rejection(config, row):
-                continue
-            if row["canonical_hash"] in irs:
-                continue
-            others = {h for s in SPLITS if (s == "train") != (r.split == "train") for h in structures[s]}
-            if structural and row["structure_hash"] in others:
-                continue
-            break
-        else:
+        row = first_new_row(config, r.split, index, category, replacement_seeds(config, r.split, index), kept, failures)
+        if row is None:
             raise RuntimeError(f"{r.id}: no replacement in {attempts(config)} seeds repeats nothing (and fits the budget); raise max_statements")
-        pythons.add(key)
-        irs.add(row["canonical_hash"])
-        structures[r.split].add(row["structure_hash"])
+        kept.add(r.split, row["python"], row["canonical_hash"], row["structure_hash"])
         out[(r.split, r.position)] = row
     return out
 

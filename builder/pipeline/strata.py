@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..config import SPLITS, PairsConfig
 from ..lowering.extractor import lower
-from ..synth.generator import SizeLimits, generate
+from ..synth.program import Program
 from .failures import Failure
-from .plan import program_structure_key, python_key, train_structures
-from .rows import make_row, rejection
-from .seeds import category_plan, derive_seed, limits_of
+from .replacement import Kept, first_new_row
+from .seeds import category_plan, derive_seed
 from .tiers import TIER_NAMES, tier_of
 
 logger = logging.getLogger(__name__)
@@ -50,27 +48,14 @@ def tier_seeds(config: PairsConfig, split: str, index: int) -> list[int]:
     return [derive_seed(config.seed, split, index, "tier", k) for k in range(TIER_SEARCH)]
 
 
-@dataclass
-class Kept:
-    """What the rows kept so far hold, so a new row can be checked against all of them."""
+def lands_in(tiers: set[str]) -> Callable[[Program, str], bool]:
+    """A probe for `first_new_row`: the program's forward StableHLO, lowered alone, is in one of `tiers`."""
 
-    pythons: set[str] = field(default_factory=set)
-    irs: set[str] = field(default_factory=set)
-    structures: dict[str, set[str]] = field(default_factory=lambda: {s: set() for s in SPLITS})
+    def probe(program: Program, source: str) -> bool:
+        leaves = [leaf.spec for leaf in program.leaves]
+        return tier_of(lower(source, program.entry_point, leaves, program.args_tree(), differentiable=False).forward.as_text()) in tiers
 
-    def add(self, split: str, python: str, canonical: str, structure: str) -> None:
-        self.pythons.add(python_key(python))
-        self.irs.add(canonical)
-        self.structures[split].add(structure)
-
-    def crosses(self, split: str, structure: str) -> bool:
-        """Whether an IR structure of `split` is held by a row on the other side of the train line."""
-        return any(structure in self.structures[s] for s in SPLITS if (s == "train") != (split == "train"))
-
-
-def excluded_structures(config: PairsConfig) -> frozenset[str]:
-    """The program structures of the held-out-from configs' train splits (what the plan rejects too)."""
-    return frozenset().union(*(train_structures(name) for name in config.held_out_from))
+    return probe
 
 
 def stratify(
@@ -90,9 +75,6 @@ def stratify(
     for split in columns:
         for pos in range(len(columns[split]["id"])):
             kept.add(split, current(split, pos, "python"), current(split, pos, "canonical_hash"), current(split, pos, "structure_hash"))
-    excluded = excluded_structures(config)
-    structural = config.split_mode == "structural"
-    limits = limits_of(config)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for split in (s for s in SPLITS if s in columns):
         plan = category_plan(config, split)
@@ -109,7 +91,8 @@ def stratify(
                     over.append(pos)
             for pos in over:
                 under = {t for t in TIER_NAMES if count[t] < quota[t]}
-                row = _search(config, split, index_of(current(split, pos, "id")), category, under, kept, excluded, structural, limits, failures)
+                index = index_of(current(split, pos, "id"))
+                row = first_new_row(config, split, index, category, tier_seeds(config, split, index), kept, failures, lands_in(under))
                 if row is None:
                     logger.info("%s: no seed of %d reaches tiers %s; the rest of %s stays as drawn", split, TIER_SEARCH, sorted(under), category)
                     break
@@ -118,37 +101,3 @@ def stratify(
                 kept.add(split, row["python"], row["canonical_hash"], row["structure_hash"])
                 out[(split, pos)] = row
     return out
-
-
-def _search(
-    config: PairsConfig,
-    split: str,
-    index: int,
-    category: str,
-    under: set[str],
-    kept: Kept,
-    excluded: frozenset[str],
-    structural: bool,
-    limits: SizeLimits,
-    failures: list[Failure] | None,
-) -> dict[str, Any] | None:
-    """The first tier seed of `split[index]` whose program lands in a tier of `under` and repeats nothing."""
-    for seed in tier_seeds(config, split, index):
-        try:
-            program = generate(category, seed, limits)
-            source = program.render()
-            if python_key(source) in kept.pythons or (excluded and program_structure_key(program) in excluded):
-                continue
-            leaves = [leaf.spec for leaf in program.leaves]
-            forward = lower(source, program.entry_point, leaves, program.args_tree(), differentiable=False).forward.as_text()
-            if tier_of(forward) not in under:
-                continue
-            row = make_row(config, split, index, category, seed)
-        except Exception as err:  # a generator bug, reported with the build's failures as in the map
-            if failures is not None:
-                failures.append(Failure(split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
-            continue
-        if rejection(config, row) or row["canonical_hash"] in kept.irs or (structural and kept.crosses(split, row["structure_hash"])):
-            continue
-        return row
-    return None

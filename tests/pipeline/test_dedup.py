@@ -102,7 +102,7 @@ def test_structural_config_is_checked():
 
 def test_a_replacement_never_takes_a_held_out_structure(splits, monkeypatch):
     """A held-out-from config's train structures bind the replacements as they bind the plan."""
-    from builder.pipeline import dedup
+    from builder.pipeline import dedup, replacement
     from builder.pipeline.plan import program_structure_key
     from builder.pipeline.seeds import category_plan, limits_of
     from builder.synth.generator import generate
@@ -113,7 +113,7 @@ def test_a_replacement_never_takes_a_held_out_structure(splits, monkeypatch):
     free = dedup.replace_repeats(CONFIG, columns(injected), repeats)[("test", 1)]["seed"]
     category = category_plan(CONFIG, "test")[1]
     taken = program_structure_key(generate(category, free, limits_of(CONFIG)))
-    monkeypatch.setattr(dedup, "excluded_structures", lambda config: frozenset({taken}))
+    monkeypatch.setattr(replacement, "excluded_structures", lambda config: frozenset({taken}))
     held_out = dedup.replace_repeats(CONFIG, columns(injected), repeats)[("test", 1)]
     assert held_out["seed"] != free
     assert program_structure_key(generate(category, held_out["seed"], limits_of(CONFIG))) != taken

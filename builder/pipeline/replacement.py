@@ -1,0 +1,76 @@
+"""A new row for an index after the map: the first of a sequence of seeds whose program repeats no row
+kept so far. The dedup pass (a repeat's replacement) and the tier stage (a row over its tier's quota)
+both draw rows this way, under the same rules as the plan and the map."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import SPLITS, PairsConfig
+from ..synth.generator import generate
+from ..synth.program import Program
+from .failures import Failure
+from .plan import program_structure_key, python_key, train_structures
+from .rows import make_row, rejection
+from .seeds import limits_of
+
+
+@dataclass
+class Kept:
+    """What the rows kept so far hold, so a new row can be checked against all of them."""
+
+    pythons: set[str] = field(default_factory=set)  # `python_key`s: a renamed copy is a repeat
+    irs: set[str] = field(default_factory=set)
+    structures: dict[str, set[str]] = field(default_factory=lambda: {s: set() for s in SPLITS})
+
+    def add(self, split: str, python: str, canonical: str, structure: str) -> None:
+        self.pythons.add(python_key(python))
+        self.irs.add(canonical)
+        self.structures[split].add(structure)
+
+    def crosses(self, split: str, structure: str) -> bool:
+        """Whether an IR structure of `split` is held by a row on the other side of the train line."""
+        return any(structure in self.structures[s] for s in SPLITS if (s == "train") != (split == "train"))
+
+
+def excluded_structures(config: PairsConfig) -> frozenset[str]:
+    """The program structures of the held-out-from configs' train splits (what the plan rejects too)."""
+    return frozenset().union(*(train_structures(name) for name in config.held_out_from))
+
+
+def first_new_row(
+    config: PairsConfig,
+    split: str,
+    index: int,
+    category: str,
+    seeds: Iterable[int],
+    kept: Kept,
+    failures: list[Failure] | None = None,
+    probe: Callable[[Program, str], bool] | None = None,
+) -> dict[str, Any] | None:
+    """The row of the first seed whose program repeats no kept Python or IR, takes no held-out structure,
+    crosses the train line with no structure in `structural` mode, fits the budget and passes `probe`
+    (a cheaper test run before the row is lowered whole); None when no seed does. A program that fails
+    to draw or lower is a generator bug: it goes to `failures`, and the next seed is tried."""
+    excluded = excluded_structures(config)
+    structural = config.split_mode == "structural"
+    limits = limits_of(config)
+    for seed in seeds:
+        try:
+            program = generate(category, seed, limits)
+            source = program.render()
+            if python_key(source) in kept.pythons or (excluded and program_structure_key(program) in excluded):
+                continue
+            if probe is not None and not probe(program, source):
+                continue
+            row = make_row(config, split, index, category, seed)
+        except Exception as err:  # a generator bug, as in the map
+            if failures is not None:
+                failures.append(Failure(split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
+            continue
+        if rejection(config, row) or row["canonical_hash"] in kept.irs or (structural and kept.crosses(split, row["structure_hash"])):
+            continue
+        return row
+    return None
