@@ -27,7 +27,7 @@ from .failures import Failure
 from .plan import DUPLICATE_PYTHON
 from .replacement import Kept, first_new_row
 from .seeds import attempts, category_plan, derive_seed
-from .strata import TIER_QUOTA, stratify
+from .strata import TIER_QUOTA, index_of, stratify
 
 logger = logging.getLogger(__name__)
 REPORT_NAME = "duplicates.json"
@@ -123,7 +123,7 @@ def replace_repeats(
                 kept.add(split, *(columns[split][k][pos] for k in ("python", "canonical_hash", "structure_hash")))
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for r in repeats:
-        index = int(r.id.rsplit("-", 1)[1])
+        index = index_of(r.id)
         category = category_plan(config, r.split)[index]
         row = first_new_row(config, r.split, index, category, replacement_seeds(config, r.split, index), kept, failures)
         if row is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from ..config import SPLITS, PairsConfig
@@ -35,6 +36,7 @@ class Kept:
         return any(structure in self.structures[s] for s in SPLITS if (s == "train") != (split == "train"))
 
 
+@lru_cache(maxsize=8)
 def excluded_structures(config: PairsConfig) -> frozenset[str]:
     """The program structures of the held-out-from configs' train splits (what the plan rejects too)."""
     return frozenset().union(*(train_structures(name) for name in config.held_out_from))

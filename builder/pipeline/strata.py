@@ -79,8 +79,10 @@ def stratify(
     for split in (s for s in SPLITS if s in columns):
         plan = category_plan(config, split)
         tiers = [tier_of(current(split, pos, "stablehlo")) for pos in range(len(columns[split]["id"]))]
-        for category in sorted(set(plan)):
-            positions = [pos for pos in range(len(tiers)) if plan[index_of(current(split, pos, "id"))] == category]
+        by_category: dict[str, list[int]] = {}
+        for pos in range(len(tiers)):
+            by_category.setdefault(plan[index_of(current(split, pos, "id"))], []).append(pos)
+        for category, positions in sorted(by_category.items()):
             count = Counter(tiers[pos] for pos in positions)
             quota = quotas(count, len(positions))
             seen: Counter[str] = Counter()

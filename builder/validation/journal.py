@@ -70,7 +70,7 @@ class Journal:
         header = {"journal": VERSION, "checks": checks_code(), "options": repr(options)}
         journal = cls(Path(path), header)
         journal._read()
-        mode = "a" if journal.done or (journal.path.is_file() and not journal.discarded) else "w"
+        mode = "a" if journal.path.is_file() and not journal.discarded else "w"
         journal.path.parent.mkdir(parents=True, exist_ok=True)
         journal._out = journal.path.open(mode, encoding="utf-8")
         if mode == "w":
