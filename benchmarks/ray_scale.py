@@ -1,13 +1,15 @@
 """Ray builds at scale: workers against one process, the driver's costs, and a whole resumable build.
 
     .venv/bin/python benchmarks/ray_scale.py --compare-rows 40                # rows/s: one process, Ray 1 and 2 workers
+    .venv/bin/python benchmarks/ray_scale.py --compare-rows 1000 --workers 2  # the same, 2 workers only
     .venv/bin/python benchmarks/ray_scale.py --plan-rows 1000000              # driver: plan + dedup pass (measured at 100,000)
     .venv/bin/python benchmarks/ray_scale.py --rows 100000 --output-dir out/ray-balanced-100k   # run again to resume
 
 `--compare-rows`: the same `balanced` train rows built by the pipeline in this process
 (`generate_rows` and each unit's rows written as Parquet: the work of a Ray task, without Ray),
 then by the Ray engine on a local Ray of 1 and of 2 CPUs (each started afresh; its start-up is
-shown apart). The rows are cut into 16 units, so that two workers finish close together. `--plan-rows`: the global
+shown apart). The rows are cut into units of at most 25 rows (at least 16 units), so that two workers finish close
+together. `--plan-rows`: the global
 plan the driver draws before any task (it draws and renders every program, lowers none) and the
 dedup pass's search for repeats over the key columns, measured at `--measure-rows` and
 extrapolated linearly when that is smaller (said so in the output). `--rows`: a whole build
@@ -52,30 +54,47 @@ def train_only(name: str, rows: int, shard_size: int) -> PairsConfig:
     return replace(resolve(name), train_size=rows, validation_size=0, test_size=0, shard_size=shard_size)
 
 
-def compare(name: str, rows: int) -> None:
-    """rows/s of one process against Ray with 1 and 2 workers, on the same rows."""
-    config = train_only(name, rows, max(1, rows // 16))
+def warm_split(cpu_by_process: dict[object, list[tuple[int, float]]]) -> str:
+    """CPU a row in each process's first unit (JAX's first lowerings, cold caches) and in the rest."""
+    first = [units[0] for units in cpu_by_process.values()]
+    rest = [u for units in cpu_by_process.values() for u in units[1:]]
+    def per_row(us: list[tuple[int, float]]) -> str:
+        return f"{sum(c for _, c in us) / max(1, sum(n for n, _ in us)) * 1e3:.0f} ms" if us else "-"
+    return f"first unit of each process {per_row(first)} a row, the later units {per_row(rest)}"
+
+
+def compare(name: str, rows: int, workers: tuple[int, ...]) -> None:
+    """rows/s of one process against Ray with `workers` workers, on the same rows."""
+    config = train_only(name, rows, max(1, min(25, rows // 16)))
     print(f"{name}: {rows} train rows, {config.shard_size} a unit; {load()}")
     ray_seconds = {}
-    for cpus in (1, 2):  # first: Ray starts its processes by fork + exec, which JAX warns about once it runs here
+    for cpus in workers:  # first: Ray starts its processes by fork + exec, which JAX warns about once it runs here
         with tempfile.TemporaryDirectory() as tmp:
             result = build(config, Path(tmp) / "out", RayOptions(num_cpus=cpus, progress=False))
         cpu = sum(r.cpu_seconds for r in result.ran)
-        ray_seconds[cpus] = (result.seconds["map"], result.seconds.get("ray start", 0.0), cpu, load())
+        by_worker: dict[object, list[tuple[int, float]]] = {}
+        for r in result.ran:  # in the order they finished: a worker's units in the order it ran them
+            by_worker.setdefault((r.node, r.pid), []).append((r.rows, r.cpu_seconds))
+        ray_seconds[cpus] = (result.seconds["map"], result.seconds.get("ray start", 0.0), cpu, load(), warm_split(by_worker))
     plan = build_plan(config)
     started, cpu = time.perf_counter(), time.process_time()
+    per_unit: list[tuple[int, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for unit in units(config):
-            shard = plan.shard(unit.split, unit.start, unit.stop)
-            write_rows(Path(tmp) / unit.file_name, [row for _, row in generate_rows(config, unit.split, unit.start, unit.stop, None, shard)])
+            shard, unit_cpu = plan.shard(unit.split, unit.start, unit.stop), time.process_time()
+            rows_of_unit = [row for _, row in generate_rows(config, unit.split, unit.start, unit.stop, None, shard)]
+            write_rows(Path(tmp) / unit.file_name, rows_of_unit)
+            per_unit.append((len(rows_of_unit), time.process_time() - unit_cpu))
     one, one_cpu = time.perf_counter() - started, time.process_time() - cpu
     print(f"  {'pipeline, 1 process':<20} {one:8.1f} s  {rows / one:6.2f} rows/s   CPU {one_cpu / rows * 1e3:.0f} ms a row ({load()})")
-    for cpus, (ray_s, start, ray_cpu, at) in ray_seconds.items():
+    print(f"  {'':<20} {warm_split({0: per_unit})}")
+    for cpus, (ray_s, start, ray_cpu, at, warm) in ray_seconds.items():
         print(
             f"  {'ray, ' + str(cpus) + ' worker' + ('s' if cpus > 1 else ''):<20} {ray_s:8.1f} s  {rows / ray_s:6.2f} rows/s   "
             f"CPU in the tasks {ray_cpu / rows * 1e3:.0f} ms a row; {rows / (ray_s - start):.2f} rows/s without Ray's start-up of "
             f"{start:.1f} s; {one / ray_s:.2f}x one process, {one / (ray_s - start):.2f}x without start-up ({at})"
         )
+        print(f"  {'':<20} {warm}")
 
 
 def driver_costs(name: str, rows: int, measured: int) -> None:
@@ -142,6 +161,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="balanced")
     parser.add_argument("--compare-rows", type=int, help="rows/s of one process and of Ray with 1 and 2 workers on this many rows")
+    parser.add_argument("--workers", default="1,2", help="--compare-rows: the Ray runs, by workers (comma-separated)")
     parser.add_argument("--plan-rows", type=int, help="the driver's plan and dedup search for this many rows")
     parser.add_argument("--measure-rows", type=int, default=100_000, help="rows the driver's costs are measured at (then extrapolated)")
     parser.add_argument("--rows", type=int, help="a whole resumable build of this many rows")
@@ -152,7 +172,7 @@ def main() -> None:
     if not (args.compare_rows or args.plan_rows or args.rows):
         parser.error("give --compare-rows, --plan-rows and/or --rows")
     if args.compare_rows:
-        compare(args.config, args.compare_rows)
+        compare(args.config, args.compare_rows, tuple(int(w) for w in args.workers.split(",")))
     if args.plan_rows:
         driver_costs(args.config, args.plan_rows, args.measure_rows)
     if args.rows:
