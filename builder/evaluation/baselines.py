@@ -2,7 +2,9 @@
 of another row (near 0), the nearest train row's counterpart (retrieval) and, for cost, a
 power law fitted on IR size.
 
-    python -m builder.evaluation.baselines --task cost --reference out/bench --kind retrieval --output p.jsonl
+    python -m builder.evaluation.baselines --task cost --reference out/small --kind retrieval --output p.jsonl
+    python -m builder.evaluation.baselines --task cost --reference out/bench --kind retrieval \
+        --train-reference out/balanced --output p.jsonl    # bench has no train split: look in balanced's
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import ConfigError
 from .reference import load_reference
 from .tasks import COST_FIGURES, TASKS, Task, get_task
 
@@ -76,10 +79,11 @@ def retrieval(task: Task, rows: Sequence[dict[str, Any]], train: Sequence[dict[s
 
 
 def size_fit(rows: Sequence[dict[str, Any]], train: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Cost: log(1 + figure) fitted linearly on log(IR characters) over train, per figure."""
+    """Cost: log(1 + figure) fitted linearly on log(IR characters) over train, per figure. A negative
+    figure (XLA's cost analysis gives -4 flops for some modules of collectives alone) counts as 0."""
     x = np.log([len(t["stablehlo"]) for t in train])
     design = np.stack([np.ones_like(x), x], axis=1)
-    coef = {k: np.linalg.lstsq(design, np.log1p([t[k] for t in train]), rcond=None)[0] for k in COST_FIGURES}
+    coef = {k: np.linalg.lstsq(design, np.log1p([max(t[k], 0.0) for t in train]), rcond=None)[0] for k in COST_FIGURES}
     out = {}
     for r in rows:
         size = math.log(len(r["stablehlo"]))
@@ -107,14 +111,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", required=True, help="a build directory or Hub repo id")
     parser.add_argument("--reference-config")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--train-split", default="train", help="where retrieval and size-fit look")
+    parser.add_argument("--train-reference", help="where retrieval and size-fit look (default: --reference)")
+    parser.add_argument("--train-config", help="the config of --train-reference, when it is a Hub repo id")
+    parser.add_argument("--train-split", default="train", help="the split of --train-reference they look in")
     parser.add_argument("--kind", required=True, choices=KINDS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     task = get_task(args.task)
-    rows = load_reference(args.reference, args.split, args.reference_config)
-    train = load_reference(args.reference, args.train_split, args.reference_config) if args.kind in ("retrieval", "size-fit") else []
+    try:
+        rows = load_reference(args.reference, args.split, args.reference_config)
+        train: list[dict[str, Any]] = []
+        if args.kind in ("retrieval", "size-fit"):
+            train_config = args.train_config if args.train_reference else args.reference_config
+            train = load_reference(args.train_reference or args.reference, args.train_split, train_config)
+    except ConfigError as err:
+        hint = "" if args.train_reference else "; bench has no train split: give --train-reference, a build with one (e.g. balanced)"
+        print(f"error: {err}{hint if args.kind in ('retrieval', 'size-fit') else ''}", file=sys.stderr)
+        return 2
     predictions = make(args.kind, task, rows, train, args.seed)
     with open(args.output, "w") as f:
         for row_id, prediction in predictions.items():

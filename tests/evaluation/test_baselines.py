@@ -43,3 +43,24 @@ def test_the_size_fit_predicts_every_figure_from_ir_length(rows):
     assert slope_up  # bytes grow with IR size on these rows
     with pytest.raises(ValueError, match="cost figures only"):
         make("size-fit", get_task("python-to-stablehlo"), rows, rows)
+
+
+def test_the_size_fit_takes_a_negative_xla_figure_as_zero(rows):
+    # XLA's cost analysis gives -4 flops for a module of collectives alone (a `parallel` row):
+    # log1p of it would be NaN, and NaN is not JSON.
+    train = [dict(rows[0], flops=-4.0), *rows[1:]]
+    fit = size_fit(rows, train)
+    assert all(p["flops"] == p["flops"] and p["flops"] >= 0 for p in fit.values())
+
+
+def test_the_command_says_where_to_look_when_the_reference_has_no_train_split(tmp_path, capsys):
+    from datasets import Dataset, DatasetDict
+
+    from builder.evaluation.baselines import main
+
+    DatasetDict({"test": Dataset.from_list([{"id": "test-0"}])}).save_to_disk(str(tmp_path / "bench"))
+    code = main(["--task", "cost", "--reference", str(tmp_path / "bench"), "--kind", "size-fit", "--output", str(tmp_path / "p.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no split 'train'" in err and "--train-reference" in err
+    assert not (tmp_path / "p.jsonl").exists()
