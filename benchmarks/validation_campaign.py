@@ -37,14 +37,19 @@ from builder.validation.journal import checks_code  # noqa: E402
 
 DEFAULT_ORDER = STYLED
 CLI = [sys.executable, "-m", "builder.cli"]
+BUILT = r": saved to "  # the last line of a build that finished
+VALIDATED = r"^result: "  # the last line of a validate that checked every row
 
 
-def run_logged(command: list[str], log: Path) -> int:
-    """Run `command` with its output in `log`, which appears only when the command has returned."""
+def run_logged(command: list[str], log: Path, finished: str) -> int:
+    """Run `command` with its output in `log`, which appears only when the command ran to its end:
+    `finished` (a regular expression) is in its output. A run killed part way keeps `<log>.partial`,
+    so the campaign does that step again (resuming it) rather than take it for done."""
     partial = log.with_name(log.name + ".partial")
     with partial.open("w") as out:
         code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    partial.rename(log)
+    if re.search(finished, partial.read_text(errors="replace"), re.M):
+        partial.rename(log)
     return code
 
 
@@ -53,14 +58,15 @@ def campaign_step(config: str, rows: int, out: Path, num_proc: int) -> None:
     build_log = out / f"{config}.build.log"
     if not build_log.exists():
         sizes = ["--train-size", str(rows), "--validation-size", "0", "--test-size", "0"]
-        if run_logged([*CLI, "build", config, *sizes, "--output-dir", str(data)], build_log) != 0:
-            build_log.rename(build_log.with_suffix(".failed"))
-            raise SystemExit(f"build of {config} failed; see {build_log.with_suffix('.failed')}")
+        if run_logged([*CLI, "build", config, *sizes, "--output-dir", str(data)], build_log, BUILT) != 0 or not build_log.exists():
+            raise SystemExit(f"build of {config} did not finish; see {build_log.name}.partial (run the campaign again: it resumes)")
     validate_log = out / f"{config}.validate.log"
     if not validate_log.exists():  # each row's result is kept as it comes: a stopped validate goes on where it was
         flags = ["--no-interpreter"] if config in STYLED else []
         resume = ["--resume-file", str(out / f"{config}.validate.jsonl")]
-        run_logged([*CLI, "validate", str(data), "--num-proc", str(num_proc), *flags, *resume], validate_log)
+        run_logged([*CLI, "validate", str(data), "--num-proc", str(num_proc), *flags, *resume], validate_log, VALIDATED)
+        if not validate_log.exists():
+            raise SystemExit(f"validate of {config} did not finish; see {validate_log.name}.partial (run the campaign again: it resumes)")
 
 
 def summary_line(config: str, out: Path) -> str:

@@ -182,7 +182,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     resume = args.resume_file
     if resume is not None and (resume.is_dir() or not os.access(resume.parent if resume.parent.exists() else ".", os.W_OK)):
         raise ConfigError(f"--resume-file {args.resume_file}: not a file this user can write; name a file in a writable directory")
-    splits, config = load_target(args.target, args.config, _overrides(args), args.cache_dir)
     options = Options(
         trust_code=args.trust_code,
         interpreter=not args.no_interpreter,
@@ -191,10 +190,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         sandbox=Limits(args.time_limit, int(args.memory_limit * 2**30)),
         input_seed=args.input_seed,
     )
-    journal = Journal.open(args.resume_file, options) if args.resume_file else None
+    splits, config = load_target(args.target, args.config, _overrides(args), args.cache_dir)
+    journal = Journal.open(args.resume_file, options) if args.resume_file else None  # refuses a file it cannot use, before any work
     if journal is not None:
-        why = f" ({args.resume_file} was started afresh: {journal.discarded})" if journal.discarded else ""
-        print(f"results kept in {args.resume_file}: {len(journal.done)} rows already checked{why}", flush=True)
+        print(f"results kept in {args.resume_file}: {len(journal.done)} rows already checked", flush=True)
     try:
         summary = run(splits, config, options, args.sample, num_proc=args.num_proc, journal=journal)
     finally:

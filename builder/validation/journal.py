@@ -3,9 +3,10 @@ where it stopped: a framework-style row takes seconds to check, and 1,000 of the
 
 The file is JSON Lines: a header saying what the results depend on (the checks' own code and the
 options), then one line per checked row with a digest of the row's contents. A result is used again
-only under the same header and for a row at the same place with the same digest; any other file is
-started afresh. Lines are appended and flushed as rows finish, and a torn last line (a kill while
-writing) is dropped, so the file never holds a result that was not reached.
+only under the same header and for a row at the same place with the same digest. A file under
+another header (other checks or options), or not a journal at all, is refused, never overwritten:
+it may hold hours of results. Lines are appended and flushed as rows finish, and a torn last line
+(a kill while writing) is dropped, so the file never holds a result that was not reached.
 """
 
 from __future__ import annotations
@@ -18,16 +19,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ..config import ConfigError
 from .row_report import Finding, RowReport
 
 VERSION = 1
 ROW_COLUMNS = ("id", "python", "stablehlo", "stablehlo_grad", "args", "seed")
 
 
+def checked_files() -> list[Path]:
+    """The modules whose code decides a row's result: `builder/validation/` but this file, which only
+    keeps results (its format has `VERSION`): a change here must not make hours of results unusable."""
+    return [p for p in sorted(Path(__file__).resolve().parent.rglob("*.py")) if p.name != Path(__file__).name]
+
+
 def checks_code() -> str:
-    """A hash of `builder/validation/`: a result recorded by other checks is not this code's result."""
+    """A hash of `checked_files()`: a result recorded by other checks is not this code's result."""
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+    for path in checked_files():
         h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -62,7 +70,6 @@ class Journal:
     path: Path
     header: dict[str, Any]
     done: dict[tuple[str, int], tuple[str, dict[str, Any]]] = field(default_factory=dict)  # -> (row digest, report)
-    discarded: str = ""  # why an existing file was started afresh ("" when it was used or new)
     _out: IO[str] | None = None
 
     @classmethod
@@ -70,7 +77,7 @@ class Journal:
         header = {"journal": VERSION, "checks": checks_code(), "options": repr(options)}
         journal = cls(Path(path), header)
         journal._read()
-        mode = "a" if journal.path.is_file() and not journal.discarded else "w"
+        mode = "a" if journal.path.is_file() else "w"
         journal.path.parent.mkdir(parents=True, exist_ok=True)
         journal._out = journal.path.open(mode, encoding="utf-8")
         if mode == "w":
@@ -85,9 +92,15 @@ class Journal:
             first = json.loads(lines[0])
         except json.JSONDecodeError:
             first = None
+        if not (isinstance(first, dict) and "journal" in first):
+            raise ConfigError(f"--resume-file {self.path} is not a validate journal (its first line is not a journal's header): name another file")
         if first != self.header:
-            self.discarded = "it was written by other checks or options" if isinstance(first, dict) and "journal" in first else "it is not a validate journal"
-            return
+            theirs, ours = first.get("checks"), self.header["checks"]
+            what = f"other checks ({theirs}; these are {ours})" if theirs != ours else f"other options ({first.get('options')})"
+            raise ConfigError(
+                f"--resume-file {self.path} holds {sum(1 for line in lines[1:] if line.strip())} results of {what}, which cannot be used again; "
+                "it is left as it is: remove it to check every row afresh, or name another file"
+            )
         kept = [lines[0]]
         for line in lines[1:]:
             try:

@@ -1,5 +1,5 @@
 """`validate --resume-file`: results kept row by row, so a stopped run checks only what it lacks, with the
-same findings as one uninterrupted run; a file of other checks or options, or a changed row, is not trusted."""
+same findings as one uninterrupted run; a file of other checks or options is refused and kept, a changed row checked again."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import datasets
 import pytest
 
 from builder.cli import main
-from builder.config import PairsConfig
+from builder.config import ConfigError, PairsConfig
 from builder.pipeline.rows import generate_rows
+from builder.validation import journal as journal_module
 from builder.validation import validate
-from builder.validation.journal import Journal
+from builder.validation.journal import Journal, checked_files
 from builder.validation.validate import FAIL, Options, run
 
 CONFIG = PairsConfig(
@@ -66,7 +67,7 @@ def test_a_stopped_run_checks_only_what_it_lacks_and_ends_as_one_run_would(split
     path.write_text("\n".join(lines[:3]) + "\n" + lines[3][: len(lines[3]) // 2])
     counted.clear()
     summary, journal = journaled(splits, path)
-    assert counted == ["train-0000002", "test-0000000"] and len(journal.done) == 2 and not journal.discarded
+    assert counted == ["train-0000002", "test-0000000"] and len(journal.done) == 2
     assert findings(summary) == straight
     counted.clear()
     summary, journal = journaled(splits, path)  # complete: nothing is checked again
@@ -74,16 +75,39 @@ def test_a_stopped_run_checks_only_what_it_lacks_and_ends_as_one_run_would(split
     assert [json.loads(line)["position"] for line in path.read_text().splitlines()[1:]] == [0, 1, 2, 0]
 
 
-def test_other_options_or_a_changed_row_are_checked_again(splits, tmp_path, counted):
+def test_a_file_of_other_options_or_checks_is_refused_and_left_as_it_is(splits, tmp_path, counted, monkeypatch):
+    path = tmp_path / "v.journal"
+    journaled(splits, path)
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match=r"holds 4 results of other options .*remove it to check every row afresh"):
+        Journal.open(path, Options(input_seed=3))  # other inputs: other results
+    monkeypatch.setattr(journal_module, "checks_code", lambda: "0" * 16)  # the checks changed
+    with pytest.raises(ConfigError, match=r"holds 4 results of other checks \([0-9a-f]{16}; these are 0{16}\)"):
+        Journal.open(path, Options())
+    assert path.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_journal_is_never_overwritten(tmp_path):
+    path = tmp_path / "predictions.jsonl"
+    path.write_text('{"id": "test-0", "prediction": "x"}\n')
+    with pytest.raises(ConfigError, match="is not a validate journal"):
+        Journal.open(path, Options())
+    assert path.read_text() == '{"id": "test-0", "prediction": "x"}\n'
+
+
+def test_a_changed_row_is_checked_again(splits, tmp_path, counted):
     path = tmp_path / "v.journal"
     journaled(splits, path)
     counted.clear()
-    _, journal = journaled(splits, path, Options(input_seed=3))  # other inputs: other results
-    assert journal.discarded == "it was written by other checks or options" and len(counted) == 4
-    counted.clear()
     changed = {**splits, "train": datasets.Dataset.from_list([*list(splits["train"])[:2], {**splits["train"][2], "seed": 999}])}
-    journaled(changed, path, Options(input_seed=3))
+    journaled(changed, path)
     assert counted == ["train-0000002"]  # the row whose contents changed, and only it
+
+
+def test_the_checks_hash_covers_every_check_and_not_the_journal():
+    names = {p.name for p in checked_files()}
+    assert {"validate.py", "compare.py", "oracle.py", "runners.py", "sandbox.py"} <= names
+    assert "journal.py" not in names  # a change to how results are kept must not void hours of them
 
 
 def test_the_command_resumes_and_refuses_a_directory(splits, tmp_path, capsys):
