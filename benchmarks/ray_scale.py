@@ -10,7 +10,8 @@
 then by the Ray engine on a local Ray of 1 and of 2 CPUs (each started afresh; its start-up is
 shown apart). The rows are cut into units of at most 25 rows (at least 16 units), so that two workers finish close
 together. `--plan-rows`: the global
-plan the driver draws before any task (it draws and renders every program, lowers none) and the
+plan before any task (it draws and renders every program, lowers none), in this process and as
+`build --engine ray` draws it (candidates in Ray tasks, the walk over them in the driver) and the
 dedup pass's search for repeats over the key columns, measured at `--measure-rows` and
 extrapolated linearly when that is smaller (said so in the output). `--rows`: a whole build
 with the Ray engine (80% train, 10% validation, 10% test), resumable: interrupt it and run the
@@ -34,7 +35,7 @@ from pathlib import Path
 
 from builder.config import PairsConfig, resolve
 from builder.engines.parquet_layout import read_columns, units
-from builder.engines.ray_engine import BuildResult, RayOptions, build, worker_peaks
+from builder.engines.ray_engine import BuildResult, RayOptions, build, draw_plan, worker_peaks
 from builder.pipeline.dedup import find_repeats
 from builder.pipeline.plan import build_plan
 from builder.pipeline.rows import generate_rows
@@ -75,7 +76,8 @@ def compare(name: str, rows: int, workers: tuple[int, ...]) -> None:
         by_worker: dict[object, list[tuple[int, float]]] = {}
         for r in result.ran:  # in the order they finished: a worker's units in the order it ran them
             by_worker.setdefault((r.node, r.pid), []).append((r.rows, r.cpu_seconds))
-        ray_seconds[cpus] = (result.seconds["map"], result.seconds.get("ray start", 0.0), cpu, load(), warm_split(by_worker))
+        start = result.seconds.get("ray start", 0.0)  # the map's time, with Ray's start-up; the plan apart, as in one process
+        ray_seconds[cpus] = (start + result.seconds["map"], start, cpu, load(), warm_split(by_worker))
     plan = build_plan(config)
     started, cpu = time.perf_counter(), time.process_time()
     per_unit: list[tuple[int, float]] = []
@@ -97,7 +99,7 @@ def compare(name: str, rows: int, workers: tuple[int, ...]) -> None:
         print(f"  {'':<20} {warm}")
 
 
-def driver_costs(name: str, rows: int, measured: int) -> None:
+def driver_costs(name: str, rows: int, measured: int, workers: int) -> None:
     """The global plan and the dedup pass's search at `measured` rows, scaled to `rows`."""
     measured = min(rows, measured)
     scale = rows / measured
@@ -110,6 +112,21 @@ def driver_costs(name: str, rows: int, measured: int) -> None:
     print(f"{name}: global plan of {measured:,} rows: {plan_s:.1f} s wall, {plan_cpu:.1f} s CPU ({plan_cpu / measured * 1e3:.2f} ms CPU a row), "
           f"RSS +{plan_mib:,.0f} MiB, {dropped:,} repeats rejected; {load()}")
     print(f"  {rows:,} rows: {plan_cpu * scale / 60:,.1f} min of one core, RSS +{plan_mib * scale:,.0f} MiB ({how})")
+    if workers:  # what `build --engine ray` does: candidates drawn in tasks, the walk over them on the driver
+        import ray
+
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        try:
+            started, cpu = time.perf_counter(), time.process_time()
+            drawn = draw_plan(ray, config)
+            wall, driver = time.perf_counter() - started, time.process_time() - cpu
+        finally:
+            ray.shutdown()
+        same = "the same plan" if drawn.to_json() == plan.to_json() else "A DIFFERENT PLAN (a bug)"
+        print(f"  drawn in Ray tasks ({workers} workers): {wall:.1f} s wall ({plan_s / wall:.2f}x one process), driver CPU "
+              f"{driver:.1f} s ({driver / measured * 1e6:,.0f} us a row: the serial walk and the tasks' results); {same}; {load()}")
+        print(f"  {rows:,} rows: the driver's part {driver * scale / 60:,.1f} min of one core; the tasks' "
+              f"{plan_cpu * scale / 3600:,.2f} core-hours spread over the cluster ({how})")
     # The pass's search sees each row's key columns: Python text (~1.5 KB), two hashes; synthetic but sized like the rows.
     python = [f"def f{i}(x):\n" + "    y = jnp.tanh(x)\n" * 80 for i in range(measured)]
     columns = {"train": {"id": [f"train-{i:07d}" for i in range(measured)], "python": python,
@@ -163,6 +180,7 @@ def main() -> None:
     parser.add_argument("--compare-rows", type=int, help="rows/s of one process and of Ray with 1 and 2 workers on this many rows")
     parser.add_argument("--workers", default="1,2", help="--compare-rows: the Ray runs, by workers (comma-separated)")
     parser.add_argument("--plan-rows", type=int, help="the driver's plan and dedup search for this many rows")
+    parser.add_argument("--plan-workers", type=int, default=2, help="--plan-rows: also draw the plan in Ray tasks on a local Ray of this many CPUs (0: not)")
     parser.add_argument("--measure-rows", type=int, default=100_000, help="rows the driver's costs are measured at (then extrapolated)")
     parser.add_argument("--rows", type=int, help="a whole resumable build of this many rows")
     parser.add_argument("--output-dir", type=Path, help="--rows: where the build goes (default out/ray-<config>-<rows>)")
@@ -174,7 +192,7 @@ def main() -> None:
     if args.compare_rows:
         compare(args.config, args.compare_rows, tuple(int(w) for w in args.workers.split(",")))
     if args.plan_rows:
-        driver_costs(args.config, args.plan_rows, args.measure_rows)
+        driver_costs(args.config, args.plan_rows, args.measure_rows, args.plan_workers)
     if args.rows:
         full_build(args.config, args.rows, args.output_dir or Path(f"out/ray-{args.config}-{args.rows}"), args.address, args.max_calls)
 

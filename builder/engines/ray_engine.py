@@ -19,7 +19,9 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -35,10 +37,10 @@ from ..pipeline.failures import REPORT_NAME as FAILURES_NAME
 from ..pipeline.failures import Failure, describe, merge_parts, read_report, write_part
 from ..pipeline.fingerprint import code_fingerprint
 from ..pipeline.output import MANIFEST, check_target, lock, read_manifest, recover, swap_into_place
-from ..pipeline.plan import Plan, ShardPlan
+from ..pipeline.plan import Candidate, Plan, ShardPlan, first_candidates, plan_from
 from ..pipeline.rows import generate_rows
 from .parquet_layout import Unit, read_columns, read_rows, remove_partial_files, replace_rows, unit_of, units, write_rows
-from .staging import DEDUP_ROWS, PLAN, Staging, holds, identity, load_plan, open_staging, staging_dir, write_json
+from .staging import DEDUP_ROWS, PLAN, Staging, has_plan, holds, identity, load_plan, open_staging, staging_dir, write_json
 
 logger = logging.getLogger(__name__)
 INSTALL_HINT = "--engine ray needs Ray, an optional extra: pip install -e '.[ray]' (or pip install 'ray>=2.9')"
@@ -82,7 +84,7 @@ class BuildResult:
     ran: list[UnitResult] = field(default_factory=list)
     reused: int = 0  # units finished by an earlier, interrupted run
     already_complete: bool = False
-    seconds: dict[str, float] = field(default_factory=dict)  # plan, map (ray start included), dedup, total
+    seconds: dict[str, float] = field(default_factory=dict)  # ray start, plan, map, dedup, total
 
 
 def import_ray() -> ModuleType:
@@ -93,14 +95,24 @@ def import_ray() -> ModuleType:
     return ray
 
 
-def run_unit(config: PairsConfig, unit: Unit, plan: ShardPlan, staging: Staging, fingerprint: str) -> UnitResult:
-    """The task: one work unit's rows, written to their final name; failures recorded first, so a
-    finished file always has its failures beside it."""
+def _same_code(fingerprint: str) -> None:
     if code_fingerprint() != fingerprint:
         raise RuntimeError(
             f"this worker's code or JAX ({code_fingerprint()}) differs from the driver's ({fingerprint}): "
             "install the same version of the project and of JAX on every node"
         )
+
+
+def plan_block(config: PairsConfig, split: str, start: int, stop: int, fingerprint: str) -> list[Candidate]:
+    """The plan's task: attempt 0 of every index of `split[start:stop]`, drawn, rendered and hashed."""
+    _same_code(fingerprint)
+    return first_candidates(config, split, start, stop)
+
+
+def run_unit(config: PairsConfig, unit: Unit, plan: ShardPlan, staging: Staging, fingerprint: str) -> UnitResult:
+    """The task: one work unit's rows, written to their final name; failures recorded first, so a
+    finished file always has its failures beside it."""
+    _same_code(fingerprint)
     started, cpu = time.perf_counter(), time.process_time()
     failures: list[Failure] = []
     rows = [row for _, row in generate_rows(config, unit.split, unit.start, unit.stop, failures, plan)]
@@ -123,14 +135,66 @@ def _connect(ray: ModuleType, options: RayOptions) -> bool:
     return True
 
 
-def run_units(
-    config: PairsConfig, plan: Plan, todo: Sequence[Unit], staging: Staging, options: RayOptions, seconds: dict[str, float]
-) -> list[UnitResult]:
-    """Run `todo` as Ray tasks, one core each; the results as they finish. `seconds["ray start"]`: joining or starting Ray."""
+@contextmanager
+def ray_session(options: RayOptions, seconds: dict[str, float]) -> Iterator[ModuleType]:
+    """Ray, joined or started for the plan and the map; shut down after if started here.
+    `seconds["ray start"]`: joining or starting it."""
     ray = import_ray()
     started = time.perf_counter()
     started_here = _connect(ray, options)
     seconds["ray start"] = time.perf_counter() - started
+    try:
+        yield ray
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _in_order(ray: ModuleType, task: Any, calls: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
+    """The results of `task(*call)` for every call, in order, with a window of tasks in flight (twice
+    the cluster's cores) topped up as they are taken: the driver never holds a million references."""
+    window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    queue = iter(calls)
+    pending = deque(task.remote(*c) for c in islice(queue, window))
+    try:
+        while pending:
+            result = ray.get(pending.popleft())
+            pending.extend(task.remote(*c) for c in islice(queue, 1))
+            yield result
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+
+
+def draw_plan(ray: ModuleType, config: PairsConfig) -> Plan:
+    """The global plan with its costly part in tasks: attempt 0 of every index drawn, rendered and
+    hashed in blocks (`plan_block`), then walked in order here (`plan.plan_from`: set lookups, and a
+    redraw here for the few indices whose first program repeats). The same plan as `build_plan`."""
+    cores = int(ray.cluster_resources().get("CPU", 1))
+    total = sum(config.split_size(s) for s in SPLITS)
+    size = max(100, min(20_000, -(-total // (4 * cores))))
+    blocks = [(s, a, min(a + size, config.split_size(s))) for s in SPLITS for a in range(0, config.split_size(s), size)]
+    task = ray.remote(num_cpus=1)(plan_block)
+    fingerprint = code_fingerprint()
+    results = _in_order(ray, task, [(config, s, a, b, fingerprint) for s, a, b in blocks])
+    in_order = zip(blocks, results, strict=True)  # the walk asks for every index once, in order: the blocks' order
+    current: tuple[str, int, int, list[Candidate]] = ("", 0, 0, [])
+
+    def first(split: str, index: int) -> Candidate:
+        nonlocal current
+        while not (current[0] == split and current[1] <= index < current[2]):
+            (s, a, b), candidates = next(in_order)
+            current = (s, a, b, candidates)
+        return current[3][index - current[1]]
+
+    try:
+        return plan_from(config, first)
+    finally:
+        results.close()  # cancels what is still in flight when the walk stopped early (a ConfigError)
+
+
+def run_units(ray: ModuleType, config: PairsConfig, plan: Plan, todo: Sequence[Unit], staging: Staging, options: RayOptions) -> list[UnitResult]:
+    """Run `todo` as Ray tasks, one core each; the results as they finish."""
     task = ray.remote(num_cpus=1, max_calls=options.max_calls, max_retries=options.max_retries)(run_unit)
     fingerprint = code_fingerprint()
     # A window of tasks in flight (twice the cluster's cores), topped up as they finish: the driver
@@ -151,8 +215,6 @@ def run_units(
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
-        if started_here:
-            ray.shutdown()
     return results
 
 
@@ -226,14 +288,20 @@ def build(config: PairsConfig, out: Path, options: RayOptions | None = None, ove
             return BuildResult(out, read_manifest(out) or {}, read_report(out) or [], DedupReport.read(out) or DedupReport(), already_complete=True)
         check_target(out, overwrite)
         staging, _ = open_staging(out, ident, overwrite)
-        plan, drawn = load_plan(staging, config)
-        seconds["plan" if drawn else "plan (read back)"] = time.perf_counter() - started
         every = units(config)
         finished = set(staging.finished(every))
         todo = [u for u in every if u not in finished]
-        mark = time.perf_counter()
-        ran = run_units(config, plan, todo, staging, options, seconds) if todo else []
-        seconds["map"] = time.perf_counter() - mark
+        ran: list[UnitResult] = []
+        if todo or not has_plan(staging):
+            with ray_session(options, seconds) as ray:
+                mark = time.perf_counter()
+                plan, drawn = load_plan(staging, config, lambda c: draw_plan(ray, c))
+                seconds["plan" if drawn else "plan (read back)"] = time.perf_counter() - mark
+                mark = time.perf_counter()
+                ran = run_units(ray, config, plan, todo, staging, options) if todo else []
+                seconds["map"] = time.perf_counter() - mark
+        else:
+            plan, _ = load_plan(staging, config)
         mark = time.perf_counter()
         report = dedup_stage(config, plan, staging)
         seconds["dedup"] = time.perf_counter() - mark

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,12 +101,16 @@ def open_staging(out: Path, ident: dict[str, Any], overwrite: bool = False) -> t
     return staging, resumed
 
 
-def load_plan(staging: Staging, config: PairsConfig) -> tuple[Plan, bool]:
-    """The build's global plan: read back from an earlier run, or drawn now and kept; and whether it was drawn."""
+def has_plan(staging: Staging) -> bool:
+    return (staging.root / PLAN).is_file()
+
+
+def load_plan(staging: Staging, config: PairsConfig, draw: Callable[[PairsConfig], Plan] = build_plan) -> tuple[Plan, bool]:
+    """The build's global plan: read back from an earlier run, or drawn now (by `draw`) and kept; and whether it was drawn."""
     path = staging.root / PLAN
     if path.is_file():
         return Plan.from_json(path.read_text()), False
-    plan = build_plan(config)
+    plan = draw(config)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(plan.to_json())
     os.replace(tmp, path)

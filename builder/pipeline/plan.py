@@ -20,11 +20,12 @@ import builtins
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 from ..config import SPLITS, ConfigError, PairsConfig, resolve
-from ..synth.generator import generate
+from ..synth.generator import SizeLimits, generate
 from ..synth.program import Program
 from .budget import python_over_budget
 from .failures import BUDGET, Failure
@@ -123,12 +124,54 @@ def program_structure_key(program: Program) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """What the plan must know of one drawn program: pure in (config, split, index, attempt), so
+    any process can draw it (`draw_candidate`); only the walk that compares it with every earlier
+    row (`_Planner`) is serial."""
+
+    seed: int
+    exact: str = ""  # hash of the Python as rendered
+    key: str = ""  # `python_key`: the same for a renamed copy
+    structure: str = ""  # `program_structure_key`, when the config needs it
+    over_budget: str = ""  # why the Python is over the length budget
+    error: str = ""  # the generator failed (a bug)
+
+
+def needs_structure(config: PairsConfig) -> bool:
+    return config.split_mode == "structural" or bool(config.held_out_from)
+
+
+def draw_candidate(config: PairsConfig, limits: SizeLimits, split: str, index: int, attempt: int, category: str) -> Candidate:
+    seed = example_seed(config.seed, split, index, attempt)
+    try:
+        program = generate(category, seed, limits)
+        source = program.render()
+    except Exception as err:  # a generator bug: reported with the build's failures
+        return Candidate(seed, error=f"{type(err).__name__}: {err}"[:2000])
+    over = python_over_budget(config, source)
+    if over:
+        return Candidate(seed, over_budget=over)
+    exact = hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
+    structure = program_structure_key(program) if needs_structure(config) else ""
+    return Candidate(seed, exact, python_key(source), structure)
+
+
+def first_candidates(config: PairsConfig, split: str, start: int, stop: int) -> list[Candidate]:
+    """Attempt 0 of every index of `split[start:stop]`: the parallel part of the plan (a Ray task's
+    work in `build --engine ray`); `plan_from` walks them in order."""
+    categories, limits = category_plan(config, split), limits_of(config)
+    return [draw_candidate(config, limits, split, i, 0, categories[i]) for i in range(start, stop)]
+
+
 class _Planner:
     """The plan of one config, drawn in global order (train, validation, test; by index) only as far
-    as anyone has asked: a streaming reader of the first train rows draws only those."""
+    as anyone has asked: a streaming reader of the first train rows draws only those. `first`, when
+    given, supplies each index's attempt 0 drawn elsewhere; the rest are drawn here."""
 
-    def __init__(self, config: PairsConfig) -> None:
+    def __init__(self, config: PairsConfig, first: Callable[[str, int], Candidate] | None = None) -> None:
         self.config = config
+        self.first = first
         self.limits = limits_of(config)
         self.structural = config.split_mode == "structural"
         self.seen: set[str] = set()
@@ -151,36 +194,32 @@ class _Planner:
         dropped = self.plan.dropped[split]
         over_budget = 0
         for attempt in range(MAX_PLAN_ATTEMPTS):
-            seed = example_seed(self.config.seed, split, index, attempt)
-            try:
-                program = generate(category, seed, self.limits)
-                source = program.render()
-            except Exception as err:  # a generator bug: reported with the build's failures
-                self.plan.failures.append(Failure(split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
+            if attempt == 0 and self.first is not None:
+                c = self.first(split, index)
+            else:
+                c = draw_candidate(self.config, self.limits, split, index, attempt, category)
+            if c.error:
+                self.plan.failures.append(Failure(split, index, category, c.seed, c.error))
                 continue
-            over = python_over_budget(self.config, source)
-            if over:  # redrawn before any lowering, and counted with the build's replaced draws
-                self.plan.failures.append(Failure(split, index, category, seed, over, BUDGET))
+            if c.over_budget:  # redrawn before any lowering, and counted with the build's replaced draws
+                self.plan.failures.append(Failure(split, index, category, c.seed, c.over_budget, BUDGET))
                 over_budget += 1
                 continue
-            exact = hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
-            key = python_key(source)
-            if exact in self.seen_exact or key in self.seen:
-                dropped[DUPLICATE_PYTHON if exact in self.seen_exact else RENAMED_PYTHON] += 1
+            if c.exact in self.seen_exact or c.key in self.seen:
+                dropped[DUPLICATE_PYTHON if c.exact in self.seen_exact else RENAMED_PYTHON] += 1
                 continue
-            structure = program_structure_key(program) if self.structural or self.excluded else ""
-            if structure in self.excluded:
+            if c.structure in self.excluded:
                 dropped[HELD_OUT_STRUCTURE] += 1
                 continue
             if self.structural:
-                if split != "train" and structure in self.train_structures:
+                if split != "train" and c.structure in self.train_structures:
                     dropped[SEEN_STRUCTURE] += 1
                     continue
                 if split == "train":
-                    self.train_structures.add(structure)
-            self.seen.add(key)
-            self.seen_exact.add(exact)
-            return seed
+                    self.train_structures.add(c.structure)
+            self.seen.add(c.key)
+            self.seen_exact.add(c.exact)
+            return c.seed
         if over_budget > MAX_PLAN_ATTEMPTS // 2:
             raise ConfigError(
                 f"{split}[{index}]: {over_budget} of {MAX_PLAN_ATTEMPTS} programs of category {category!r} were over "
@@ -218,6 +257,14 @@ def plan_prefix(config: PairsConfig, split: str, stop: int) -> Plan:
 def build_plan(config: PairsConfig) -> Plan:
     """Draw every split's programs in order and keep, for each index, the first seed whose program is new."""
     return plan_prefix(config, SPLITS[-1], config.split_size(SPLITS[-1]))
+
+
+def plan_from(config: PairsConfig, first: Callable[[str, int], Candidate]) -> Plan:
+    """`build_plan`, with each index's attempt 0 drawn elsewhere (`first_candidates`, in parallel):
+    the same plan, since a candidate is pure and the walk over them is the same."""
+    planner = _Planner(config, first)
+    planner.extend(SPLITS[-1], config.split_size(SPLITS[-1]))
+    return planner.plan
 
 
 @dataclass(frozen=True)

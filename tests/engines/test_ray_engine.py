@@ -13,11 +13,12 @@ import pytest
 from ray_helpers import assert_same_rows, local_ray, parquet_split  # noqa: F401 (local_ray: a fixture, used by name)
 
 from builder.cli import main
-from builder.config import resolve
+from builder.config import PairsConfig, resolve
 from builder.engines import ray_engine
 from builder.engines.parquet_layout import read_rows, units, write_rows
 from builder.engines.staging import identity, open_staging
 from builder.hf_builder import make_builder
+from builder.pipeline import plan as plan_module
 from builder.pipeline.dedup import DedupReport
 from builder.pipeline.plan import DUPLICATE_PYTHON, build_plan
 from builder.pipeline.rows import generate_rows
@@ -46,6 +47,21 @@ def test_rows_are_the_datasets_builders_byte_for_byte(name, tmp_path):
     assert manifest["complete"] and manifest["rows"] == {s: len(d) for s, d in reference.items()}
     assert manifest["values"] == config.values() and len(result.ran) == len(units(config))
     assert not any(p.name.startswith(".") for p in (tmp_path).iterdir() if p.name != ".out.lock")  # no staging left
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_the_plan_drawn_in_tasks_is_the_drivers_plan():
+    # 250 train rows: three blocks of tasks; programs of one or two statements repeat, so the walk
+    # redraws some indices itself; structural mode keeps test structures out of train.
+    config = PairsConfig(
+        name="tiny", seed=3, train_size=250, validation_size=30, test_size=30, split_mode="structural",
+        categories=(("elementwise", 1.0),), min_statements=1, max_statements=2,
+    )  # fmt: skip
+    drawn = ray_engine.draw_plan(pytest.importorskip("ray"), config)
+    plan_module._planner.cache_clear()
+    serial = build_plan(config)
+    assert drawn.to_json() == serial.to_json()
+    assert sum(d.total() for d in serial.dropped.values()) > 0
 
 
 @pytest.mark.usefixtures("local_ray")
