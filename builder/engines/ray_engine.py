@@ -150,12 +150,16 @@ def ray_session(options: RayOptions, seconds: dict[str, float]) -> Iterator[Modu
             ray.shutdown()
 
 
+def _window(ray: ModuleType) -> int:
+    """Tasks kept in flight: twice the cluster's cores, topped up as they finish, so the driver never
+    holds a million task references and an interrupt cancels little."""
+    return max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+
+
 def _in_order(ray: ModuleType, task: Any, calls: Sequence[tuple[Any, ...]]) -> Iterator[Any]:
-    """The results of `task(*call)` for every call, in order, with a window of tasks in flight (twice
-    the cluster's cores) topped up as they are taken: the driver never holds a million references."""
-    window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    """The results of `task(*call)` for every call, in order, through a window of tasks in flight."""
     queue = iter(calls)
-    pending = deque(task.remote(*c) for c in islice(queue, window))
+    pending = deque(task.remote(*c) for c in islice(queue, _window(ray)))
     try:
         while pending:
             result = ray.get(pending.popleft())
@@ -197,9 +201,7 @@ def run_units(ray: ModuleType, config: PairsConfig, plan: Plan, todo: Sequence[U
     """Run `todo` as Ray tasks, one core each; the results as they finish."""
     task = ray.remote(num_cpus=1, max_calls=options.max_calls, max_retries=options.max_retries)(run_unit)
     fingerprint = code_fingerprint()
-    # A window of tasks in flight (twice the cluster's cores), topped up as they finish: the driver
-    # never holds a million task references, and an interrupt cancels little.
-    window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    window = _window(ray)
     queue = iter(todo)
     pending: list[Any] = []
     results: list[UnitResult] = []
