@@ -16,8 +16,10 @@ from conftest import ROOT
 
 from builder.hf_builder import make_builder
 
-SIZES = {"train_size": 24, "validation_size": 2, "test_size": 2, "shard_size": 2, "max_statements": 8}  # enough units that a loaded
-# machine cannot finish them all between the first one showing and the signal
+# A unit of two `matrix` rows takes ~0.1 s, so 12 units left ~1.5 s between the first one showing and
+# the last; under CI's load the test's poll missed that once (the build had finished when the signal
+# came). 60 units leave several seconds, and the poll is quicker.
+SIZES = {"train_size": 120, "validation_size": 2, "test_size": 2, "shard_size": 2, "max_statements": 8}
 FLAGS = [x for k, v in SIZES.items() for x in (f"--{k.replace('_', '-')}", str(v))]
 
 
@@ -31,7 +33,7 @@ def test_an_interrupted_build_resumes_from_its_finished_units(sig, hf_env, tmp_p
     driver = subprocess.Popen(command(out, cache), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
     while not list(cache.rglob("*.units/*.parquet")) and time.monotonic() < deadline and driver.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert driver.poll() is None, "the build ended before a unit was finished: make it bigger"
     driver.send_signal(sig)
     driver.communicate(timeout=120)
