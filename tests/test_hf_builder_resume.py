@@ -16,11 +16,16 @@ from conftest import ROOT
 
 from builder.hf_builder import make_builder
 
-# A unit of two `matrix` rows takes ~0.1 s, so 12 units left ~1.5 s between the first one showing and
-# the last; under CI's load the test's poll missed that once (the build had finished when the signal
-# came). 60 units leave several seconds, and the poll is quicker.
-SIZES = {"train_size": 120, "validation_size": 2, "test_size": 2, "shard_size": 2, "max_statements": 8}
+# A unit of two `matrix` rows takes ~0.1 s: 30 units leave a few seconds between the first one showing and the last.
+SIZES = {"train_size": 60, "validation_size": 2, "test_size": 2, "shard_size": 2, "max_statements": 8}
 FLAGS = [x for k, v in SIZES.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+
+
+def default_sigint() -> None:
+    """Ctrl-C as on a terminal. A job a shell starts in the background (`cmd &`, as CI may run the
+    suite) inherits SIGINT ignored, and then Python never turns it into a KeyboardInterrupt: the
+    build would run to its end and the test would check nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def command(out: Path, cache: Path) -> list[str]:
@@ -30,7 +35,9 @@ def command(out: Path, cache: Path) -> list[str]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
 def test_an_interrupted_build_resumes_from_its_finished_units(sig, hf_env, tmp_path):
     out, cache, env = tmp_path / "out", tmp_path / "cache", {**hf_env, "PYTHONPATH": str(ROOT)}
-    driver = subprocess.Popen(command(out, cache), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver = subprocess.Popen(
+        command(out, cache), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_sigint
+    )
     deadline = time.monotonic() + 300
     while not list(cache.rglob("*.units/*.parquet")) and time.monotonic() < deadline and driver.poll() is None:
         time.sleep(0.05)
