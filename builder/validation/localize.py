@@ -371,21 +371,52 @@ SUMS = frozenset({"stablehlo.convolution", "stablehlo.dot_general"})
 PADDED = "a NaN / Inf times padding (XLA's convolution skips the taps on padding, the spec multiplies its zeros)"
 CONTRACTIBLE = frozenset({"stablehlo.add", "stablehlo.subtract"})
 FUSED = "a multiply fused into it (XLA's CPU backend contracts a multiply-add into an FMA: one rounding)"
+FUSED_OPERAND = (
+    "a multiply fused into its operand's add / subtract where XLA recomputes that operand inside the op's"
+    " fusion (an FMA there, two roundings where the operand is stored)"
+)
+
+
+def _round_afz(x: np.ndarray) -> np.ndarray:
+    whole = np.trunc(x)  # x - trunc(x) is exact
+    return np.where(np.abs(x - whole) >= 0.5, whole + np.sign(x), whole).astype(x.dtype)
+
+
+# Ops that jump: a last-bit change of the operand can move their result by a whole step. XLA may
+# recompute an operand inside the op's fusion with a multiply contracted into an FMA, while the
+# stored operand (what the probe returns) was rounded twice: `sign(a * b - max(a * b))` is 0 at the
+# maximum as stored and +-1 as fused. numpy's versions, with the spec's signed zeros and NaNs.
+STEPS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "stablehlo.sign": lambda x: np.where((x == 0) | np.isnan(x), x, np.sign(x)).astype(x.dtype),
+    "stablehlo.floor": np.floor,
+    "stablehlo.ceil": np.ceil,
+    "stablehlo.round_nearest_even": np.rint,
+    "stablehlo.round_nearest_afz": _round_afz,
+}
 
 
 @dataclass(frozen=True)
 class Contraction:
     """An add / subtract evaluated both ways IEEE allows XLA: `strict`, its operands as they are
     (what the interpreter computes); `fused`, one per operand a multiply made, with that product
-    left unrounded (an FMA)."""
+    left unrounded (an FMA). For a step op (`STEPS`) of such an add / subtract, the step of each."""
 
     strict: np.ndarray
     fused: tuple[np.ndarray, ...]
+    kind: str = FUSED
 
 
 def contraction(node: Node, producers: dict[int, Node], value: Callable[[tuple[str, int]], np.ndarray]) -> Contraction | None:
     """How `node` evaluates with and without FMA contraction (None: not an add / subtract of floats
-    of at most 32 bits, whose products f64 holds exactly)."""
+    of at most 32 bits, whose products f64 holds exactly, nor a step op of one)."""
+    if node.name in STEPS and len(node.operands) == 1 and node.operands[0][0] == "value":
+        made_by = producers.get(node.operands[0][1])
+        inner = contraction(made_by, producers, value) if made_by is not None and made_by.name in CONTRACTIBLE else None
+        if inner is None:
+            return None
+        step = STEPS[node.name]
+        with np.errstate(all="ignore"):
+            return Contraction(np.asarray(step(inner.strict)), tuple(np.asarray(step(f)) for f in inner.fused), FUSED_OPERAND)
     if node.name not in CONTRACTIBLE or len(node.operands) != 2:
         return None
     lhs, rhs = (value(ref) for ref in node.operands)
@@ -467,7 +498,7 @@ def excuse(
         for fused in contracted.fused:
             as_fma |= _bits(xla) == _bits(fused)
         if (left & as_ieee & as_fma).any():
-            kinds.add(FUSED)
+            kinds.add(contracted.kind)
         left &= ~(as_ieee & as_fma)
     if bound is not None and floats and left.any():
         with np.errstate(invalid="ignore"):

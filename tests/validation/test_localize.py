@@ -11,7 +11,7 @@ import pytest
 
 from builder.validation.compare import INDEPENDENT, compare_outputs
 from builder.validation.interpreter import Interpreter
-from builder.validation.localize import FUSED, PADDED, Contraction, Node, excuse, identical, localize, prepare
+from builder.validation.localize import FUSED, FUSED_OPERAND, PADDED, Contraction, Node, contraction, excuse, identical, localize, prepare
 from builder.validation.runners import LITERAL, mlir_context, run_xla
 
 
@@ -120,6 +120,36 @@ def test_an_add_that_neither_rounding_gives_is_not_excused():
     off = np.where(fused != strict, np.nextafter(fused, np.float32(np.inf)), fused)  # one ulp from the FMA's value
     _, why = excuse(node, off, strict, [x * x, y * y], contracted=contracted)
     assert why is not None and why.startswith("stablehlo.add differs on operands both computed alike")
+
+
+def test_a_step_of_an_operand_xla_fuses_is_explained(interpreter):
+    # arithmetic seed 7813399213538574129: `jnp.sign(delta - jnp.max(delta, ...))` with `delta` a product
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((16, 24)).astype(np.float32), rng.standard_normal((16, 1)).astype(np.float32)]
+    text = lower(lambda a, b: jnp.sign(a * b - jnp.max(a * b, axis=-1, keepdims=True)), *args)
+    assert (interpreter(text, args)[0] == 0).sum() == 16  # one zero a row: at its maximum
+    assert (xla(text, args)[0] == 0).sum() < 16  # XLA recomputes a * b - max inside sign's fusion as an FMA
+    found = localize(mlir_context(), text, args, xla, interpreter, strict)
+    assert found.explained, found.why
+    assert found.excused == {"stablehlo.sign": {FUSED_OPERAND}}
+
+
+@pytest.mark.parametrize("step", ["sign", "floor"])
+def test_a_step_neither_rounding_of_its_operand_gives_is_not_excused(step):
+    rng = np.random.default_rng(2)
+    a, b = (rng.standard_normal(4096).astype(np.float32) for _ in range(2))
+    c = a * b  # the product rounded: a * b - c is 0 as stored, the product's rounding error as fused
+    args, values = {0: a, 1: b, 2: c}, {2: a * b, 3: a * b - c}
+    producers = {2: Node("stablehlo.multiply", (("arg", 0), ("arg", 1)), (2,)), 3: Node("stablehlo.subtract", (("value", 2), ("arg", 2)), (3,))}
+    node = Node(f"stablehlo.{step}", (("value", 3),), (4,))
+    contracted = contraction(node, producers, lambda ref: args[ref[1]] if ref[0] == "arg" else values[ref[1]])
+    assert contracted is not None and contracted.kind == FUSED_OPERAND
+    stored, fused = contracted.strict, contracted.fused[0]
+    assert (stored == 0).all() and not identical(stored, fused)
+    assert excuse(node, fused, stored, [values[3]], contracted=contracted) == ({FUSED_OPERAND}, None)
+    wrong = np.where(fused != stored, -fused if step == "sign" else fused + 2, fused).astype(np.float32)  # neither value
+    _, why = excuse(node, wrong, stored, [values[3]], contracted=contracted)
+    assert why is not None and why.startswith(f"stablehlo.{step} differs on operands both computed alike")
 
 
 # The weight-gradient convolution of convolution seed 5899303346570970571: its kernel window (26) is wider
