@@ -17,6 +17,8 @@ extrapolated linearly when that is smaller (said so in the output). `--rows`: a 
 with the Ray engine (80% train, 10% validation, 10% test), resumable: interrupt it and run the
 same command again. It prints this run's wall time and rows/s, every worker's peak RSS, the
 Parquet files' sizes, the failures, and the rows whose canonical StableHLO repeats another's.
+Each run notes its start in `<output-dir>.runs.jsonl`, so the whole build's wall time and rows/s
+are printed over all its runs, the interrupted ones included.
 The 1-minute load average is printed next to every figure: on a shared machine they are not
 an idle machine's.
 """
@@ -24,6 +26,7 @@ an idle machine's.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -32,6 +35,8 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from builder.config import PairsConfig, resolve
 from builder.engines.parquet_layout import read_columns, units
@@ -166,12 +171,49 @@ def report_build(result: BuildResult, rows: int) -> None:
           f"replaced by the dedup pass: {len(result.duplicates.replaced)}")
 
 
+def runs_log(out: Path) -> Path:
+    """Where each run of a resumable build notes its start, beside (not in) the output directory."""
+    return out.with_name(out.name + ".runs.jsonl")
+
+
+def report_runs(log: Path, data: Path) -> None:
+    """The whole build over all its runs, interrupted ones included: each finished shard is counted
+    in the last run started before its file was written, and a run's wall time runs from its start
+    to its last shard (work lost when it was interrupted is not in it)."""
+    starts = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    spans: list[list[float]] = [[] for _ in starts]
+    rows = [0 for _ in starts]
+    for f in data.glob("*.parquet"):
+        written = f.stat().st_mtime
+        run = max((i for i, s in enumerate(starts) if s["started"] <= written), default=None)
+        if run is not None:
+            spans[run].append(written)
+            rows[run] += pq.read_metadata(f).num_rows
+    total_s = total_rows = 0.0
+    for i, (start, span) in enumerate(zip(starts, spans, strict=True)):
+        if not span:
+            print(f"  run {i + 1} ({time.strftime('%Y-%m-%d %H:%M', time.gmtime(start['started']))} UTC): no shard finished")
+            continue
+        wall = max(span) - start["started"]
+        total_s, total_rows = total_s + wall, total_rows + rows[i]
+        print(f"  run {i + 1} ({time.strftime('%Y-%m-%d %H:%M', time.gmtime(start['started']))} UTC, load at start "
+              f"{start['load']:.2f}): {len(span):,} shards, {rows[i]:,} rows in {wall:,.0f} s ({rows[i] / wall:.2f} rows/s)")
+    if total_s:
+        print(f"all {len(starts)} runs: {total_rows:,.0f} rows in {total_s:,.0f} s of wall time ({total_s / 3600:.2f} h; "
+              f"{total_rows / total_s:.2f} rows/s)")
+
+
 def full_build(name: str, rows: int, out: Path, address: str | None, max_calls: int) -> None:
     validation = test = rows // 10
     config = replace(resolve(name), train_size=rows - validation - test, validation_size=validation, test_size=test)
     print(f"{name}: {rows:,} rows ({config.train_size:,} / {validation:,} / {test:,}) into {out}; {load()}")
+    log = runs_log(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as f:  # a run killed part way leaves its start here, and its shards say how far it got
+        f.write(json.dumps({"started": time.time(), "load": os.getloadavg()[0], "rows": rows}) + "\n")
     result = build(config, out, RayOptions(address=address, max_calls=max_calls))
     report_build(result, rows)
+    report_runs(log, result.out / result.manifest["config"])
 
 
 def main() -> None:
