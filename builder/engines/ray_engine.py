@@ -20,7 +20,7 @@ import resource
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -37,7 +37,7 @@ from ..pipeline.failures import REPORT_NAME as FAILURES_NAME
 from ..pipeline.failures import Failure, describe, merge_parts, read_report, write_part
 from ..pipeline.fingerprint import code_fingerprint
 from ..pipeline.output import MANIFEST, check_target, lock, read_manifest, recover, swap_into_place
-from ..pipeline.plan import Candidate, Plan, ShardPlan, first_candidates, plan_from
+from ..pipeline.plan import Candidate, Plan, ShardPlan, first_candidates, plan_from, python_key
 from ..pipeline.rows import generate_rows
 from .parquet_layout import Unit, read_columns, read_rows, remove_partial_files, replace_rows, unit_of, units, write_rows
 from .staging import DEDUP_ROWS, PLAN, Staging, has_plan, holds, identity, load_plan, open_staging, staging_dir, write_json
@@ -107,6 +107,24 @@ def plan_block(config: PairsConfig, split: str, start: int, stop: int, fingerpri
     """The plan's task: attempt 0 of every index of `split[start:stop]`, drawn, rendered and hashed."""
     _same_code(fingerprint)
     return first_candidates(config, split, start, stop)
+
+
+def python_keys_of(path: Path, fingerprint: str) -> list[str]:
+    """The dedup pass's task: the `python_key` of every row of one file, in order (on the driver,
+    parsing every row's Python would be the pass's serial cost: ~3 ms a row)."""
+    _same_code(fingerprint)
+    return [python_key(source) for source in read_columns([path], ["python"])["python"]]
+
+
+def keys_in_tasks(ray: ModuleType, files: Mapping[str, Sequence[Path]]) -> dict[str, list[str]]:
+    """Each split's `python_key`s in row order, a task per file."""
+    task = ray.remote(num_cpus=1)(python_keys_of)
+    fingerprint = code_fingerprint()
+    calls = [(split, path) for split, paths in files.items() for path in paths]
+    keys: dict[str, list[str]] = {split: [] for split in files}
+    for (split, _), of_file in zip(calls, _in_order(ray, task, [(path, fingerprint) for _, path in calls]), strict=True):
+        keys[split] += of_file
+    return keys
 
 
 def run_unit(config: PairsConfig, unit: Unit, plan: ShardPlan, staging: Staging, fingerprint: str) -> UnitResult:
@@ -224,15 +242,23 @@ def _split_files(config: PairsConfig, staging: Staging) -> dict[str, list[Path]]
     return {s: [staging.path(u) for u in units(config) if u.split == s] for s in SPLITS if config.split_size(s) > 0}
 
 
-def dedup_stage(config: PairsConfig, plan: Plan, staging: Staging) -> DedupReport:
+def dedup_stage(config: PairsConfig, plan: Plan, staging: Staging, options: RayOptions | None = None) -> DedupReport:
     """The pass after the map, on the driver, resumable: the replacement rows are kept before any file
-    changes, then put in (again, if a run stopped part way: that writes the same bytes)."""
+    changes, then put in (again, if a run stopped part way: that writes the same bytes). The rows'
+    `python_key`s, which a replacement is checked against, are computed in Ray tasks, and only when
+    some row is to be replaced."""
     report_path = staging.root / REPORT_NAME
     rows_path = staging.root / DEDUP_ROWS
     if not report_path.is_file():
-        columns = {s: read_columns(paths, key_columns(config)) for s, paths in _split_files(config, staging).items()}
+        files = _split_files(config, staging)
+        columns = {s: read_columns(paths, key_columns(config)) for s, paths in files.items()}
         failures: list[Failure] = []
-        report, rows = dedup_columns(config, columns, plan.dropped, failures)
+
+        def python_keys() -> dict[str, list[str]]:
+            with ray_session(options or RayOptions(), {}) as ray:
+                return keys_in_tasks(ray, files)
+
+        report, rows = dedup_columns(config, columns, plan.dropped, failures, python_keys)
         write_part(staging.parts_dir, "dedup", 0, failures)
         if rows:
             write_rows(rows_path, [rows[key] for key in sorted(rows, key=lambda k: (SPLITS.index(k[0]), k[1]))])
@@ -305,7 +331,7 @@ def build(config: PairsConfig, out: Path, options: RayOptions | None = None, ove
         else:
             plan, _ = load_plan(staging, config)
         mark = time.perf_counter()
-        report = dedup_stage(config, plan, staging)
+        report = dedup_stage(config, plan, staging, options)
         seconds["dedup"] = time.perf_counter() - mark
         manifest, failures = finish(config, staging, out, ident, report)
     seconds["total"] = time.perf_counter() - started

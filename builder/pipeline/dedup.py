@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import pyarrow as pa
 from ..config import SPLITS, PairsConfig
 from .failures import Failure
 from .plan import DUPLICATE_PYTHON
-from .replacement import Kept, first_new_row
+from .replacement import Kept, PythonKeys, first_new_row
 from .seeds import attempts, category_plan, derive_seed
 from .strata import TIER_QUOTA, index_of, stratify
 
@@ -112,15 +112,18 @@ def replace_repeats(
     columns: Mapping[str, Mapping[str, Sequence[Any]]],
     repeats: Sequence[Repeat],
     failures: list[Failure] | None = None,
+    keys: PythonKeys | None = None,
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """A new row for every repeat: the first replacement seed whose program repeats no kept row
-    (and, in structural mode, crosses no split's structures). Keyed by (split, position)."""
+    (and, in structural mode, crosses no split's structures). Keyed by (split, position).
+    `keys`: the rows' `python_key`s, when computed elsewhere (else here)."""
     gone = {(r.split, r.position) for r in repeats}
     kept = Kept()
     for split in columns:
         for pos in range(len(columns[split]["id"])):
             if (split, pos) not in gone:
-                kept.add(split, *(columns[split][k][pos] for k in ("python", "canonical_hash", "structure_hash")))
+                key = keys[split][pos] if keys is not None else None
+                kept.add(split, *(columns[split][k][pos] for k in ("python", "canonical_hash", "structure_hash")), key=key)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for r in repeats:
         index = index_of(r.id)
@@ -151,20 +154,24 @@ def dedup_columns(
     columns: Mapping[str, Mapping[str, Sequence[Any]]],
     planned: Mapping[str, Mapping[str, int]],
     failures: list[Failure] | None = None,
+    python_keys: Callable[[], PythonKeys] | None = None,
 ) -> tuple[DedupReport, dict[tuple[str, int], dict[str, Any]]]:
     """The pass itself, whatever holds the rows: from every split's key columns (`KEY_COLUMNS`, in
-    row order), the report and a new row for each repeat, keyed by (split, position)."""
+    row order), the report and a new row for each repeat, keyed by (split, position).
+    `python_keys`: computes the rows' `python_key`s elsewhere (in parallel), called only when a row
+    is to be replaced; without it they are computed here."""
     repeats = find_repeats(columns, config.split_mode == "structural")
     report = DedupReport(planned={s: dict(c) for s, c in planned.items() if c})
     rows: dict[tuple[str, int], dict[str, Any]] = {}
+    keys = python_keys() if python_keys is not None and (repeats or config.stratify_ir_tiers) else None
     if repeats:
         logger.info("replacing %d rows that repeat earlier rows", len(repeats))
-        rows = replace_repeats(config, columns, repeats, failures)
+        rows = replace_repeats(config, columns, repeats, failures, keys)
         reasons = {(r.split, r.position): r.reason for r in repeats}
         for (split, position), row in rows.items():
             report.replaced.append({"split": split, "id": row["id"], "reason": reasons[(split, position)], "new_seed": row["seed"]})
     if config.stratify_ir_tiers:  # after the repeats: the spread sees the rows they left
-        spread = stratify(config, columns, rows, failures)
+        spread = stratify(config, columns, rows, failures, keys)
         for (split, _), row in sorted(spread.items(), key=lambda kv: (SPLITS.index(kv[0][0]), kv[0][1])):
             report.replaced.append({"split": split, "id": row["id"], "reason": TIER_QUOTA, "new_seed": row["seed"]})
         rows = {**rows, **spread}

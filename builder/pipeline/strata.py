@@ -21,7 +21,7 @@ from ..config import SPLITS, PairsConfig
 from ..lowering.extractor import lower
 from ..synth.program import Program
 from .failures import Failure
-from .replacement import Kept, first_new_row
+from .replacement import Kept, PythonKeys, first_new_row
 from .seeds import category_plan, derive_seed
 from .tiers import TIER_NAMES, tier_of
 
@@ -63,6 +63,7 @@ def stratify(
     columns: Mapping[str, Mapping[str, Sequence[Any]]],
     replaced: Mapping[tuple[str, int], dict[str, Any]],
     failures: list[Failure] | None = None,
+    keys: PythonKeys | None = None,
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """New rows that spread each category of each split over the IR-length tiers, keyed by (split,
     position); `columns` are the key columns with `stablehlo`, `replaced` the dedup pass's rows."""
@@ -74,7 +75,8 @@ def stratify(
     kept = Kept()
     for split in columns:
         for pos in range(len(columns[split]["id"])):
-            kept.add(split, current(split, pos, "python"), current(split, pos, "canonical_hash"), current(split, pos, "structure_hash"))
+            key = keys[split][pos] if keys is not None and (split, pos) not in replaced else None
+            kept.add(split, current(split, pos, "python"), current(split, pos, "canonical_hash"), current(split, pos, "structure_hash"), key)
     out: dict[tuple[str, int], dict[str, Any]] = {}
     for split in (s for s in SPLITS if s in columns):
         plan = category_plan(config, split)

@@ -9,8 +9,8 @@ import pytest
 
 from builder.config import PairsConfig
 from builder.features import FEATURES
-from builder.pipeline.dedup import SAME_IR, TRAIN_STRUCTURE, DedupReport, dedup_prepared, find_repeats, split_files
-from builder.pipeline.plan import DUPLICATE_PYTHON
+from builder.pipeline.dedup import SAME_IR, TRAIN_STRUCTURE, DedupReport, dedup_columns, dedup_prepared, find_repeats, split_files
+from builder.pipeline.plan import DUPLICATE_PYTHON, python_key
 from builder.pipeline.rows import generate_rows
 
 CONFIG = PairsConfig(
@@ -53,6 +53,33 @@ def test_structural_mode_finds_a_held_out_row_with_a_train_structure(splits):
     assert find_repeats(columns(injected), structural=False) == []
     (repeat,) = find_repeats(columns(injected), structural=True)
     assert (repeat.split, repeat.reason) == ("test", TRAIN_STRUCTURE)
+
+
+def test_python_keys_computed_elsewhere_are_used_and_only_when_a_row_is_replaced(splits):
+    injected = {s: list(rows) for s, rows in splits.items()}
+    injected["test"][1] = {**splits["train"][0], "id": "test-0000001"}
+    cols, calls = columns(injected), []
+
+    def keys() -> dict[str, list[str]]:  # what the Ray engine's tasks compute
+        calls.append(1)
+        return {s: [python_key(source) for source in c["python"]] for s, c in cols.items()}
+
+    dedup_columns(CONFIG, columns(splits), {}, [], keys)
+    assert calls == []  # nothing to replace: no key computed
+    plain_report, plain = dedup_columns(CONFIG, cols, {}, [])
+    report, rows = dedup_columns(CONFIG, cols, {}, [], keys)
+    assert calls == [1] and report.replaced == plain_report.replaced and len(plain_report.replaced) == 1
+    assert rows[("test", 1)]["python"] == plain[("test", 1)]["python"]
+
+    taken = python_key(plain[("test", 1)]["python"])  # say a kept row holds the replacement's program, renamed
+
+    def keys_holding_it() -> dict[str, list[str]]:
+        given = keys()
+        given["train"][2] = taken
+        return given
+
+    _, other = dedup_columns(CONFIG, cols, {}, [], keys_holding_it)
+    assert python_key(other[("test", 1)]["python"]) != taken and other[("test", 1)]["seed"] != plain[("test", 1)]["seed"]
 
 
 def write_split(directory, name: str, split: str, rows: list[dict]) -> None:
