@@ -27,7 +27,7 @@ FEATURES = datasets.Features(
         "bytes_accessed": datasets.Value("float64"),
         # Trip count of each `stablehlo.while` op of `stablehlo` (the forward module), in MLIR walk order, read
         # from the IR (builder/lowering/loops.py): how often its body runs, -1 where data decides; JAX's threefry
-        # PRNG rounds left out. The README's Columns table says it in full.
+        # PRNG rounds left out. docs/columns.md says it in full.
         "loop_trip_counts": [datasets.Value("int64")],
         "ops": [datasets.Value("string")],
         # Identity of the IR (builder/irhash.py): content hash of the canonical `stablehlo` (names
