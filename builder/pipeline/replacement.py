@@ -38,7 +38,7 @@ class Kept:
 
 
 # Each split's `python_key`s in row order, computed where the rows are (Ray tasks): parsing every
-# kept row's Python is otherwise the pass's one cost that grows with the build (3 ms a row, serial).
+# kept row's Python on the driver would cost 3 ms a row, serial, in every build with a repeat.
 PythonKeys = Mapping[str, Sequence[str]]
 
 
