@@ -248,6 +248,33 @@ def test_xla_disagreeing_with_itself_is_reported_as_a_miscompile_not_an_ir_diffe
     assert "XLA miscompiles found (1;" in printed and "train-0000000 [broadcasting]" in printed
 
 
+def test_a_convolution_xla_pads_wrongly_is_reported_as_a_miscompile_and_not_compared_with_jax():
+    """Convolution seed 2171026884518766101's gradient: XLA:CPU reads past the input on negative low padding
+    (openxla/xla#48713); with the padding written out as a `stablehlo.pad` it agrees with the interpreter.
+    JAX's own run is XLA's compile of the same IR, so the row's Python and gradient values prove nothing."""
+    import jax
+    import numpy as np
+
+    from builder.validation.localize import PADDING_MISCOMPILED
+    from builder.validation.runners import run_xla
+    from builder.validation.validate import PADDING_WRITTEN_OUT, miscompiled
+    from tests.validation.test_localize import NEGATIVE_PADDING
+
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((5, 32, 8)).astype(np.float32), rng.standard_normal((2, 6, 8)).astype(np.float32)]
+    xla = run_xla(NEGATIVE_PADDING, args)
+    if abs(float(xla[0][0, 15, 0]) - float(args[0][0, 31] @ args[1][0, 0])) < 1e-4:  # the last window: x[31] and a zero
+        pytest.skip(f"this XLA ({jax.__version__}) pads the convolution right")
+    report = RowReport("train-0000451", "convolution", 2171026884518766101, 0)
+    with Validator(None, Options()) as v:
+        v._interpret("stablehlo", NEGATIVE_PADDING, args, xla, ["result"], report)
+    assert report.status("interpreter") == OK, report.findings
+    assert report.findings[-1].detail.startswith(f"stablehlo: XLA miscompiles this module: {PADDING_WRITTEN_OUT}")
+    assert PADDING_MISCOMPILED not in report.findings[-1].detail  # told at once, before localization
+    assert miscompiled(report, "stablehlo") and not miscompiled(report, "stablehlo_grad")
+    assert "XLA miscompiles found (1;" in Summary([report]).format()
+
+
 # --- trust nothing that was not checked (issue 15) ----------------------------------------------
 
 ARG0 = re.compile(r"%arg0: (tensor<[^>]*>)")
