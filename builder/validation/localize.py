@@ -29,6 +29,10 @@ op whose operands the two computed bit for bit alike and whose result they did n
   the spec defines it) gives that NaN / Inf in XLA too: XLA's convolution skips the taps that
   fall on padding, so a NaN or Inf of the kernel never meets the zero it is multiplied by
   (0 · NaN = NaN in the spec and the interpreter);
+- a `reduce_window` whose body calls a transcendental (`jax.lax.cumlogsumexp`: max(a, b) +
+  log1p(exp(-|a - b|))) within n·`ULPS` ulps of the largest finite entry of the window (or of
+  the result), n the window's size: every step rounds its transcendentals the implementation's
+  way, and the spec fixes no order of the steps;
 - a payload of a chooser `reduce_window` (JAX's max-pool gradient: `compare` one key of the two
   entries, `select` every operand by that one predicate) where the keys agree and both executors'
   payloads belong to window entries whose key equals the result's: tied keys make the pick depend
@@ -390,6 +394,7 @@ def _subnormal(a: np.ndarray) -> np.ndarray:
 
 SUMS = frozenset({"stablehlo.convolution", "stablehlo.dot_general"})
 PADDED = "a NaN / Inf times padding (XLA's convolution skips the taps on padding, the spec multiplies its zeros)"
+STEPS_ROUNDED = "a reduce_window whose body calls a transcendental (within n·8 ulps of its largest entry)"
 TIED = "a chooser reduce_window's pick among tied keys (the order of reduction is the implementation's)"
 # Not an allowance: XLA disagrees with itself. Its convolution with window padding gives one value, the
 # same convolution after an explicit `stablehlo.pad` another, and the interpreter agrees with the latter
@@ -598,7 +603,28 @@ def _bound(
         n = operands[1].size if node.name in SUMS else operands[0].size
         eps = float(ml_dtypes.finfo(result.dtype).eps)
         return "order of summation (within n·eps·Σ|terms|)", n * eps * np.abs(np.asarray(magnitude[0], np.float64))
+    if node.name == "stablehlo.reduce_window" and len(node.results) == 1 and _body_computes_transcendental(ctx, text, index):
+        # each step of the window rounds its transcendentals within ULPS ulps, and no order is fixed
+        entries = np.asarray(window_entries(ctx, text, index, operands[0], operands[1]), np.float64)
+        axes = tuple(range(result.ndim, entries.ndim))
+        with np.errstate(invalid="ignore"):
+            largest = np.where(np.isfinite(entries), np.abs(entries), 0.0).max(axis=axes, initial=0.0)
+        n = int(np.prod(entries.shape[result.ndim :]))
+        eps = float(ml_dtypes.finfo(result.dtype).eps)
+        scale = np.maximum(largest, np.where(np.isfinite(result), np.abs(result.astype(np.float64)), 0.0))
+        return STEPS_ROUNDED, n * ULPS * eps * scale
     return None
+
+
+def _body_computes_transcendental(ctx: Any, text: str, index: int) -> bool:
+    """The `index`-th top-level op of @main reduces with a body that calls a transcendental
+    (`jax.lax.cumlogsumexp`: max(a, b) + log1p(exp(-|a - b|)))."""
+    from jaxlib.mlir import ir
+
+    with ctx, ir.Location.unknown():
+        module = ir.Module.parse(text)  # kept alive: its ops die with it
+        op = top_level_ops(module)[index]
+        return len(op.regions) == 1 and any(o.name in TRANSCENDENTAL for o in op.regions[0].blocks[0].operations)
 
 
 def chooser_key(ctx: Any, text: str, index: int) -> int | None:

@@ -19,6 +19,7 @@ from builder.validation.localize import (
     FUSED_OPERAND,
     PADDED,
     PADDING_MISCOMPILED,
+    STEPS_ROUNDED,
     TIED,
     Contraction,
     Node,
@@ -333,5 +334,28 @@ def test_a_pick_of_a_key_that_is_not_the_largest_is_not_excused(interpreter):
     rng = np.random.default_rng(1)
     args = [rng.standard_normal((1, 4, 3, 1)).astype(np.float32), PAYLOADS]  # no ties
     found = localize(mlir_context(), CHOOSER, args, xla, broken, agree)
+    assert not found.explained
+    assert found.why.startswith("stablehlo.reduce_window differs on operands both computed alike")
+
+
+def test_a_cumulative_logsumexp_a_few_ulps_apart_is_explained(interpreter):
+    """numerics seed 283635627883280308: `jax.lax.cumlogsumexp` is a reduce_window whose body calls exp and
+    log1p; each executor rounds those its own way at every step (XLA 0.937804, the interpreter 0.93780404)."""
+    x = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
+    text = lower(lambda x: jax.lax.cumlogsumexp(x, axis=1), x)
+    assert not identical(xla(text, [x])[0], interpreter(text, [x])[0])
+    found = localize(mlir_context(), text, [x], xla, interpreter, strict)
+    assert found.explained, found.why
+    assert found.excused == {"stablehlo.reduce_window": {STEPS_ROUNDED}}
+
+
+def test_a_cumulative_logsumexp_with_a_wrong_step_is_not_explained(interpreter):
+    x = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
+    text = lower(lambda x: jax.lax.cumlogsumexp(x, axis=1), x)
+
+    def broken(text, inputs):  # an executor whose step takes log where the IR takes log1p
+        return interpreter(text.replace("stablehlo.log_plus_one", "stablehlo.log"), inputs)
+
+    found = localize(mlir_context(), text, [x], xla, broken, strict)
     assert not found.explained
     assert found.why.startswith("stablehlo.reduce_window differs on operands both computed alike")
