@@ -21,7 +21,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -32,12 +32,13 @@ from tqdm.auto import tqdm
 
 from ..config import SPLITS, ConfigError, PairsConfig, load_named, resolve
 from ..pipeline.build_dir import parquet_digests
-from ..pipeline.dedup import KEY_COLUMNS, REPORT_NAME, DedupReport, dedup_columns, key_columns
+from ..pipeline.dedup import KEY_COLUMNS, REPORT_NAME, DedupReport, Wanted, dedup_columns, key_columns
 from ..pipeline.failures import REPORT_NAME as FAILURES_NAME
 from ..pipeline.failures import Failure, describe, merge_parts, read_report, write_part
 from ..pipeline.fingerprint import code_fingerprint
 from ..pipeline.output import MANIFEST, check_target, lock, read_manifest, recover, swap_into_place
 from ..pipeline.plan import Candidate, Plan, ShardPlan, first_candidates, plan_from, python_key
+from ..pipeline.replacement import Attempt, draw_attempt
 from ..pipeline.rows import generate_rows
 from .parquet_layout import Unit, read_columns, read_rows, remove_partial_files, replace_rows, unit_of, units, write_rows
 from .staging import DEDUP_ROWS, PLAN, Staging, has_plan, holds, identity, load_plan, open_staging, staging_dir, write_json
@@ -125,6 +126,19 @@ def keys_in_tasks(ray: ModuleType, files: Mapping[str, Sequence[Path]]) -> dict[
     for (split, _), of_file in zip(calls, _in_order(ray, task, [(path, fingerprint) for _, path in calls]), strict=True):
         keys[split] += of_file
     return keys
+
+
+def replacement_attempts(config: PairsConfig, wanted: Wanted, fingerprint: str) -> list[Attempt]:
+    """The dedup pass's other task: one repeat's first replacement seeds drawn and lowered (`draw_attempt`)."""
+    _same_code(fingerprint)
+    return [draw_attempt(config, wanted.split, wanted.index, wanted.category, seed) for seed in wanted.seeds]
+
+
+def attempts_in_tasks(ray: ModuleType, config: PairsConfig, wanted: Sequence[Wanted]) -> list[list[Attempt]]:
+    """Every repeat's `replacement_attempts`, a task each, in order."""
+    task = ray.remote(num_cpus=1)(replacement_attempts)
+    fingerprint = code_fingerprint()
+    return list(_in_order(ray, task, [(config, w, fingerprint) for w in wanted]))
 
 
 def run_unit(config: PairsConfig, unit: Unit, plan: ShardPlan, staging: Staging, fingerprint: str) -> UnitResult:
@@ -244,21 +258,28 @@ def _split_files(config: PairsConfig, staging: Staging) -> dict[str, list[Path]]
 
 def dedup_stage(config: PairsConfig, plan: Plan, staging: Staging, options: RayOptions | None = None) -> DedupReport:
     """The pass after the map, on the driver, resumable: the replacement rows are kept before any file
-    changes, then put in (again, if a run stopped part way: that writes the same bytes). The rows'
-    `python_key`s, which a replacement is checked against, are computed in Ray tasks, and only when
-    some row is to be replaced."""
+    changes, then put in (again, if a run stopped part way: that writes the same bytes). What costs a
+    row's worth of work runs in Ray tasks, and only when some row is to be replaced: the rows'
+    `python_key`s, which a replacement is checked against, and each repeat's first replacement
+    seeds, drawn and lowered (`dedup.AHEAD`); the driver only walks the repeats in order."""
     report_path = staging.root / REPORT_NAME
     rows_path = staging.root / DEDUP_ROWS
     if not report_path.is_file():
         files = _split_files(config, staging)
         columns = {s: read_columns(paths, key_columns(config)) for s, paths in files.items()}
         failures: list[Failure] = []
+        with ExitStack() as session:
+            connected: list[ModuleType] = []
 
-        def python_keys() -> dict[str, list[str]]:
-            with ray_session(options or RayOptions(), {}) as ray:
-                return keys_in_tasks(ray, files)
+            def ray_now() -> ModuleType:  # started once, only when a row is to be replaced
+                if not connected:
+                    connected.append(session.enter_context(ray_session(options or RayOptions(), {})))
+                return connected[0]
 
-        report, rows = dedup_columns(config, columns, plan.dropped, failures, python_keys)
+            report, rows = dedup_columns(
+                config, columns, plan.dropped, failures,
+                lambda: keys_in_tasks(ray_now(), files), lambda wanted: attempts_in_tasks(ray_now(), config, wanted),
+            )  # fmt: skip
         write_part(staging.parts_dir, "dedup", 0, failures)
         if rows:
             write_rows(rows_path, [rows[key] for key in sorted(rows, key=lambda k: (SPLITS.index(k[0]), k[1]))])

@@ -16,7 +16,8 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import pyarrow as pa
 from ..config import SPLITS, PairsConfig
 from .failures import Failure
 from .plan import DUPLICATE_PYTHON
-from .replacement import Kept, PythonKeys, first_new_row
+from .replacement import Attempt, Kept, PythonKeys, first_new_row
 from .seeds import attempts, category_plan, derive_seed
 from .strata import TIER_QUOTA, index_of, stratify
 
@@ -34,6 +35,23 @@ REPORT_NAME = "duplicates.json"
 SAME_IR = "same canonical StableHLO as an earlier row"
 TRAIN_STRUCTURE = "structure hash seen in train"
 KEY_COLUMNS = ("id", "python", "canonical_hash", "structure_hash")
+# Replacement seeds drawn and lowered ahead, all repeats at once, where a caller has cores to spare
+# (the Ray engine's tasks): nearly every repeat takes its first seed, so lowering replacements one
+# by one on the driver, the pass's serial cost at scale (~0.3 s a repeat), is left to the rare rest.
+AHEAD = 2
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A repeat's replacement to draw ahead: which row, its planned category, its first seeds."""
+
+    split: str
+    index: int
+    category: str
+    seeds: tuple[int, ...]
+
+
+DrawAhead = Callable[[Sequence[Wanted]], Sequence[Sequence[Attempt]]]
 
 
 def key_columns(config: PairsConfig) -> tuple[str, ...]:
@@ -113,10 +131,13 @@ def replace_repeats(
     repeats: Sequence[Repeat],
     failures: list[Failure] | None = None,
     keys: PythonKeys | None = None,
+    draw_ahead: DrawAhead | None = None,
 ) -> dict[tuple[str, int], dict[str, Any]]:
     """A new row for every repeat: the first replacement seed whose program repeats no kept row
     (and, in structural mode, crosses no split's structures). Keyed by (split, position).
-    `keys`: the rows' `python_key`s, when computed elsewhere (else here)."""
+    `keys`: the rows' `python_key`s, when computed elsewhere (else here). `draw_ahead`: draws and
+    lowers each repeat's first `AHEAD` seeds elsewhere (in parallel); the walk over the repeats, in
+    order, then decides from them exactly as from seeds drawn here."""
     gone = {(r.split, r.position) for r in repeats}
     kept = Kept()
     for split in columns:
@@ -124,11 +145,13 @@ def replace_repeats(
             if (split, pos) not in gone:
                 key = keys[split][pos] if keys is not None else None
                 kept.add(split, *(columns[split][k][pos] for k in ("python", "canonical_hash", "structure_hash")), key=key)
+    wanted = [Wanted(r.split, index_of(r.id), category_plan(config, r.split)[index_of(r.id)], ()) for r in repeats]
+    ahead: Sequence[Sequence[Attempt]] = [()] * len(repeats)
+    if draw_ahead is not None and repeats:
+        ahead = draw_ahead([replace(w, seeds=tuple(islice(replacement_seeds(config, w.split, w.index), AHEAD))) for w in wanted])
     out: dict[tuple[str, int], dict[str, Any]] = {}
-    for r in repeats:
-        index = index_of(r.id)
-        category = category_plan(config, r.split)[index]
-        row = first_new_row(config, r.split, index, category, replacement_seeds(config, r.split, index), kept, failures)
+    for r, w, drawn in zip(repeats, wanted, ahead, strict=True):
+        row = first_new_row(config, r.split, w.index, w.category, replacement_seeds(config, r.split, w.index), kept, failures, drawn=drawn)
         if row is None:
             raise RuntimeError(f"{r.id}: no replacement in {attempts(config)} seeds repeats nothing (and fits the budget); raise max_statements")
         kept.add(r.split, row["python"], row["canonical_hash"], row["structure_hash"])
@@ -155,18 +178,19 @@ def dedup_columns(
     planned: Mapping[str, Mapping[str, int]],
     failures: list[Failure] | None = None,
     python_keys: Callable[[], PythonKeys] | None = None,
+    draw_ahead: DrawAhead | None = None,
 ) -> tuple[DedupReport, dict[tuple[str, int], dict[str, Any]]]:
     """The pass itself, whatever holds the rows: from every split's key columns (`KEY_COLUMNS`, in
     row order), the report and a new row for each repeat, keyed by (split, position).
     `python_keys`: computes the rows' `python_key`s elsewhere (in parallel), called only when a row
-    is to be replaced; without it they are computed here."""
+    is to be replaced; without it they are computed here. `draw_ahead`: see `replace_repeats`."""
     repeats = find_repeats(columns, config.split_mode == "structural")
     report = DedupReport(planned={s: dict(c) for s, c in planned.items() if c})
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     keys = python_keys() if python_keys is not None and (repeats or config.stratify_ir_tiers) else None
     if repeats:
         logger.info("replacing %d rows that repeat earlier rows", len(repeats))
-        rows = replace_repeats(config, columns, repeats, failures, keys)
+        rows = replace_repeats(config, columns, repeats, failures, keys, draw_ahead)
         reasons = {(r.split, r.position): r.reason for r in repeats}
         for (split, position), row in rows.items():
             report.replaced.append({"split": split, "id": row["id"], "reason": reasons[(split, position)], "new_seed": row["seed"]})

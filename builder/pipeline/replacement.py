@@ -42,6 +42,34 @@ class Kept:
 PythonKeys = Mapping[str, Sequence[str]]
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One replacement seed drawn and lowered without looking at the kept rows (in a Ray task, beside
+    the other repeats'), so that `first_new_row` decides from it as it would from drawing it there."""
+
+    seed: int
+    key: str | None = None  # the program's `python_key`; None when it did not draw
+    excluded: bool = False  # its structure is held out (`excluded_structures`)
+    row: dict[str, Any] | None = None  # None when it did not draw or lower
+    error: str | None = None  # why it did not draw or lower: a generator bug (`Failure`)
+
+
+def draw_attempt(config: PairsConfig, split: str, index: int, category: str, seed: int) -> Attempt:
+    """`seed`'s program for the replacement of `split[index]`, drawn, keyed and lowered: the work of one
+    turn of `first_new_row`'s loop that does not depend on the kept rows."""
+    try:
+        program = generate(category, seed, limits_of(config))
+        key = python_key(program.render())
+        excluded = excluded_structures(config)
+        held_out = bool(excluded) and program_structure_key(program) in excluded
+    except Exception as err:
+        return Attempt(seed, error=f"{type(err).__name__}: {err}"[:2000])
+    try:
+        return Attempt(seed, key, held_out, row=make_row(config, split, index, category, seed))
+    except Exception as err:
+        return Attempt(seed, key, held_out, error=f"{type(err).__name__}: {err}"[:2000])
+
+
 @lru_cache(maxsize=8)
 def excluded_structures(config: PairsConfig) -> frozenset[str]:
     """The program structures of the held-out-from configs' train splits (what the plan rejects too)."""
@@ -57,14 +85,35 @@ def first_new_row(
     kept: Kept,
     failures: list[Failure] | None = None,
     probe: Callable[[Program, str], bool] | None = None,
+    drawn: Sequence[Attempt] = (),
 ) -> dict[str, Any] | None:
     """The row of the first seed whose program repeats no kept Python or IR, takes no held-out structure,
     crosses the train line with no structure in `structural` mode, fits the budget and passes `probe`
     (a cheaper test run before the row is lowered whole); None when no seed does. A program that fails
-    to draw or lower is a generator bug: it goes to `failures`, and the next seed is tried."""
+    to draw or lower is a generator bug: it goes to `failures`, and the next seed is tried.
+    `drawn`: the first seeds' `Attempt`s, computed elsewhere (without `probe`), decided on the same way."""
     excluded = excluded_structures(config)
     structural = config.split_mode == "structural"
     limits = limits_of(config)
+    seeds = iter(seeds)
+
+    def fits(row: dict[str, Any]) -> bool:
+        return not (rejection(config, row) or row["canonical_hash"] in kept.irs or (structural and kept.crosses(split, row["structure_hash"])))
+
+    if drawn and probe is not None:
+        raise ValueError("attempts drawn elsewhere are not probed: pass one or the other")
+    for attempt in drawn:
+        seed = next(seeds)
+        if attempt.seed != seed:
+            raise ValueError(f"{split}-{index}: attempt for seed {attempt.seed} where seed {seed} comes next")
+        if attempt.key is not None and (attempt.key in kept.pythons or attempt.excluded):
+            continue  # a repeat, skipped before it is lowered: a lowering error of it is no finding
+        if attempt.row is None:
+            if failures is not None:
+                failures.append(Failure(split, index, category, seed, attempt.error or "no row"))
+            continue
+        if fits(attempt.row):
+            return attempt.row
     for seed in seeds:
         try:
             program = generate(category, seed, limits)
@@ -78,7 +127,6 @@ def first_new_row(
             if failures is not None:
                 failures.append(Failure(split, index, category, seed, f"{type(err).__name__}: {err}"[:2000]))
             continue
-        if rejection(config, row) or row["canonical_hash"] in kept.irs or (structural and kept.crosses(split, row["structure_hash"])):
-            continue
-        return row
+        if fits(row):
+            return row
     return None

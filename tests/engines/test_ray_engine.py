@@ -100,6 +100,8 @@ def test_a_finished_build_is_not_built_again(tmp_path):
 def test_the_dedup_stage_replaces_an_injected_repeat_and_can_run_again(tmp_path, monkeypatch):
     in_tasks, real = [], ray_engine.keys_in_tasks
     monkeypatch.setattr(ray_engine, "keys_in_tasks", lambda ray, files: in_tasks.append(files) or real(ray, files))
+    drawn_ahead, real_attempts = [], ray_engine.attempts_in_tasks
+    monkeypatch.setattr(ray_engine, "attempts_in_tasks", lambda ray, c, wanted: drawn_ahead.append(wanted) or real_attempts(ray, c, wanted))
     config = resolve("arithmetic", dict(train_size=2, validation_size=0, test_size=2, shard_size=1, max_statements=4))
     staging, _ = open_staging(tmp_path / "out", {"config": "arithmetic", "x": 1})
     plan = build_plan(config)
@@ -113,11 +115,13 @@ def test_the_dedup_stage_replaces_an_injected_repeat_and_can_run_again(tmp_path,
     assert len(in_tasks) == 1 and sum(len(paths) for paths in in_tasks[0].values()) == len(rows)  # a task per file
     (new,) = read_rows(staging.path(test_1))
     assert new["seed"] == report.replaced[0]["new_seed"] and new["python"] != rows[units(config)[0]][0]["python"]
+    ((wanted,),) = drawn_ahead  # the replacement was drawn and lowered in a task: its first seed is the one taken
+    assert (wanted.split, wanted.index, wanted.seeds[0]) == ("test", 1, new["seed"])
     once = {u: staging.path(u).read_bytes() for u in rows}
     again = ray_engine.dedup_stage(config, plan, staging)  # a run stopped after the pass: it is applied again, the same
     assert {u: staging.path(u).read_bytes() for u in rows} == once
     assert again.replaced == report.replaced == DedupReport.read(staging.root).replaced
-    assert len(in_tasks) == 1  # the pass's result was kept: the keys are not computed again
+    assert len(in_tasks) == len(drawn_ahead) == 1  # the pass's result was kept: nothing is computed again
 
 
 def test_without_ray_the_engine_says_how_to_install_it(tmp_path):

@@ -9,8 +9,9 @@ import pytest
 
 from builder.config import PairsConfig
 from builder.features import FEATURES
-from builder.pipeline.dedup import SAME_IR, TRAIN_STRUCTURE, DedupReport, dedup_columns, dedup_prepared, find_repeats, split_files
+from builder.pipeline.dedup import AHEAD, SAME_IR, TRAIN_STRUCTURE, DedupReport, dedup_columns, dedup_prepared, find_repeats, split_files
 from builder.pipeline.plan import DUPLICATE_PYTHON, python_key
+from builder.pipeline.replacement import Attempt, draw_attempt
 from builder.pipeline.rows import generate_rows
 
 CONFIG = PairsConfig(
@@ -80,6 +81,54 @@ def test_python_keys_computed_elsewhere_are_used_and_only_when_a_row_is_replaced
 
     _, other = dedup_columns(CONFIG, cols, {}, [], keys_holding_it)
     assert python_key(other[("test", 1)]["python"]) != taken and other[("test", 1)]["seed"] != plain[("test", 1)]["seed"]
+
+
+def test_replacements_drawn_ahead_give_the_rows_and_failures_drawn_here(splits):
+    """The Ray engine draws and lowers each repeat's first seeds in tasks; the walk decides from them."""
+    injected = {s: list(rows) for s, rows in splits.items()}
+    injected["test"][1] = {**splits["train"][0], "id": "test-0000001"}
+    injected["validation"][0] = {**splits["train"][1], "id": "validation-0000000"}
+    cols, asked = columns(injected), []
+
+    def ahead(wanted):
+        asked.append(wanted)
+        return [[draw_attempt(CONFIG, w.split, w.index, w.category, seed) for seed in w.seeds] for w in wanted]
+
+    plain_failures, failures = [], []
+    plain_report, plain = dedup_columns(CONFIG, cols, {}, plain_failures)
+    report, rows = dedup_columns(CONFIG, cols, {}, failures, draw_ahead=ahead)
+    assert rows == plain and report.replaced == plain_report.replaced and failures == plain_failures
+    (wanted,) = asked
+    assert [(w.split, w.index) for w in wanted] == [("validation", 0), ("test", 1)]  # the walk's order
+    assert all(len(w.seeds) == AHEAD and w.seeds[0] == rows[(w.split, w.index)]["seed"] for w in wanted)
+    dedup_columns(CONFIG, columns(splits), {}, [], draw_ahead=ahead)
+    assert len(asked) == 1  # nothing to replace: nothing drawn ahead
+
+
+def test_an_attempt_drawn_ahead_is_judged_as_if_drawn_here(splits):
+    injected = {s: list(rows) for s, rows in splits.items()}
+    injected["test"][1] = {**splits["train"][0], "id": "test-0000001"}
+    cols = columns(injected)
+    _, plain = dedup_columns(CONFIG, cols, {}, [])
+    first = plain[("test", 1)]["seed"]
+
+    def broken_first(wanted):  # the first seed's lowering failed where the tasks ran: a generator bug
+        (w,) = wanted
+        good = draw_attempt(CONFIG, w.split, w.index, w.category, w.seeds[1])
+        return [[Attempt(w.seeds[0], key="a key no row holds", error="RuntimeError: boom"), good]]
+
+    failures = []
+    _, rows = dedup_columns(CONFIG, cols, {}, failures, draw_ahead=broken_first)
+    assert [(f.index, f.seed, f.error) for f in failures] == [(1, first, "RuntimeError: boom")]
+    assert rows[("test", 1)]["seed"] != first
+
+    def repeated_first(wanted):  # the first seed repeats a kept row: skipped unlowered, so its error is no finding
+        (w,) = wanted
+        return [[Attempt(w.seeds[0], key=python_key(splits["train"][2]["python"]), error="RuntimeError: boom")]]
+
+    failures = []
+    _, rows = dedup_columns(CONFIG, cols, {}, failures, draw_ahead=repeated_first)
+    assert failures == [] and rows[("test", 1)]["seed"] != first  # the next seeds are drawn here
 
 
 def write_split(directory, name: str, split: str, rows: list[dict]) -> None:
