@@ -339,8 +339,8 @@ class Validator:
                 lambda x, got: not disagreements(x, got=got),
             )
             if found.explained:
-                miscompiled = any(PADDING_MISCOMPILED in kinds for kinds in found.excused.values())
-                problems, note = [], f"{name}: {MISCOMPILED + ': ' if miscompiled else ''}{found.summary()}"
+                padding_wrong = any(PADDING_MISCOMPILED in kinds for kinds in found.excused.values())
+                problems, note = [], f"{name}: {MISCOMPILED + ': ' if padding_wrong else ''}{found.summary()}"
             elif found.unfused is not None and (self_differs := disagreements(found.unfused, got=xla)) and not disagreements(found.unfused):
                 # XLA's own values move when its intermediates are also returned, and the interpreter agrees with
                 # those: the IR is right and XLA's compile of the module is not (reported apart, never hidden)
@@ -394,6 +394,7 @@ class Validator:
                 report.add("python", SKIP, f"values not compared: {BOTH_MISCOMPILED}")
             else:
                 report.add("python", FAIL if problems else OK, "; ".join(problems[:3]))
+
 
 def miscompiled(report: RowReport, name: str) -> bool:
     """The interpreter check found XLA miscompiling the module `name` (`MISCOMPILED`)."""
