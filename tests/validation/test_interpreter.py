@@ -1,6 +1,6 @@
 """The reference interpreter as a second executor: it agrees with XLA, survives what it cannot run,
-and works around jaxlib 0.10's scatter writing into its operand, convolution accumulating in its operands' type
-and integer division by zero killing the process."""
+and works around jaxlib 0.10's scatter writing into its operand, convolution accumulating in its operands' type,
+a `[f, b, 0]` convolution result and integer division by zero killing the process."""
 
 from __future__ import annotations
 
