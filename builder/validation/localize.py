@@ -572,15 +572,15 @@ def excuse(
     return kinds, None
 
 
-def _sums_with_add(ctx: Any, text: str, index: int) -> bool:
-    """The `index`-th top-level op of @main is a reduce / reduce_window whose body only adds."""
+def _body_ops(ctx: Any, text: str, index: int) -> list[str]:
+    """The op names of the body of the `index`-th top-level op of @main (a reduce / reduce_window;
+    [] for an op without one region)."""
     from jaxlib.mlir import ir
 
     with ctx, ir.Location.unknown():
-        module = ir.Module.parse(text)
+        module = ir.Module.parse(text)  # kept alive: its ops die with it
         op = top_level_ops(module)[index]
-        body = [o.name for o in op.regions[0].blocks[0].operations] if len(op.regions) == 1 else []
-        return body == ["stablehlo.add", "stablehlo.return"]
+        return [o.name for o in op.regions[0].blocks[0].operations] if len(op.regions) == 1 else []
 
 
 def _bound(
@@ -595,7 +595,8 @@ def _bound(
     if result.dtype.kind != "f" and result.dtype.name != "bfloat16":
         return None
     index = nodes.index(node)
-    summed = node.name in SUMS or (node.name in ("stablehlo.reduce", "stablehlo.reduce_window") and _sums_with_add(ctx, text, index))
+    reduces = node.name in ("stablehlo.reduce", "stablehlo.reduce_window")
+    summed = node.name in SUMS or (reduces and _body_ops(ctx, text, index) == ["stablehlo.add", "stablehlo.return"])
     if summed:
         magnitude = xla(single_op(ctx, text, index), [np.abs(o) for o in operands])
         if magnitude is None:
@@ -603,7 +604,8 @@ def _bound(
         n = operands[1].size if node.name in SUMS else operands[0].size
         eps = float(ml_dtypes.finfo(result.dtype).eps)
         return "order of summation (within n·eps·Σ|terms|)", n * eps * np.abs(np.asarray(magnitude[0], np.float64))
-    if node.name == "stablehlo.reduce_window" and len(node.results) == 1 and _body_computes_transcendental(ctx, text, index):
+    if node.name == "stablehlo.reduce_window" and len(node.results) == 1 and TRANSCENDENTAL.intersection(_body_ops(ctx, text, index)):
+        # `jax.lax.cumlogsumexp`: a body of max(a, b) + log1p(exp(-|a - b|))
         # each step of the window rounds its transcendentals within ULPS ulps, and no order is fixed
         entries = np.asarray(window_entries(ctx, text, index, operands[0], operands[1]), np.float64)
         axes = tuple(range(result.ndim, entries.ndim))
@@ -614,17 +616,6 @@ def _bound(
         scale = np.maximum(largest, np.where(np.isfinite(result), np.abs(result.astype(np.float64)), 0.0))
         return STEPS_ROUNDED, n * ULPS * eps * scale
     return None
-
-
-def _body_computes_transcendental(ctx: Any, text: str, index: int) -> bool:
-    """The `index`-th top-level op of @main reduces with a body that calls a transcendental
-    (`jax.lax.cumlogsumexp`: max(a, b) + log1p(exp(-|a - b|)))."""
-    from jaxlib.mlir import ir
-
-    with ctx, ir.Location.unknown():
-        module = ir.Module.parse(text)  # kept alive: its ops die with it
-        op = top_level_ops(module)[index]
-        return len(op.regions) == 1 and any(o.name in TRANSCENDENTAL for o in op.regions[0].blocks[0].operations)
 
 
 def chooser_key(ctx: Any, text: str, index: int) -> int | None:
