@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from stablehlo_modules import NEGATIVE_PADDING
 
 from builder.validation.compare import INDEPENDENT, compare_outputs
 from builder.validation.interpreter import Interpreter
@@ -272,16 +273,6 @@ def test_complex_division_and_modulus_are_measured_against_the_modulus():
     assert excuse(node, modulus, np.nextafter(modulus, np.float32(np.inf)), [quotient]) == ({"at most 1 ulps"}, None)
     _, why = excuse(Node("stablehlo.abs", (("arg", 0),), (1,)), modulus, np.nextafter(modulus, np.float32(np.inf)), [modulus])
     assert why is not None  # |x| of a real number is exact
-
-
-# convolution seed 2171026884518766101's gradient: XLA:CPU (openxla/xla#48713) reads past the input on negative
-# low padding, where zeros belong: the next batch row's first element, or, past the buffer, memory it never wrote
-NEGATIVE_PADDING = """module {
-  func.func public @main(%arg0: tensor<5x32x8xf32>, %arg1: tensor<2x6x8xf32>) -> tensor<5x16x6xf32> {
-    %0 = stablehlo.convolution(%arg0, %arg1) dim_numbers = [b, 0, f]x[0, o, i]->[b, 0, f], window = {stride = [2], pad = [[-1, 1]], lhs_dilate = [1], rhs_dilate = [1], reverse = [false]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64} : (tensor<5x32x8xf32>, tensor<2x6x8xf32>) -> tensor<5x16x6xf32>
-    return %0 : tensor<5x16x6xf32>
-  }
-}"""
 
 
 def test_a_convolution_xla_computes_wrongly_is_named_as_xla_s_not_excused(interpreter):

@@ -254,11 +254,11 @@ def test_a_convolution_xla_pads_wrongly_is_reported_as_a_miscompile_and_not_comp
     JAX's own run is XLA's compile of the same IR, so the row's Python and gradient values prove nothing."""
     import jax
     import numpy as np
+    from stablehlo_modules import NEGATIVE_PADDING
 
     from builder.validation.localize import PADDING_MISCOMPILED
     from builder.validation.runners import run_xla
     from builder.validation.validate import PADDING_WRITTEN_OUT, miscompiled
-    from tests.validation.test_localize import NEGATIVE_PADDING
 
     rng = np.random.default_rng(0)
     args = [rng.standard_normal((5, 32, 8)).astype(np.float32), rng.standard_normal((2, 6, 8)).astype(np.float32)]
