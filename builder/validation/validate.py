@@ -13,6 +13,9 @@ For each row, trusting nothing the extractor wrote:
    by measurements (the program's sensitivity to its inputs; both executors on the module
    rewritten to f64, where rounding shrinks and a wrong op does not: `oracle`; XLA without
    its algebraic simplifier);
+   without the interpreter, a module whose convolution padding crops its input runs in XLA
+   again with that padding written out (XLA:CPU miscompiles such convolutions; the interpreter
+   would show it, and JAX's run in step 4 is the same compile);
 4. run the Python through `jax.jit` on the same inputs and compare pytree paths, shapes,
    dtypes and values (dtype-aware tolerances, NaN/Inf in the same places); the same for the
    gradient IR against `jax.grad` of the documented scalar loss;
@@ -56,7 +59,7 @@ from .compare import (
 )
 from .interpreter import Interpreter
 from .journal import Journal
-from .localize import PADDING_MISCOMPILED, explicit_padding, localize
+from .localize import NEGATIVE_CONV_PADDING, PADDING_MISCOMPILED, explicit_padding, localize
 from .row_report import FAIL, OK, SKIP, RowReport
 from .sandbox import Limits, run_untrusted
 from .worker import Worker
@@ -65,16 +68,20 @@ from .worker import Worker
 # on every run: two runs of one program draw different numbers, so only shapes and dtypes can agree.
 NONDETERMINISTIC = re.compile(r"stablehlo\.rng(?![_\w])")
 NONDETERMINISTIC_WHY = "stablehlo.rng (lax.rng_uniform) draws fresh numbers on every run"
-CHECKS = ("regenerate", "parse", "custom_call", "xla", "interpreter", "python", "grad", "relower", "identity")
+CHECKS = ("regenerate", "parse", "custom_call", "xla", "interpreter", "padding", "python", "grad", "relower", "identity")
 # An interpreter difference that XLA shows against itself: the module's outputs change when every
 # intermediate is returned too (nothing fused away), and the interpreter agrees with those.
 MISCOMPILED = "XLA miscompiles this module"
 UNFUSED = "the interpreter agrees with XLA's values when nothing is fused away"
 PADDING_WRITTEN_OUT = "the interpreter agrees with XLA's values when every convolution's padding is a stablehlo.pad"
+# Without the interpreter: the same module with every convolution's padding written out is the same
+# computation by the spec, so two XLA runs that differ show XLA wrong, whichever of the two it is.
+PADDING_DIFFERS = "XLA's values change when every convolution's padding is a stablehlo.pad (the spec's definition)"
 # JAX's run of the Python is XLA's compile of the same IR (`relower` shows it is the same text): where XLA
 # miscompiles the module, the two can differ (convolution seed 2171026884518766101: XLA:CPU reads
 # memory past the input, whose contents vary from process to process), and comparing them proves nothing.
-BOTH_MISCOMPILED = f"{MISCOMPILED} (the interpreter check), and JAX runs XLA's compile of the same IR"
+BOTH_MISCOMPILED = f"{MISCOMPILED} (the interpreter or padding check), and JAX runs XLA's compile of the same IR"
+MISCOMPILE_CHECKS = ("interpreter", "padding")  # the checks that can find XLA wrong, never the IR
 
 
 @dataclass(frozen=True)
@@ -186,6 +193,10 @@ class Validator:
             self._interpret("stablehlo", row["stablehlo"], inputs, xla, signatures["stablehlo"].result_info, report)
             if texts["stablehlo_grad"] and xla_grad is not None:
                 self._interpret("stablehlo_grad", texts["stablehlo_grad"], grad_inputs, xla_grad, [], report)
+        elif xla is not None:  # no interpreter: XLA's one known miscompile would pass unseen, so XLA checks it against itself
+            self._cross_check_padding("stablehlo", row["stablehlo"], inputs, xla, report)
+            if texts["stablehlo_grad"] and xla_grad is not None:
+                self._cross_check_padding("stablehlo_grad", texts["stablehlo_grad"], grad_inputs, xla_grad, report)
 
         if not trusted:
             report.add("python", SKIP, "not our generator's code: pass --trust-code to run it (in a limited child process)")
@@ -351,6 +362,25 @@ class Validator:
         detail = f"{name} (interpreter vs XLA): " + "; ".join(problems[:3] + problems[-1:] if len(problems) > 3 else problems) if problems else note
         report.add("interpreter", FAIL if problems else OK, detail)
 
+    def _cross_check_padding(self, name: str, text: str, inputs: Sequence[np.ndarray], xla: list[np.ndarray], report: RowReport) -> None:
+        """XLA:CPU computes convolutions whose padding crops the input wrongly (openxla/xla#48713). The interpreter
+        catches that (`_interpret`); without it, XLA's run and JAX's are one compile and agree on the wrong values.
+        So XLA also runs such a module with every convolution's padding written out as a `stablehlo.pad`, which it
+        gets right: where the two differ, XLA is wrong (the IR is not), and the row is listed as XLA's miscompile."""
+        if not NEGATIVE_CONV_PADDING.search(text):
+            return
+        written_out = explicit_padding(runners.mlir_context(), text)
+        padded = self._xla_quietly(written_out, inputs) if written_out is not None else None
+        if padded is None:
+            report.add("padding", SKIP, f"{name}: XLA did not run the module with its convolutions' padding written out")
+            return
+        tolerances = widened(INDEPENDENT, lowest_precision(text))
+        differences = compare_outputs(xla, padded, tolerances, [], independent=True, low_precision=narrowest_range(text))
+        if differences:
+            report.add("padding", OK, f"{name}: {MISCOMPILED}: {PADDING_DIFFERS} ({'; '.join(differences[:2])})")
+        else:
+            report.add("padding", OK, f"{name}: XLA's values are the same with every convolution's padding written out")
+
     def _rounding(self, text: str, inputs: Sequence[np.ndarray], xla: list[np.ndarray], interpreted: list[np.ndarray]) -> str | None:
         """Why the interpreter-vs-XLA difference is rounding, or None when it is not (or cannot be told):
         both executors run the module rewritten to f64 (`oracle`), where rounding shrinks and a wrong op does not."""
@@ -397,8 +427,8 @@ class Validator:
 
 
 def miscompiled(report: RowReport, name: str) -> bool:
-    """The interpreter check found XLA miscompiling the module `name` (`MISCOMPILED`)."""
-    return any(f.check == "interpreter" and f.detail.startswith(f"{name}: {MISCOMPILED}") for f in report.findings)
+    """The interpreter or the padding check found XLA miscompiling the module `name` (`MISCOMPILED`)."""
+    return any(f.check in MISCOMPILE_CHECKS and f.detail.startswith(f"{name}: {MISCOMPILED}") for f in report.findings)
 
 
 def _types(types: Iterable[tuple[tuple[int, ...], str]]) -> str:
@@ -512,7 +542,8 @@ class Summary:
             parts.append("skipped checks:\n" + "\n".join(f"  {n:>6}  {why}" for why, n in skipped.most_common()))
         miscompiled = self.miscompiled()
         if miscompiled:
-            head = f"XLA miscompiles found ({len(miscompiled)}; the IR agrees with the interpreter and with XLA computing it another way):"
+            head = (f"XLA miscompiles found ({len(miscompiled)}; XLA computes the IR and the same computation written another way "
+                    "differently, and the interpreter, where it ran, agrees with the other way):")
             parts.append(head + "".join(f"\n  {line}" for line in miscompiled))
         unverified = self.unverified()
         if unverified:
@@ -528,7 +559,7 @@ class Summary:
             f"{r.id} [{r.category}] seed {r.seed} inputs {r.input_seed}: {f.detail}"
             for r in self.reports
             for f in r.findings
-            if f.check == "interpreter" and MISCOMPILED in f.detail
+            if f.check in MISCOMPILE_CHECKS and MISCOMPILED in f.detail
         ]
 
 

@@ -275,6 +275,42 @@ def test_a_convolution_xla_pads_wrongly_is_reported_as_a_miscompile_and_not_comp
     assert "XLA miscompiles found (1;" in Summary([report]).format()
 
 
+def test_without_the_interpreter_xla_padding_a_convolution_wrongly_is_still_found():
+    """The framework-style configs validate without the interpreter, and JAX's run is XLA's compile of the same
+    IR, so only XLA against itself can show a negative-padding convolution computed wrongly: convolution seed
+    2171026884518766101 (campaign row train-0000451), validated as `validate --no-interpreter` does."""
+    import jax
+
+    from builder.config import load_all
+    from builder.pipeline.rows import make_row
+    from builder.validation.localize import NEGATIVE_CONV_PADDING
+    from builder.validation.validate import PADDING_DIFFERS, miscompiled
+
+    config = load_all()["convolution"]
+    row = make_row(config, "train", 451, "convolution", 2171026884518766101)
+    assert NEGATIVE_CONV_PADDING.search(row["stablehlo_grad"]) and not NEGATIVE_CONV_PADDING.search(row["stablehlo"])
+    with Validator(limits_of(config), Options(interpreter=False)) as v:
+        report = v.validate(row)
+    padding = [f for f in report.findings if f.check == "padding"]
+    assert [f.detail.split(":")[0] for f in padding] == ["stablehlo_grad"], report.findings  # the forward IR pads no input away
+    if not miscompiled(report, "stablehlo_grad"):
+        assert padding[0].detail.startswith("stablehlo_grad: XLA's values are the same"), padding
+        pytest.skip(f"this XLA ({jax.__version__}) pads the convolution right")
+    assert PADDING_DIFFERS in padding[0].detail and padding[0].status == OK
+    assert not report.failed and report.verified, report.findings  # the IR is JAX's (relowered), XLA is wrong
+    assert "XLA miscompiles found (1;" in Summary([report]).format()
+
+
+def test_a_convolution_that_pads_its_input_is_not_taken_for_one_that_crops_it():
+    from stablehlo_modules import NEGATIVE_PADDING
+
+    from builder.validation.localize import NEGATIVE_CONV_PADDING
+
+    assert NEGATIVE_CONV_PADDING.search(NEGATIVE_PADDING)
+    assert not NEGATIVE_CONV_PADDING.search(NEGATIVE_PADDING.replace("pad = [[-1, 1]]", "pad = [[1, 1]]"))
+    assert NEGATIVE_CONV_PADDING.search(NEGATIVE_PADDING.replace("pad = [[-1, 1]]", "pad = [[0, -1]]"))
+
+
 # --- trust nothing that was not checked (issue 15) ----------------------------------------------
 
 ARG0 = re.compile(r"%arg0: (tensor<[^>]*>)")
