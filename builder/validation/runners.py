@@ -47,6 +47,10 @@ COMPILER_OPTIONS = {
 # IEEE's `inf * 0 = NaN` into 0. Without it XLA evaluates the IR as written: the judge when XLA and
 # the interpreter disagree on NaN.
 LITERAL = {**COMPILER_OPTIONS, "xla_disable_hlo_passes": "algsimp"}
+# jaxlib 0.10.2's XLA:CPU fails to run some modules through YNNPACK ("YNNPACK operation failed") that it
+# runs without its YNNPACK fusions: seen on an optax training step's gradient with every convolution's
+# padding written out as a `stablehlo.pad` (optax_training seed of campaign row train-0000010).
+NO_YNN_FUSIONS = {**COMPILER_OPTIONS, "xla_cpu_experimental_ynn_fusion_type": ""}
 # Host CPU devices an executor process asks XLA for: the largest mesh the generator draws (`parallel`),
 # so a module partitioned by `shard_map` runs here, one partition a device, collectives included.
 HOST_DEVICES = 8

@@ -312,13 +312,12 @@ class Validator:
 
         problems, note = disagreements(xla), name  # an agreement names its module too (`RowReport.compared`)
         slack: list[np.ndarray] | None = None
-        written_out = explicit_padding(runners.mlir_context(), text) if problems else None
-        padded = self._xla_quietly(written_out, inputs) if written_out is not None else None
+        padded, ynn = self._xla_padding_written_out(text, inputs) if problems else (None, "")
         if padded is not None and not disagreements(padded):
             # XLA's convolution with window padding and the same convolution after a `stablehlo.pad` differ,
             # and the interpreter agrees with the latter: XLA's compile is wrong (openxla/xla#48713)
             shown = "; ".join(disagreements(padded, got=xla)[:2])
-            problems, note = [], f"{name}: {MISCOMPILED}: {PADDING_WRITTEN_OUT} (XLA vs XLA with the padding written out: {shown})"
+            problems, note = [], f"{name}: {MISCOMPILED}: {PADDING_WRITTEN_OUT} (XLA vs XLA with the padding written out: {shown}{ynn})"
         if problems:  # ill-conditioned at these inputs? Allow what a few ulps of input noise move XLA's own result by.
             moves = [self._xla_quietly(text, perturbed(inputs, report.input_seed, perturbation(lowest), way)) for way in DIRECTIONS]
             moved = [m for m in moves if m is not None]
@@ -369,17 +368,28 @@ class Validator:
         gets right: where the two differ, XLA is wrong (the IR is not), and the row is listed as XLA's miscompile."""
         if not NEGATIVE_CONV_PADDING.search(text):
             return
-        written_out = explicit_padding(runners.mlir_context(), text)
-        padded = self._xla_quietly(written_out, inputs) if written_out is not None else None
+        padded, ynn = self._xla_padding_written_out(text, inputs)
         if padded is None:
             report.add("padding", SKIP, f"{name}: XLA did not run the module with its convolutions' padding written out")
             return
         tolerances = widened(INDEPENDENT, lowest_precision(text))
         differences = compare_outputs(xla, padded, tolerances, [], independent=True, low_precision=narrowest_range(text))
         if differences:
-            report.add("padding", OK, f"{name}: {MISCOMPILED}: {PADDING_DIFFERS} ({'; '.join(differences[:2])})")
+            report.add("padding", OK, f"{name}: {MISCOMPILED}: {PADDING_DIFFERS} ({'; '.join(differences[:2])}{ynn})")
         else:
-            report.add("padding", OK, f"{name}: XLA's values are the same with every convolution's padding written out")
+            report.add("padding", OK, f"{name}: XLA's values are the same with every convolution's padding written out{ynn}")
+
+    def _xla_padding_written_out(self, text: str, inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray] | None, str]:
+        """XLA's outputs for `text` with every convolution's padding written out as a `stablehlo.pad` (None: no
+        convolution pads, or XLA does not run it), without XLA's YNNPACK fusions where those fail on it (then
+        said in the note, for the report: a valid module XLA cannot run is XLA's finding too)."""
+        written_out = explicit_padding(runners.mlir_context(), text)
+        if written_out is None:
+            return None, ""
+        padded = self._xla_quietly(written_out, inputs)
+        if padded is not None:
+            return padded, ""
+        return self._xla_quietly(written_out, inputs, runners.NO_YNN_FUSIONS), "; run without XLA's YNNPACK fusions, which failed on it"
 
     def _rounding(self, text: str, inputs: Sequence[np.ndarray], xla: list[np.ndarray], interpreted: list[np.ndarray]) -> str | None:
         """Why the interpreter-vs-XLA difference is rounding, or None when it is not (or cannot be told):

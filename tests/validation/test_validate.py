@@ -301,6 +301,36 @@ def test_without_the_interpreter_xla_padding_a_convolution_wrongly_is_still_foun
     assert "XLA miscompiles found (1;" in Summary([report]).format()
 
 
+def test_the_padding_check_runs_without_ynnpack_fusions_where_xla_fails_with_them(monkeypatch):
+    """XLA:CPU failed ("YNNPACK operation failed") on an optax step's gradient with its padding written out and
+    ran it without its YNNPACK fusions; the check then still judges, and says how XLA ran."""
+    import numpy as np
+    from stablehlo_modules import NEGATIVE_PADDING
+
+    from builder.validation.runners import NO_YNN_FUSIONS, run_xla
+
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal((5, 32, 8)).astype(np.float32), rng.standard_normal((2, 6, 8)).astype(np.float32)]
+    xla = run_xla(NEGATIVE_PADDING, args)
+    report = RowReport("train-0000010", "optax_training", 0, 0)
+    with Validator(None, Options(interpreter=False)) as v:
+        quietly = v._xla_quietly
+        options_asked = []
+
+        def failing_with_ynn(text, inputs, options=None):
+            options_asked.append(options)
+            return quietly(text, inputs, options) if options == NO_YNN_FUSIONS else None  # as XLA did on that module
+
+        monkeypatch.setattr(v, "_xla_quietly", failing_with_ynn)
+        v._cross_check_padding("stablehlo", NEGATIVE_PADDING, args, xla, report)
+    assert options_asked == [None, NO_YNN_FUSIONS]
+    [finding] = report.findings
+    assert finding.check == "padding" and finding.status == OK
+    assert finding.detail.endswith("run without XLA's YNNPACK fusions, which failed on it)") or finding.detail.endswith(
+        "written out; run without XLA's YNNPACK fusions, which failed on it"
+    ), finding.detail
+
+
 def test_a_convolution_that_pads_its_input_is_not_taken_for_one_that_crops_it():
     from stablehlo_modules import NEGATIVE_PADDING
 
