@@ -51,6 +51,30 @@ LITERAL = {**COMPILER_OPTIONS, "xla_disable_hlo_passes": "algsimp"}
 # runs without its YNNPACK fusions: seen on an optax training step's gradient with every convolution's
 # padding written out as a `stablehlo.pad` (optax_training seed of campaign row train-0000010).
 NO_YNN_FUSIONS = {**COMPILER_OPTIONS, "xla_cpu_experimental_ynn_fusion_type": ""}
+# XLA:CPU computes a convolution with input or kernel dilation (a strided convolution's gradient) in a
+# loop it emits itself, not in Eigen; built at optimization level 0 that loop runs hundreds of times
+# slower: a ViT's patch-embedding gradient (flax_linen seed 270447123839203693) ran 414 s at level 0
+# and 0.7 s with XLA's own optimization settings (6.5 s at level 1 or 2 without its expensive passes).
+# A module with such a convolution of real size (result elements times kernel elements, a bound on the
+# loop's multiply-adds, past `HEAVY`) is compiled with XLA's own settings for those two options, on both
+# sides. Small ones (the op-level categories) keep the cheaper settings: there compile time dominates.
+DILATED_CONVOLUTION = re.compile(
+    r"stablehlo\.convolution\(.*\b[lr]hs_dilate = \[[^\]]*\b(?:[2-9]|[1-9]\d+)\b.*: \(tensor<[^>]*>, tensor<([^>]*)>\) -> tensor<([^>]*)>"
+)
+HEAVY = 1 << 27
+CHEAPER = ("xla_backend_optimization_level", "xla_llvm_disable_expensive_passes")
+
+
+def _elements(tensor_type: str) -> int:
+    return int(np.prod([int(d) for d in tensor_type.split("x")[:-1]], dtype=np.int64))  # `4x224x224x3xf32`: the dims before the type
+
+
+def options_for(text: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The compile options to run `text` with: `options` (default `COMPILER_OPTIONS`), but without the
+    cheaper settings for a module whose large dilated convolutions they make run for minutes."""
+    options = options or COMPILER_OPTIONS
+    heavy = any(_elements(m.group(1)) * _elements(m.group(2)) > HEAVY for m in DILATED_CONVOLUTION.finditer(text))
+    return {k: v for k, v in options.items() if k not in CHEAPER} if heavy else options
 # Host CPU devices an executor process asks XLA for: the largest mesh the generator draws (`parallel`),
 # so a module partitioned by `shard_map` runs here, one partition a device, collectives included.
 HOST_DEVICES = 8
@@ -214,7 +238,7 @@ def _run_partitioned(text: str, inputs: Sequence[np.ndarray], options: dict[str,
 
 
 def run_xla(text: str, inputs: Sequence[np.ndarray], options: dict[str, Any] | None = None) -> list[np.ndarray]:
-    """Compile the StableHLO text with XLA's CPU client (`COMPILER_OPTIONS`, or `options`) and run it on `inputs`."""
+    """Compile the StableHLO text with XLA's CPU client (`COMPILER_OPTIONS`, or `options`; see `options_for`) and run it on `inputs`."""
     import jax
     import jax.extend.backend as jeb
 
@@ -226,10 +250,10 @@ def run_xla(text: str, inputs: Sequence[np.ndarray], options: dict[str, Any] | N
         lapack._lapack.initialize()
     partitions = mesh_devices(text)
     if partitions > 1:
-        return _run_partitioned(text, inputs, options or COMPILER_OPTIONS, partitions)
+        return _run_partitioned(text, inputs, options_for(text, options), partitions)
     backend = jeb.get_backend("cpu")
     device = backend.devices()[0]
-    compile_options = jeb.get_compile_options(1, 1, env_options_overrides=options or COMPILER_OPTIONS)
+    compile_options = jeb.get_compile_options(1, 1, env_options_overrides=options_for(text, options))
     executable = backend.compile_and_load(text, executable_devices=[device], compile_options=compile_options)
     arrays = [np.asarray(x) for x in inputs]
     wide = any(a.dtype in (np.float64, np.int64, np.uint64, np.complex128) for a in arrays)
@@ -285,12 +309,12 @@ def python_side(row: dict[str, Any], inputs: Sequence[np.ndarray], relower: bool
             lowering = lower(row["python"], row["entry_point"], specs, row["args_tree"], grad, on_devices=True)
         leaves = python_values(row["args"], inputs)
         call = fill(ast.literal_eval(row["args_tree"]), leaves, lowering.namespace)
-        out = lowering.forward.compile(COMPILER_OPTIONS)(*call)
+        out = lowering.forward.compile(options_for(row.get("stablehlo") or ""))(*call)  # as XLA compiles the row's text
         flat = jax.tree_util.tree_flatten_with_path(out)[0]
         side.outputs = [np.asarray(v) for _, v in flat]
         side.paths = ["result" + jax.tree_util.keystr(p) for p, _ in flat]
         if lowering.gradient is not None:
-            grads = lowering.gradient.compile(COMPILER_OPTIONS)(*leaves)
+            grads = lowering.gradient.compile(options_for(row.get("stablehlo_grad") or ""))(*leaves)
             side.grads = [np.asarray(g) for g in grads]
     except Exception as err:
         side.error = f"{type(err).__name__}: {err}"[:500]
