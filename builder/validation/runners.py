@@ -75,6 +75,8 @@ def options_for(text: str, options: dict[str, Any] | None = None) -> dict[str, A
     options = options or COMPILER_OPTIONS
     heavy = any(_elements(m.group(1)) * _elements(m.group(2)) > HEAVY for m in DILATED_CONVOLUTION.finditer(text))
     return {k: v for k, v in options.items() if k not in CHEAPER} if heavy else options
+
+
 # Host CPU devices an executor process asks XLA for: the largest mesh the generator draws (`parallel`),
 # so a module partitioned by `shard_map` runs here, one partition a device, collectives included.
 HOST_DEVICES = 8

@@ -364,8 +364,9 @@ class Validator:
     def _cross_check_padding(self, name: str, text: str, inputs: Sequence[np.ndarray], xla: list[np.ndarray], report: RowReport) -> None:
         """XLA:CPU computes convolutions whose padding crops the input wrongly (openxla/xla#48713). The interpreter
         catches that (`_interpret`); without it, XLA's run and JAX's are one compile and agree on the wrong values.
-        So XLA also runs such a module with every convolution's padding written out as a `stablehlo.pad`, which it
-        gets right: where the two differ, XLA is wrong (the IR is not), and the row is listed as XLA's miscompile."""
+        So XLA also runs such a module with every convolution's padding written out as a `stablehlo.pad` (the form the
+        interpreter showed it computing right): the two are one computation by the spec, so where they differ XLA is
+        wrong in one of them (the IR is not), and the row is listed as XLA's miscompile."""
         if not NEGATIVE_CONV_PADDING.search(text):
             return
         padded, ynn = self._xla_padding_written_out(text, inputs)
