@@ -3,6 +3,8 @@
 Imported by file name (pytest puts this folder on the path, as it does for `tests/engines/ray_helpers.py`).
 """
 
+import numpy as np
+
 # convolution seed 2171026884518766101's gradient: XLA:CPU (openxla/xla#48713) reads past the input on negative
 # low padding, where zeros belong: the next batch row's first element, or, past the buffer, memory it never wrote
 NEGATIVE_PADDING = """module {
@@ -11,3 +13,9 @@ NEGATIVE_PADDING = """module {
     return %0 : tensor<5x16x6xf32>
   }
 }"""
+
+
+def negative_padding_args() -> list[np.ndarray]:
+    """Seeded inputs of `NEGATIVE_PADDING`: its input and its kernel."""
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal((5, 32, 8)).astype(np.float32), rng.standard_normal((2, 6, 8)).astype(np.float32)]

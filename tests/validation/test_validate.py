@@ -253,15 +253,13 @@ def test_a_convolution_xla_pads_wrongly_is_reported_as_a_miscompile_and_not_comp
     (openxla/xla#48713); with the padding written out as a `stablehlo.pad` it agrees with the interpreter.
     JAX's own run is XLA's compile of the same IR, so the row's Python and gradient values prove nothing."""
     import jax
-    import numpy as np
-    from stablehlo_modules import NEGATIVE_PADDING
+    from stablehlo_modules import NEGATIVE_PADDING, negative_padding_args
 
     from builder.validation.localize import PADDING_MISCOMPILED
     from builder.validation.runners import run_xla
     from builder.validation.validate import PADDING_WRITTEN_OUT, miscompiled
 
-    rng = np.random.default_rng(0)
-    args = [rng.standard_normal((5, 32, 8)).astype(np.float32), rng.standard_normal((2, 6, 8)).astype(np.float32)]
+    args = negative_padding_args()
     xla = run_xla(NEGATIVE_PADDING, args)
     if abs(float(xla[0][0, 15, 0]) - float(args[0][0, 31] @ args[1][0, 0])) < 1e-4:  # the last window: x[31] and a zero
         pytest.skip(f"this XLA ({jax.__version__}) pads the convolution right")
@@ -304,13 +302,11 @@ def test_without_the_interpreter_xla_padding_a_convolution_wrongly_is_still_foun
 def test_the_padding_check_runs_without_ynnpack_fusions_where_xla_fails_with_them(monkeypatch):
     """XLA:CPU failed ("YNNPACK operation failed") on an optax step's gradient with its padding written out and
     ran it without its YNNPACK fusions; the check then still judges, and says how XLA ran."""
-    import numpy as np
-    from stablehlo_modules import NEGATIVE_PADDING
+    from stablehlo_modules import NEGATIVE_PADDING, negative_padding_args
 
     from builder.validation.runners import NO_YNN_FUSIONS, run_xla
 
-    rng = np.random.default_rng(0)
-    args = [rng.standard_normal((5, 32, 8)).astype(np.float32), rng.standard_normal((2, 6, 8)).astype(np.float32)]
+    args = negative_padding_args()
     xla = run_xla(NEGATIVE_PADDING, args)
     report = RowReport("train-0000010", "optax_training", 0, 0)
     with Validator(None, Options(interpreter=False)) as v:
