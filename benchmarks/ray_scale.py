@@ -15,7 +15,7 @@ plan before any task (it draws and renders every program, lowers none), in this 
 dedup pass's search for repeats over the key columns, measured at `--measure-rows` and
 extrapolated linearly when that is smaller (said so in the output). `--rows`: a whole build
 with the Ray engine (80% train, 10% validation, 10% test), resumable: interrupt it and run the
-same command again. It prints this run's wall time and rows/s, every worker's peak RSS, the
+same command again (with `--num-cpus N`, a local Ray of N cores). It prints this run's wall time and rows/s, every worker's peak RSS, the
 Parquet files' sizes, the failures, and the rows whose canonical StableHLO repeats another's.
 Each run notes its start in `<output-dir>.runs.jsonl`, so the whole build's wall time and rows/s
 are printed over all its runs, the interrupted ones included.
@@ -203,7 +203,7 @@ def report_runs(log: Path, data: Path) -> None:
               f"{total_rows / total_s:.2f} rows/s)")
 
 
-def full_build(name: str, rows: int, out: Path, address: str | None, max_calls: int) -> None:
+def full_build(name: str, rows: int, out: Path, address: str | None, max_calls: int, num_cpus: int | None) -> None:
     validation = test = rows // 10
     config = replace(resolve(name), train_size=rows - validation - test, validation_size=validation, test_size=test)
     print(f"{name}: {rows:,} rows ({config.train_size:,} / {validation:,} / {test:,}) into {out}; {load()}")
@@ -211,7 +211,7 @@ def full_build(name: str, rows: int, out: Path, address: str | None, max_calls: 
     out.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as f:  # a run killed part way leaves its start here, and its shards say how far it got
         f.write(json.dumps({"started": time.time(), "load": os.getloadavg()[0], "rows": rows}) + "\n")
-    result = build(config, out, RayOptions(address=address, max_calls=max_calls))
+    result = build(config, out, RayOptions(address=address, num_cpus=num_cpus, max_calls=max_calls))
     report_build(result, rows)
     report_runs(log, result.out / result.manifest["config"])
 
@@ -227,6 +227,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="a whole resumable build of this many rows")
     parser.add_argument("--output-dir", type=Path, help="--rows: where the build goes (default out/ray-<config>-<rows>)")
     parser.add_argument("--address", help="--rows: a Ray cluster (default: RAY_ADDRESS, else a local Ray on every core)")
+    parser.add_argument("--num-cpus", type=int, help="--rows: cores of the local Ray (default: all; a resumed run may give another)")
     parser.add_argument("--max-calls", type=int, default=RayOptions.max_calls, help="units a worker runs before it is replaced")
     args = parser.parse_args()
     if not (args.compare_rows or args.plan_rows or args.rows):
@@ -236,7 +237,7 @@ def main() -> None:
     if args.plan_rows:
         driver_costs(args.config, args.plan_rows, args.measure_rows, args.plan_workers)
     if args.rows:
-        full_build(args.config, args.rows, args.output_dir or Path(f"out/ray-{args.config}-{args.rows}"), args.address, args.max_calls)
+        full_build(args.config, args.rows, args.output_dir or Path(f"out/ray-{args.config}-{args.rows}"), args.address, args.max_calls, args.num_cpus)
 
 
 if __name__ == "__main__":
