@@ -113,12 +113,16 @@ class _Builder:
         self.helpers: list[str] = []
         self.uids = 0
         self.signs: dict[Value, str] = {}  # values known to be "positive" or "nonneg" (exp, softplus, abs, ...)
+        self.leaves: set[Value] = set()  # the arguments' leaves: inputs with a recorded domain
         self.regional: list[set[str]] = []  # per op being drawn (innermost last): the names its regions bound
         self.released: set[str] = set()  # names that were bound in a region, free again once its op was drawn
 
     # --- the Draw protocol -------------------------------------------------
     def fresh(self, hint: str) -> str:
         return pick_name(self.rng, hint, self.names)
+
+    def is_argument(self, value: Value) -> bool:
+        return value in self.leaves
 
     def random_spec(self, operand: Operand) -> TensorSpec:
         rng = self.rng
@@ -250,6 +254,7 @@ class _Builder:
     def _leaf(self, name: str, spec: TensorSpec, domain: Domain | None) -> Value:
         """An argument leaf; one with a restricted domain is known to lie in it."""
         value = Value(name, spec, domain)
+        self.leaves.add(value)
         if domain is not None and domain.kind == "positive":
             self.signs[value] = "positive"
         return value

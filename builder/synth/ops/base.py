@@ -68,6 +68,9 @@ class Draw(Protocol):
     def fresh(self, hint: str) -> str:
         """A new variable name."""
 
+    def is_argument(self, value: Value) -> bool:
+        """Whether `value` is an argument's leaf (its range is the recorded domain), not a computed value."""
+
     # Arguments of a chosen shape, for ops that model real code (keys, labels, hyper-parameters,
     # weights, optimizer state). Each returns None when the signature has no room left.
     def argument(self, spec: TensorSpec, hint: str, domain: Domain | None = None) -> Value | None:

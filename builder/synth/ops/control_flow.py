@@ -140,8 +140,8 @@ def _while(ctx: Draw, x: Value, region: Region) -> Statement:
     limit = str(ctx.rng.choice(TRIP_COUNTS))
     if ctx.rng.random() < 0.3:
         bound = ctx.pick(INT_SCALAR)
-        if bound is not None:
-            limit, extra = "$1", (bound,)
+        if bound is not None:  # a computed bound is capped: int32 arithmetic reaches 2**31 steps
+            limit, extra = ("$1" if ctx.is_argument(bound) else f"jnp.minimum($1, {limit})"), (bound,)
     # Names the rendered defs bind are fresh too, so they never shadow a value the loop reads.
     i, state, value = ctx.fresh("i"), ctx.fresh("state"), region.params[0].name
     if x.spec.is_float and ctx.rng.random() < 0.4:
@@ -166,6 +166,8 @@ def _fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Statement:
         bound = ctx.pick(INT_SCALAR)
         if bound is not None:
             upper, extra = ctx.rng.choice(["$1", "jnp.minimum($1, 16)"]), (bound,)
+            if not ctx.is_argument(bound):  # as in `_while`: only an argument's bound is its recorded domain's
+                upper = "jnp.minimum($1, 16)"
         else:
             upper = "jnp.sum($0 > 0)"
     else:

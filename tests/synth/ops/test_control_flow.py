@@ -8,6 +8,8 @@ import re
 import pytest
 from op_checks import check_seeds, draws_only, lower, lowers_with_declared_specs, reaches, single_op_program
 
+from builder.config import resolve
+from builder.pipeline.seeds import limits_of
 from builder.synth.generator import SizeLimits, generate
 from builder.synth.ops.control_flow import OPS
 
@@ -59,3 +61,30 @@ def test_loop_state_names_never_shadow_values_the_loop_reads():
 def test_a_thousand_programs_lower():
     drawn = check_seeds(CATEGORY, range(1000))
     assert set(drawn) == {o.name for o in OPS}
+
+
+BOUND = re.compile(r"return \(?\w+ < ([^)&\n]+?)\)?(?: &|$)|lax\.fori_loop\(\w+, ([^,]+), ", re.M)
+
+
+def loop_bounds(seeds: range) -> list[tuple[int, str, set[str]]]:
+    """(seed, bound, argument names) for every traced loop bound of the programs drawn for `seeds`."""
+    found = []
+    for seed in seeds:
+        program = generate(CATEGORY, seed)
+        names = {leaf.name for leaf in program.leaves}
+        found += [(seed, m[0] or m[1], names) for m in BOUND.findall(program.render()) if not (m[0] or m[1]).isdigit()]
+    return found
+
+
+def test_loop_bounds_read_from_computed_values_are_capped():
+    """Regression (control_flow seed 8927937671218264601): `j < end_state`, an int32 scan carry
+    grown by `* 5` and `** 2`, asked for up to 2**31 steps, and validation timed out. Only an
+    argument's bound (its recorded domain) goes uncapped; any other is `jnp.minimum(value, cap)`."""
+    bounds = loop_bounds(range(300))
+    computed = [(s, b) for s, b, names in bounds if b not in names]
+    assert len(computed) > 20, "too few computed bounds to tell"
+    assert all(b.startswith("jnp.minimum(") or b.startswith("jnp.sum(") for _, b in computed), computed
+    assert any(b in names for _, b, names in bounds), "no argument bound drawn: the uncapped form is untested"
+    config = resolve(CATEGORY)
+    row_56 = generate(CATEGORY, 8927937671218264601, limits_of(config)).render()  # train-0000056 of the campaign
+    assert "return j < jnp.minimum(end_state, " in row_56 and "return i_final < jnp.minimum(raw_end_state, " in row_56
