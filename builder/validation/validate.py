@@ -217,17 +217,18 @@ class Validator:
             report.add("python", FAIL, f"the Python did not run: {side.error}")
             return report
         if execute:
-            self._compare_python(row, signatures["stablehlo"], xla, side, report)
+            self._compare_python(row, signatures["stablehlo"], inputs, xla, side, report)
         else:
             report.add("python", SKIP, f"not run: partitioned over a {devices}-device mesh, more than the executors' {runners.HOST_DEVICES}")
         if xla_grad is not None and side.grads is not None and NONDETERMINISTIC.search(texts["stablehlo_grad"] or ""):
             report.add("grad", SKIP, f"values not compared: {NONDETERMINISTIC_WHY}")
         elif xla_grad is not None and side.grads is not None:
-            problems = compare_outputs(xla_grad, side.grads, SAME_COMPILER, [f"d/d leaf {i}" for i in range(len(side.grads))])
+            labels = [f"d/d leaf {i}" for i in range(len(side.grads))]
+            problems, note = self._same_compiler(texts["stablehlo_grad"], grad_inputs, xla_grad, side.grads, labels, report)
             if problems and miscompiled(report, "stablehlo_grad"):
                 report.add("grad", SKIP, f"values not compared: {BOTH_MISCOMPILED}")
             else:
-                report.add("grad", FAIL if problems else OK, "; ".join(problems[:3]))
+                report.add("grad", FAIL if problems else OK, "; ".join(problems[:3]) or note)
         if not relower:
             report.add("relower", SKIP, f"the row was lowered by {row.get('jax_version')!r}, this is {ours_version!r}")
         else:
@@ -418,7 +419,15 @@ class Validator:
         reply = self.executor.call(("xla", text, list(inputs), options))
         return reply.value[1] if not reply.failed and reply.value[0] == "ok" else None
 
-    def _compare_python(self, row: dict[str, Any], sig: runners.Signature, xla: list[np.ndarray] | None, side: runners.PythonSide, report: RowReport) -> None:
+    def _compare_python(
+        self,
+        row: dict[str, Any],
+        sig: runners.Signature,
+        inputs: Sequence[np.ndarray],
+        xla: list[np.ndarray] | None,
+        side: runners.PythonSide,
+        report: RowReport,
+    ) -> None:
         problems = []
         if sig.result_info and side.paths != sig.result_info:
             problems.append(f"pytree paths {side.paths} vs the IR's {sig.result_info}")
@@ -430,11 +439,33 @@ class Validator:
         elif NONDETERMINISTIC.search(row["stablehlo"]):
             report.add("python", SKIP, f"paths, shapes and dtypes agree; values not compared: {NONDETERMINISTIC_WHY}")
         else:
-            problems = compare_outputs(xla, side.outputs, SAME_COMPILER, side.paths)
+            problems, note = self._same_compiler(row["stablehlo"], inputs, xla, side.outputs, side.paths, report)
             if problems and miscompiled(report, "stablehlo"):
                 report.add("python", SKIP, f"values not compared: {BOTH_MISCOMPILED}")
             else:
-                report.add("python", FAIL if problems else OK, "; ".join(problems[:3]))
+                report.add("python", FAIL if problems else OK, "; ".join(problems[:3]) or note)
+
+    def _same_compiler(
+        self, text: str, inputs: Sequence[np.ndarray], xla: Sequence[np.ndarray], got: Sequence[np.ndarray], labels: Sequence[str], report: RowReport
+    ) -> tuple[list[str], str]:
+        """XLA on the IR text against JAX on the Python: one compile, so held to `SAME_COMPILER`. Not quite
+        one for a partitioned module: the text is lowered on an abstract mesh and run over a line of host
+        devices, JAX's own lowering over a concrete mesh, so XLA's partitioner may sum partial results in
+        another order. There a difference within what a few ulps of input noise move XLA's own result by
+        is rounding (a gradient that is zero in exact arithmetic is nothing else: the gradient of a
+        softmax's sum, parallel seed 5899303346570970571), and is allowed, with a note that says so."""
+        problems = compare_outputs(xla, got, SAME_COMPILER, labels)
+        if not problems or runners.mesh_devices(text) <= 1:
+            return problems, ""
+        lowest = lowest_precision(text)
+        moves = [self._xla_quietly(text, perturbed(inputs, report.input_seed, perturbation(lowest), way)) for way in DIRECTIONS]
+        moved = [m for m in moves if m is not None]
+        if not moved or compare_outputs(xla, got, SAME_COMPILER, labels, slack=sensitivity(xla, *moved)):
+            return problems, ""
+        return [], (
+            f"partitioned: agreed within 4x the most a {perturbation(lowest):.1e} relative input perturbation (3 directions) "
+            f"moves XLA's result, not to the last bit: {problems[0]}"
+        )
 
 
 def miscompiled(report: RowReport, name: str) -> bool:
