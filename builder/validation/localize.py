@@ -63,8 +63,9 @@ from .interpreter import entry_function, ops_named, symbols
 
 ULPS = 8
 ROUNDS = 32
-UNROLL_TRIPS = 64  # a counted loop of more iterations stays one op to the probe
-UNROLL_OPS = 20_000  # and none is unrolled past this many ops at @main's top level
+UNROLL_TRIPS = 64  # a counted loop of more iterations stays one op to the probe,
+UNROLL_LOOP_OPS = 4_096  # unless its iterations together are this few ops (a long scan of a small body)
+UNROLL_OPS = 40_000  # and none is unrolled past this many ops at @main's top level
 TRANSCENDENTAL = frozenset(
     f"stablehlo.{name}"
     for name in (
@@ -117,18 +118,22 @@ class Localization:
 
 
 def _flatten(module: Any) -> None:
-    """Inline every `func.call` at the top level of @main and unroll its counted loops, again until
-    neither is left: probing sees inside JAX's private functions (`@relu`, `@_where`, ...) and
-    inside `fori_loop` / `scan` bodies, where a loop would hide every iteration behind one op."""
+    """Inline every `func.call` and `stablehlo.composite` at the top level of @main and unroll its
+    counted loops, again until none is left: probing sees inside JAX's private functions (`@relu`,
+    `@_where`, ...), inside a composite (by the spec, a call of its `decomposition`; an ulp of a
+    `tanh` inside `lax.composite` is then seen as the `tanh`'s, control_flow seed
+    6600875992563589246) and inside `fori_loop` / `scan` bodies, where a loop would hide every
+    iteration behind one op."""
     from jaxlib.mlir import ir
 
     funcs = symbols(module)
     block = funcs["main"].regions[0].blocks[0]
+    callees = {"func.call": "callee", "stablehlo.composite": "decomposition"}
     for _ in range(256):
         ops = list(block.operations)
-        calls = [op for op in ops if op.name == "func.call"]
+        calls = [op for op in ops if op.operation.name in callees]  # a CompositeOp's `.name` is its own attribute
         for call in calls:
-            callee = funcs[ir.FlatSymbolRefAttr(call.attributes["callee"]).value].regions[0].blocks[0]
+            callee = funcs[ir.FlatSymbolRefAttr(call.attributes[callees[call.operation.name]]).value].regions[0].blocks[0]
             _replace(call, _copy_body(callee, list(call.operands), ir.InsertionPoint(call)))
         if calls:
             continue
@@ -136,7 +141,7 @@ def _flatten(module: Any) -> None:
         flattened = False
         for op in ops:
             trips = trip_count(op) if op.name == "stablehlo.while" else None
-            if trips is not None and trips <= UNROLL_TRIPS:
+            if trips is not None and (trips <= UNROLL_TRIPS or trips * _size(op.regions[1]) <= UNROLL_LOOP_OPS):
                 grown = trips * _size(op.regions[1])  # the body, once an iteration
             elif op.name in ("stablehlo.case", "stablehlo.if"):
                 grown = sum(_size(region) for region in op.regions)  # every branch, once (trips is None)

@@ -230,6 +230,23 @@ def test_loops_are_unrolled_and_branches_selected_so_the_probe_sees_their_ops():
     assert agree(xla(lower(f, x), [x]), xla(text, [x]))  # the same program
 
 
+def test_a_composite_and_a_long_scan_of_a_small_body_are_opened_for_the_probe():
+    """control_flow seed 6600875992563589246: a `tanh` an ulp apart inside `lax.composite`, and one
+    inside a 448-step scan, were each seen only as the op around it, which nothing excuses."""
+    x = np.linspace(-1, 1, 8, dtype=np.float32)
+
+    def f(x):
+        y = jax.lax.composite(lambda v: jnp.tanh(v) * 2, name="project.kernel")(x)
+        _, z = jax.lax.scan(lambda c, v: (c, jnp.sin(v) + c), jnp.float32(0.5), jnp.tile(x, (200, 1)))
+        return y, z
+
+    text = prepare(mlir_context(), lower(f, x))
+    main = text.split("func.func private")[0]
+    assert "stablehlo.composite" not in main and "stablehlo.tanh" in main
+    assert main.count("stablehlo.sine") == 200 and "stablehlo.while" not in main  # 200 steps, more than UNROLL_TRIPS
+    assert agree(xla(lower(f, x), [x]), xla(text, [x]))
+
+
 def test_last_place_differences_a_loop_amplifies_are_explained_inside_it(interpreter):
     x = np.random.default_rng(0).uniform(-2, 2, (32, 60)).astype(np.float32)
     text = lower(chaotic, x)
