@@ -203,7 +203,7 @@ def report_runs(log: Path, data: Path) -> None:
               f"{total_rows / total_s:.2f} rows/s)")
 
 
-def full_build(name: str, rows: int, out: Path, address: str | None, max_calls: int, num_cpus: int | None) -> None:
+def full_build(name: str, rows: int, out: Path, address: str | None, max_calls: int, num_cpus: int | None, overwrite: bool) -> None:
     validation = test = rows // 10
     config = replace(resolve(name), train_size=rows - validation - test, validation_size=validation, test_size=test)
     print(f"{name}: {rows:,} rows ({config.train_size:,} / {validation:,} / {test:,}) into {out}; {load()}")
@@ -211,7 +211,7 @@ def full_build(name: str, rows: int, out: Path, address: str | None, max_calls: 
     out.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as f:  # a run killed part way leaves its start here, and its shards say how far it got
         f.write(json.dumps({"started": time.time(), "load": os.getloadavg()[0], "rows": rows}) + "\n")
-    result = build(config, out, RayOptions(address=address, num_cpus=num_cpus, max_calls=max_calls))
+    result = build(config, out, RayOptions(address=address, num_cpus=num_cpus, max_calls=max_calls), overwrite=overwrite)
     report_build(result, rows)
     report_runs(log, result.out / result.manifest["config"])
 
@@ -228,6 +228,7 @@ def main() -> None:
     parser.add_argument("--output-dir", type=Path, help="--rows: where the build goes (default out/ray-<config>-<rows>)")
     parser.add_argument("--address", help="--rows: a Ray cluster (default: RAY_ADDRESS, else a local Ray on every core)")
     parser.add_argument("--num-cpus", type=int, help="--rows: cores of the local Ray (default: all; a resumed run may give another)")
+    parser.add_argument("--overwrite", action="store_true", help="--rows: discard an interrupted build of other code or values there")
     parser.add_argument("--max-calls", type=int, default=RayOptions.max_calls, help="units a worker runs before it is replaced")
     args = parser.parse_args()
     if not (args.compare_rows or args.plan_rows or args.rows):
@@ -237,7 +238,8 @@ def main() -> None:
     if args.plan_rows:
         driver_costs(args.config, args.plan_rows, args.measure_rows, args.plan_workers)
     if args.rows:
-        full_build(args.config, args.rows, args.output_dir or Path(f"out/ray-{args.config}-{args.rows}"), args.address, args.max_calls, args.num_cpus)
+        out = args.output_dir or Path(f"out/ray-{args.config}-{args.rows}")
+        full_build(args.config, args.rows, out, args.address, args.max_calls, args.num_cpus, args.overwrite)
 
 
 if __name__ == "__main__":
