@@ -320,12 +320,9 @@ class Validator:
             shown = "; ".join(disagreements(padded, got=xla)[:2])
             problems, note = [], f"{name}: {MISCOMPILED}: {PADDING_WRITTEN_OUT} (XLA vs XLA with the padding written out: {shown}{ynn})"
         if problems:  # ill-conditioned at these inputs? Allow what a few ulps of input noise move XLA's own result by.
-            moves = [self._xla_quietly(text, perturbed(inputs, report.input_seed, perturbation(lowest), way)) for way in DIRECTIONS]
-            moved = [m for m in moves if m is not None]
-            slack = sensitivity(xla, *moved) if moved else None
+            slack = self._sensitivity(text, inputs, xla, lowest, report)
             if slack is not None and not disagreements(xla, slack):
-                moved = f"{perturbation(lowest):.1e} relative input perturbation (3 directions)"
-                problems, note = [], f"{name}: agreed within 4x the most a {moved} moves XLA's result"
+                problems, note = [], f"{name}: agreed within 4x the most a {_moved(lowest)} moves XLA's result"
         if problems:  # rounding in another order, amplified by an ill-conditioned program? Both executors again in f64
             rounding = self._rounding(text, inputs, xla, outcome.outputs)
             if rounding is not None:
@@ -458,14 +455,20 @@ class Validator:
         if not problems or runners.mesh_devices(text) <= 1:
             return problems, ""
         lowest = lowest_precision(text)
+        slack = self._sensitivity(text, inputs, xla, lowest, report)
+        if slack is None or compare_outputs(xla, got, SAME_COMPILER, labels, slack=slack):
+            return problems, ""
+        return [], f"partitioned: agreed within 4x the most a {_moved(lowest)} moves XLA's result, not to the last bit: {problems[0]}"
+
+    def _sensitivity(self, text: str, inputs: Sequence[np.ndarray], xla: Sequence[np.ndarray], lowest: str, report: RowReport) -> list[np.ndarray] | None:
+        """`compare.sensitivity` of XLA's result to a few ulps of input noise (3 directions); None when XLA runs none of them."""
         moves = [self._xla_quietly(text, perturbed(inputs, report.input_seed, perturbation(lowest), way)) for way in DIRECTIONS]
         moved = [m for m in moves if m is not None]
-        if not moved or compare_outputs(xla, got, SAME_COMPILER, labels, slack=sensitivity(xla, *moved)):
-            return problems, ""
-        return [], (
-            f"partitioned: agreed within 4x the most a {perturbation(lowest):.1e} relative input perturbation (3 directions) "
-            f"moves XLA's result, not to the last bit: {problems[0]}"
-        )
+        return sensitivity(xla, *moved) if moved else None
+
+
+def _moved(lowest: str) -> str:
+    return f"{perturbation(lowest):.1e} relative input perturbation (3 directions)"
 
 
 def miscompiled(report: RowReport, name: str) -> bool:
