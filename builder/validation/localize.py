@@ -141,8 +141,9 @@ def _flatten(module: Any) -> None:
         flattened = False
         for op in ops:
             trips = trip_count(op) if op.name == "stablehlo.while" else None
-            if trips is not None and (trips <= UNROLL_TRIPS or trips * _size(op.regions[1]) <= UNROLL_LOOP_OPS):
-                grown = trips * _size(op.regions[1])  # the body, once an iteration
+            unrolled = trips * _size(op.regions[1]) if trips is not None else 0  # the body, once an iteration
+            if trips is not None and (trips <= UNROLL_TRIPS or unrolled <= UNROLL_LOOP_OPS):
+                grown = unrolled
             elif op.name in ("stablehlo.case", "stablehlo.if"):
                 grown = sum(_size(region) for region in op.regions)  # every branch, once (trips is None)
             else:
