@@ -2,14 +2,18 @@
 
     .venv/bin/python benchmarks/ray_scale.py --compare-rows 40                # rows/s: one process, Ray 1 and 2 workers
     .venv/bin/python benchmarks/ray_scale.py --compare-rows 1000 --workers 2  # the same, 2 workers only
+    .venv/bin/python benchmarks/ray_scale.py --compare-rows 1000 --workers 2 --plain  # also 2 plain processes, no Ray
     .venv/bin/python benchmarks/ray_scale.py --plan-rows 1000000              # driver: plan + dedup pass (measured at 100,000)
     .venv/bin/python benchmarks/ray_scale.py --rows 100000 --output-dir out/ray-balanced-100k   # run again to resume
 
 `--compare-rows`: the same `balanced` train rows built by the pipeline in this process
 (`generate_rows` and each unit's rows written as Parquet: the work of a Ray task, without Ray),
 then by the Ray engine on a local Ray of 1 and of 2 CPUs (each started afresh; its start-up is
-shown apart). The rows are cut into units of at most 25 rows (at least 16 units), so that two workers finish close
-together. `--plan-rows`: the global
+shown apart); with `--plain`, also by as many plain processes as the largest Ray run has workers
+(spawned, JAX imported before the clock starts, units handed out in order as they free up: Ray's
+work without Ray), which tells the machine's share of a shortfall from the engine's. The rows are
+cut into units of at most 25 rows (at least 16 units), so that two workers finish close together.
+`--plan-rows`: the global
 plan before any task (it draws and renders every program, lowers none), in this process and as
 `build --engine ray` draws it (candidates in Ray tasks, the walk over them in the driver) and the
 dedup pass's search for repeats over the key columns, measured at `--measure-rows` and
@@ -27,22 +31,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from builder.config import PairsConfig, resolve
-from builder.engines.parquet_layout import read_columns, units
+from builder.engines.parquet_layout import Unit, read_columns, units
 from builder.engines.ray_engine import BuildResult, RayOptions, build, draw_plan, worker_peaks
 from builder.pipeline.dedup import find_repeats
-from builder.pipeline.plan import build_plan
+from builder.pipeline.plan import Plan, ShardPlan, build_plan
 from builder.pipeline.rows import generate_rows
 from builder.pipeline.unit_store import write_rows
 
@@ -69,8 +75,44 @@ def warm_split(cpu_by_process: dict[object, list[tuple[int, float]]]) -> str:
     return f"first unit of each process {per_row(first)} a row, the later units {per_row(rest)}"
 
 
-def compare(name: str, rows: int, workers: tuple[int, ...]) -> None:
-    """rows/s of one process against Ray with `workers` workers, on the same rows."""
+def plain_warm(seconds: float) -> int:
+    """A plain worker's start: import what a row needs (as Ray's workers do in the plan's tasks), then
+    wait, so that each process of the pool takes one of these before the clock starts."""
+    import builder.pipeline.rows  # noqa: F401  (JAX and the package)
+
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def plain_unit(config: PairsConfig, unit: Unit, shard: ShardPlan, tmp: str) -> tuple[int, int, float]:
+    """One unit in a plain process: the rows and their Parquet file, as a Ray task makes them."""
+    cpu = time.process_time()
+    rows = [row for _, row in generate_rows(config, unit.split, unit.start, unit.stop, None, shard)]
+    write_rows(Path(tmp) / unit.file_name, rows)
+    return os.getpid(), len(rows), time.process_time() - cpu
+
+
+def plain_processes(config: PairsConfig, plan: Plan, processes: int) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds of the rows and the first/later split, for the units run by
+    `processes` spawned processes without Ray."""
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(processes, mp_context=context) as pool:
+        pids = set(pool.map(plain_warm, [2.0] * processes))
+        if len(pids) != processes:
+            raise RuntimeError(f"{len(pids)} of {processes} processes started before the clock")
+        started = time.perf_counter()
+        futures = [pool.submit(plain_unit, config, u, plan.shard(u.split, u.start, u.stop), tmp) for u in units(config)]
+        by_process: dict[object, list[tuple[int, float]]] = {}
+        for future in futures:  # in submission order: each process's units in the order it took them
+            pid, n, cpu = future.result()
+            by_process.setdefault(pid, []).append((n, cpu))
+        wall = time.perf_counter() - started
+    return wall, sum(c for us in by_process.values() for _, c in us), warm_split(by_process)
+
+
+def compare(name: str, rows: int, workers: tuple[int, ...], plain: bool = False) -> None:
+    """rows/s of one process against Ray with `workers` workers (and, with `plain`, as many plain
+    processes as the most workers), on the same rows."""
     config = train_only(name, rows, max(1, min(25, rows // 16)))
     print(f"{name}: {rows} train rows, {config.shard_size} a unit; {load()}")
     ray_seconds = {}
@@ -102,36 +144,53 @@ def compare(name: str, rows: int, workers: tuple[int, ...]) -> None:
             f"{start:.1f} s; {one / ray_s:.2f}x one process, {one / (ray_s - start):.2f}x without start-up ({at})"
         )
         print(f"  {'':<20} {warm}")
+    if plain:
+        processes = max(workers)
+        wall, cpu, warm = plain_processes(config, plan, processes)
+        print(f"  {str(processes) + ' plain processes':<20} {wall:8.1f} s  {rows / wall:6.2f} rows/s   CPU in the units "
+              f"{cpu / rows * 1e3:.0f} ms a row; {one / wall:.2f}x one process (no Ray: spawned, JAX imported before the clock; {load()})")
+        print(f"  {'':<20} {warm}")
 
 
-def driver_costs(name: str, rows: int, measured: int, workers: int) -> None:
-    """The global plan and the dedup pass's search at `measured` rows, scaled to `rows`."""
+def driver_costs(name: str, rows: int, measured: int, workers: int, one_process: bool = True) -> None:
+    """The global plan and the dedup pass's search at `measured` rows, scaled to `rows` (`one_process`:
+    also draw the plan in this process, as the `datasets` builder does, and check the two plans agree)."""
     measured = min(rows, measured)
     scale = rows / measured
     how = "measured" if scale == 1 else f"extrapolated linearly from {measured:,} measured rows"
     config = train_only(name, measured, 100)
-    before, started, cpu = rss_mib(), time.perf_counter(), time.process_time()
-    plan = build_plan(config)
-    plan_s, plan_cpu, plan_mib = time.perf_counter() - started, time.process_time() - cpu, rss_mib() - before
-    dropped = sum(plan.dropped["train"].values())
-    print(f"{name}: global plan of {measured:,} rows: {plan_s:.1f} s wall, {plan_cpu:.1f} s CPU ({plan_cpu / measured * 1e3:.2f} ms CPU a row), "
-          f"RSS +{plan_mib:,.0f} MiB, {dropped:,} repeats rejected; {load()}")
-    print(f"  {rows:,} rows: {plan_cpu * scale / 60:,.1f} min of one core, RSS +{plan_mib * scale:,.0f} MiB ({how})")
+    plan = None
+    if one_process:
+        before, started, cpu = rss_mib(), time.perf_counter(), time.process_time()
+        plan = build_plan(config)
+        plan_s, plan_cpu, plan_mib = time.perf_counter() - started, time.process_time() - cpu, rss_mib() - before
+        dropped = sum(plan.dropped["train"].values())
+        print(f"{name}: global plan of {measured:,} rows: {plan_s:.1f} s wall, {plan_cpu:.1f} s CPU ({plan_cpu / measured * 1e3:.2f} ms CPU a row), "
+              f"RSS +{plan_mib:,.0f} MiB, {dropped:,} repeats rejected; {load()}")
+        print(f"  {rows:,} rows: {plan_cpu * scale / 60:,.1f} min of one core, RSS +{plan_mib * scale:,.0f} MiB ({how})")
+    else:
+        print(f"{name}: global plan of {measured:,} rows, in Ray tasks only (not drawn in one process); {load()}")
     if workers:  # what `build --engine ray` does: candidates drawn in tasks, the walk over them on the driver
         import ray
 
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         try:
-            started, cpu = time.perf_counter(), time.process_time()
+            before, started, cpu = rss_mib(), time.perf_counter(), time.process_time()
             drawn = draw_plan(ray, config)
-            wall, driver = time.perf_counter() - started, time.process_time() - cpu
+            wall, driver, driver_mib = time.perf_counter() - started, time.process_time() - cpu, rss_mib() - before
         finally:
             ray.shutdown()
-        same = "the same plan" if drawn.to_json() == plan.to_json() else "A DIFFERENT PLAN (a bug)"
-        print(f"  drawn in Ray tasks ({workers} workers): {wall:.1f} s wall ({plan_s / wall:.2f}x one process), driver CPU "
-              f"{driver:.1f} s ({driver / measured * 1e6:,.0f} us a row: the serial walk and the tasks' results); {same}; {load()}")
-        print(f"  {rows:,} rows: the driver's part {driver * scale / 60:,.1f} min of one core; the tasks' "
-              f"{plan_cpu * scale / 3600:,.2f} core-hours spread over the cluster ({how})")
+        if plan is None:
+            dropped = sum(drawn.dropped["train"].values())
+            same = f"{dropped:,} repeats rejected"
+            tasks = f"at most {wall * workers / 3600:,.2f} core-hours here (wall x workers)"
+        else:
+            same = "the same plan" if drawn.to_json() == plan.to_json() else "A DIFFERENT PLAN (a bug)"
+            same += f" ({plan_s / wall:.2f}x one process)"
+            tasks = f"{plan_cpu * scale / 3600:,.2f} core-hours spread over the cluster"
+        print(f"  drawn in Ray tasks ({workers} workers): {wall:.1f} s wall, driver CPU {driver:.1f} s ({driver / measured * 1e6:,.0f} us a row: "
+              f"the serial walk and the tasks' results), driver RSS +{driver_mib:,.0f} MiB; {same}; {load()}")
+        print(f"  {rows:,} rows: the driver's part {driver * scale / 60:,.1f} min of one core; the tasks' {tasks} ({how})")
     # The pass's search sees each row's key columns: Python text (~1.5 KB), two hashes; synthetic but sized like the rows.
     python = [f"def f{i}(x):\n" + "    y = jnp.tanh(x)\n" * 80 for i in range(measured)]
     columns = {"train": {"id": [f"train-{i:07d}" for i in range(measured)], "python": python,
@@ -221,8 +280,10 @@ def main() -> None:
     parser.add_argument("--config", default="balanced")
     parser.add_argument("--compare-rows", type=int, help="rows/s of one process and of Ray with 1 and 2 workers on this many rows")
     parser.add_argument("--workers", default="1,2", help="--compare-rows: the Ray runs, by workers (comma-separated)")
+    parser.add_argument("--plain", action="store_true", help="--compare-rows: also as many plain processes (no Ray) as the most workers")
     parser.add_argument("--plan-rows", type=int, help="the driver's plan and dedup search for this many rows")
     parser.add_argument("--plan-workers", type=int, default=2, help="--plan-rows: also draw the plan in Ray tasks on a local Ray of this many CPUs (0: not)")
+    parser.add_argument("--no-one-process", action="store_true", help="--plan-rows: draw the plan only in Ray tasks, not also in this process")
     parser.add_argument("--measure-rows", type=int, default=100_000, help="rows the driver's costs are measured at (then extrapolated)")
     parser.add_argument("--rows", type=int, help="a whole resumable build of this many rows")
     parser.add_argument("--output-dir", type=Path, help="--rows: where the build goes (default out/ray-<config>-<rows>)")
@@ -234,9 +295,9 @@ def main() -> None:
     if not (args.compare_rows or args.plan_rows or args.rows):
         parser.error("give --compare-rows, --plan-rows and/or --rows")
     if args.compare_rows:
-        compare(args.config, args.compare_rows, tuple(int(w) for w in args.workers.split(",")))
+        compare(args.config, args.compare_rows, tuple(int(w) for w in args.workers.split(",")), args.plain)
     if args.plan_rows:
-        driver_costs(args.config, args.plan_rows, args.measure_rows, args.plan_workers)
+        driver_costs(args.config, args.plan_rows, args.measure_rows, args.plan_workers, not args.no_one_process)
     if args.rows:
         out = args.output_dir or Path(f"out/ray-{args.config}-{args.rows}")
         full_build(args.config, args.rows, out, args.address, args.max_calls, args.num_cpus, args.overwrite)
