@@ -110,15 +110,15 @@ def plain_processes(config: PairsConfig, plan: Plan, processes: int) -> tuple[fl
     return wall, sum(c for us in by_process.values() for _, c in us), warm_split(by_process)
 
 
-def compare(name: str, rows: int, workers: tuple[int, ...], plain: bool = False) -> None:
+def compare(name: str, rows: int, workers: tuple[int, ...], plain: bool = False, max_calls: int = RayOptions.max_calls) -> None:
     """rows/s of one process against Ray with `workers` workers (and, with `plain`, as many plain
     processes as the most workers), on the same rows."""
     config = train_only(name, rows, max(1, min(25, rows // 16)))
-    print(f"{name}: {rows} train rows, {config.shard_size} a unit; {load()}")
+    print(f"{name}: {rows} train rows, {config.shard_size} a unit; a Ray worker replaced after {max_calls} units; {load()}")
     ray_seconds = {}
     for cpus in workers:  # first: Ray starts its processes by fork + exec, which JAX warns about once it runs here
         with tempfile.TemporaryDirectory() as tmp:
-            result = build(config, Path(tmp) / "out", RayOptions(num_cpus=cpus, progress=False))
+            result = build(config, Path(tmp) / "out", RayOptions(num_cpus=cpus, max_calls=max_calls, progress=False))
         cpu = sum(r.cpu_seconds for r in result.ran)
         by_worker: dict[object, list[tuple[int, float]]] = {}
         for r in result.ran:  # in the order they finished: a worker's units in the order it ran them
@@ -150,6 +150,59 @@ def compare(name: str, rows: int, workers: tuple[int, ...], plain: bool = False)
         print(f"  {str(processes) + ' plain processes':<20} {wall:8.1f} s  {rows / wall:6.2f} rows/s   CPU in the units "
               f"{cpu / rows * 1e3:.0f} ms a row; {one / wall:.2f}x one process (no Ray: spawned, JAX imported before the clock; {load()})")
         print(f"  {'':<20} {warm}")
+
+
+def interleaved(name: str, rows: int, rounds: int, workers: int) -> None:
+    """One process against `workers` Ray workers, in alternating rounds of `rows` rows each, both on the
+    same rows in a round: on a VM whose speed drifts by a fifth over minutes (benchmarks/README.md),
+    back-to-back runs of several minutes compare the drift as much as the engines."""
+    import ray
+
+    config = train_only(name, rows * (rounds + 1), 10)  # small units: the round's last unit, run alone, is short
+    plan = build_plan(config)
+    every = units(config)
+    per_round = len(every) // (rounds + 1)
+    print(f"{name}: {rounds} rounds of {per_round * config.shard_size} train rows ({config.shard_size} a unit), "
+          f"one process against {workers} Ray workers, alternating which goes first; {load()}")
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1)(plain_unit)
+        warm = ray.remote(num_cpus=1)(plain_warm)
+        with tempfile.TemporaryDirectory() as tmp:
+            def one(block: list[Unit]) -> tuple[float, float]:
+                started, cpu = time.perf_counter(), time.process_time()
+                for u in block:
+                    plain_unit(config, u, plan.shard(u.split, u.start, u.stop), tmp)
+                return time.perf_counter() - started, time.process_time() - cpu
+
+            def many(block: list[Unit]) -> tuple[float, float]:
+                started = time.perf_counter()
+                done = ray.get([task.remote(config, u, plan.shard(u.split, u.start, u.stop), tmp) for u in block])
+                return time.perf_counter() - started, sum(c for _, _, c in done)
+
+            if len(set(ray.get([warm.remote(2.0) for _ in range(workers)]))) != workers:
+                raise RuntimeError("the Ray workers did not all start before the clock")
+            one(every[:per_round])  # round 0, untimed: every process's first units (cold JAX) out of the figures
+            ray.get([task.remote(config, u, plan.shard(u.split, u.start, u.stop), tmp) for u in every[:per_round]])
+            ratios, totals, n_all = [], [0.0, 0.0, 0.0, 0.0], 0
+            for k in range(1, rounds + 1):
+                block = every[k * per_round : (k + 1) * per_round]
+                n = sum(u.stop - u.start for u in block)
+                n_all += n
+                if k % 2:
+                    (a, a_cpu), (b, b_cpu) = one(block), many(block)
+                else:
+                    (b, b_cpu), (a, a_cpu) = many(block), one(block)
+                ratios.append(a / b)
+                totals = [totals[0] + a, totals[1] + a_cpu, totals[2] + b, totals[3] + b_cpu]
+                print(f"  round {k}: {n} rows; 1 process {a:6.1f} s (CPU {a_cpu / n * 1e3:.0f} ms a row), {workers} workers {b:6.1f} s "
+                      f"(CPU in the tasks {b_cpu / n * 1e3:.0f} ms a row): {a / b:.2f}x ({load()})", flush=True)
+    finally:
+        ray.shutdown()
+    n = n_all
+    print(f"  all rounds: 1 process {n / totals[0]:.2f} rows/s (CPU {totals[1] / n * 1e3:.0f} ms a row), {workers} workers "
+          f"{n / totals[2]:.2f} rows/s (CPU {totals[3] / n * 1e3:.0f} ms a row): {totals[0] / totals[2]:.2f}x; "
+          f"per round median {statistics.median(ratios):.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x")
 
 
 def driver_costs(name: str, rows: int, measured: int, workers: int, one_process: bool = True) -> None:
@@ -281,6 +334,8 @@ def main() -> None:
     parser.add_argument("--compare-rows", type=int, help="rows/s of one process and of Ray with 1 and 2 workers on this many rows")
     parser.add_argument("--workers", default="1,2", help="--compare-rows: the Ray runs, by workers (comma-separated)")
     parser.add_argument("--plain", action="store_true", help="--compare-rows: also as many plain processes (no Ray) as the most workers")
+    parser.add_argument("--interleave-rows", type=int, help="one process against Ray workers in alternating rounds of this many rows")
+    parser.add_argument("--rounds", type=int, default=6, help="--interleave-rows: timed rounds (after an untimed warm-up round)")
     parser.add_argument("--plan-rows", type=int, help="the driver's plan and dedup search for this many rows")
     parser.add_argument("--plan-workers", type=int, default=2, help="--plan-rows: also draw the plan in Ray tasks on a local Ray of this many CPUs (0: not)")
     parser.add_argument("--no-one-process", action="store_true", help="--plan-rows: draw the plan only in Ray tasks, not also in this process")
@@ -290,12 +345,14 @@ def main() -> None:
     parser.add_argument("--address", help="--rows: a Ray cluster (default: RAY_ADDRESS, else a local Ray on every core)")
     parser.add_argument("--num-cpus", type=int, help="--rows: cores of the local Ray (default: all; a resumed run may give another)")
     parser.add_argument("--overwrite", action="store_true", help="--rows: discard an interrupted build of other code or values there")
-    parser.add_argument("--max-calls", type=int, default=RayOptions.max_calls, help="units a worker runs before it is replaced")
+    parser.add_argument("--max-calls", type=int, default=RayOptions.max_calls, help="--rows, --compare-rows: units a Ray worker runs before it is replaced")
     args = parser.parse_args()
-    if not (args.compare_rows or args.plan_rows or args.rows):
-        parser.error("give --compare-rows, --plan-rows and/or --rows")
+    if not (args.compare_rows or args.interleave_rows or args.plan_rows or args.rows):
+        parser.error("give --compare-rows, --interleave-rows, --plan-rows and/or --rows")
     if args.compare_rows:
-        compare(args.config, args.compare_rows, tuple(int(w) for w in args.workers.split(",")), args.plain)
+        compare(args.config, args.compare_rows, tuple(int(w) for w in args.workers.split(",")), args.plain, args.max_calls)
+    if args.interleave_rows:
+        interleaved(args.config, args.interleave_rows, args.rounds, max(int(w) for w in args.workers.split(",")))
     if args.plan_rows:
         driver_costs(args.config, args.plan_rows, args.measure_rows, args.plan_workers, not args.no_one_process)
     if args.rows:
