@@ -50,6 +50,7 @@ from builder.engines.ray_engine import BuildResult, RayOptions, build, draw_plan
 from builder.pipeline.dedup import find_repeats
 from builder.pipeline.plan import Plan, ShardPlan, build_plan
 from builder.pipeline.rows import generate_rows
+from builder.pipeline.seeds import category_plan, example_seed
 from builder.pipeline.unit_store import write_rows
 
 
@@ -205,6 +206,16 @@ def interleaved(name: str, rows: int, rounds: int, workers: int) -> None:
           f"per round median {statistics.median(ratios):.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x")
 
 
+def redrawn_by_category(config: PairsConfig, plan: Plan, top: int = 6) -> str:
+    """The train indices whose planned seed is not their first (a repeat, or a program that failed
+    or was over budget), by category: which categories' program spaces fill up first."""
+    categories = category_plan(config, "train")
+    redrawn = Counter(categories[i] for i, seed in enumerate(plan.seeds["train"]) if seed != example_seed(config.seed, "train", i))
+    total = Counter(categories)
+    worst = sorted(redrawn, key=lambda c: -redrawn[c] / total[c])[:top]
+    return "redrawn, by category: " + ", ".join(f"{c} {redrawn[c] / total[c]:.1%}" for c in worst) + (f" (of {len(redrawn)} categories)" if redrawn else "none")
+
+
 def driver_costs(name: str, rows: int, measured: int, workers: int, one_process: bool = True) -> None:
     """The global plan and the dedup pass's search at `measured` rows, scaled to `rows` (`one_process`:
     also draw the plan in this process, as the `datasets` builder does, and check the two plans agree)."""
@@ -219,7 +230,7 @@ def driver_costs(name: str, rows: int, measured: int, workers: int, one_process:
         plan_s, plan_cpu, plan_mib = time.perf_counter() - started, time.process_time() - cpu, rss_mib() - before
         dropped = sum(plan.dropped["train"].values())
         print(f"{name}: global plan of {measured:,} rows: {plan_s:.1f} s wall, {plan_cpu:.1f} s CPU ({plan_cpu / measured * 1e3:.2f} ms CPU a row), "
-              f"RSS +{plan_mib:,.0f} MiB, {dropped:,} repeats rejected; {load()}")
+              f"RSS +{plan_mib:,.0f} MiB, {dropped:,} repeats rejected; {redrawn_by_category(config, plan)}; {load()}")
         print(f"  {rows:,} rows: {plan_cpu * scale / 60:,.1f} min of one core, RSS +{plan_mib * scale:,.0f} MiB ({how})")
     else:
         print(f"{name}: global plan of {measured:,} rows, in Ray tasks only (not drawn in one process); {load()}")
@@ -235,7 +246,7 @@ def driver_costs(name: str, rows: int, measured: int, workers: int, one_process:
             ray.shutdown()
         if plan is None:
             dropped = sum(drawn.dropped["train"].values())
-            same = f"{dropped:,} repeats rejected"
+            same = f"{dropped:,} repeats rejected; {redrawn_by_category(config, drawn)}"
             tasks = f"at most {wall * workers / 3600:,.2f} core-hours here (wall x workers)"
         else:
             same = "the same plan" if drawn.to_json() == plan.to_json() else "A DIFFERENT PLAN (a bug)"
