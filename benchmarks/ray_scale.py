@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/ray_scale.py --compare-rows 40                # rows/s: one process, Ray 1 and 2 workers
     .venv/bin/python benchmarks/ray_scale.py --compare-rows 1000 --workers 2  # the same, 2 workers only
     .venv/bin/python benchmarks/ray_scale.py --compare-rows 1000 --workers 2 --plain  # also 2 plain processes, no Ray
+    .venv/bin/python benchmarks/ray_scale.py --interleave-rows 200 --rounds 6  # the same rows in alternating rounds (this VM drifts)
     .venv/bin/python benchmarks/ray_scale.py --plan-rows 1000000              # driver: plan + dedup pass (measured at 100,000)
     .venv/bin/python benchmarks/ray_scale.py --rows 100000 --output-dir out/ray-balanced-100k   # run again to resume
 
@@ -131,10 +132,8 @@ def compare(name: str, rows: int, workers: tuple[int, ...], plain: bool = False,
     per_unit: list[tuple[int, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for unit in units(config):
-            shard, unit_cpu = plan.shard(unit.split, unit.start, unit.stop), time.process_time()
-            rows_of_unit = [row for _, row in generate_rows(config, unit.split, unit.start, unit.stop, None, shard)]
-            write_rows(Path(tmp) / unit.file_name, rows_of_unit)
-            per_unit.append((len(rows_of_unit), time.process_time() - unit_cpu))
+            _, n, unit_cpu = plain_unit(config, unit, plan.shard(unit.split, unit.start, unit.stop), tmp)
+            per_unit.append((n, unit_cpu))
     one, one_cpu = time.perf_counter() - started, time.process_time() - cpu
     print(f"  {'pipeline, 1 process':<20} {one:8.1f} s  {rows / one:6.2f} rows/s   CPU {one_cpu / rows * 1e3:.0f} ms a row ({load()})")
     print(f"  {'':<20} {warm_split({0: per_unit})}")
@@ -184,23 +183,22 @@ def interleaved(name: str, rows: int, rounds: int, workers: int) -> None:
             if len(set(ray.get([warm.remote(2.0) for _ in range(workers)]))) != workers:
                 raise RuntimeError("the Ray workers did not all start before the clock")
             one(every[:per_round])  # round 0, untimed: every process's first units (cold JAX) out of the figures
-            ray.get([task.remote(config, u, plan.shard(u.split, u.start, u.stop), tmp) for u in every[:per_round]])
-            ratios, totals, n_all = [], [0.0, 0.0, 0.0, 0.0], 0
+            many(every[:per_round])
+            ratios, totals, n = [], [0.0, 0.0, 0.0, 0.0], 0
             for k in range(1, rounds + 1):
                 block = every[k * per_round : (k + 1) * per_round]
-                n = sum(u.stop - u.start for u in block)
-                n_all += n
+                in_round = sum(u.stop - u.start for u in block)
+                n += in_round
                 if k % 2:
                     (a, a_cpu), (b, b_cpu) = one(block), many(block)
                 else:
                     (b, b_cpu), (a, a_cpu) = many(block), one(block)
                 ratios.append(a / b)
                 totals = [totals[0] + a, totals[1] + a_cpu, totals[2] + b, totals[3] + b_cpu]
-                print(f"  round {k}: {n} rows; 1 process {a:6.1f} s (CPU {a_cpu / n * 1e3:.0f} ms a row), {workers} workers {b:6.1f} s "
-                      f"(CPU in the tasks {b_cpu / n * 1e3:.0f} ms a row): {a / b:.2f}x ({load()})", flush=True)
+                print(f"  round {k}: {in_round} rows; 1 process {a:6.1f} s (CPU {a_cpu / in_round * 1e3:.0f} ms a row), {workers} workers "
+                      f"{b:6.1f} s (CPU in the tasks {b_cpu / in_round * 1e3:.0f} ms a row): {a / b:.2f}x ({load()})", flush=True)
     finally:
         ray.shutdown()
-    n = n_all
     print(f"  all rounds: 1 process {n / totals[0]:.2f} rows/s (CPU {totals[1] / n * 1e3:.0f} ms a row), {workers} workers "
           f"{n / totals[2]:.2f} rows/s (CPU {totals[3] / n * 1e3:.0f} ms a row): {totals[0] / totals[2]:.2f}x; "
           f"per round median {statistics.median(ratios):.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x")
