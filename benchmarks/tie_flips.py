@@ -1,8 +1,10 @@
 """Is a row's "XLA disagrees with itself" a tie XLA breaks its own way? Flip near-tied argmax picks and see.
 
-The validator lists a row as XLA's miscompile when XLA's compile of the module and its run of the
-same module with every intermediate returned (the localization probe, where nothing is fused away)
-differ and the interpreter agrees with the latter. A program that picks a branch by
+The validator's rule for XLA disagreeing with itself: XLA's compile of the module and its run of
+the same module with every intermediate returned (the localization probe, where nothing is fused
+away) differ, and the interpreter agrees with the latter. Validation searches near-tied picks itself
+before it names XLA (`builder/validation/ties.py`, at most 24 probe runs, the first combination that
+agrees); this script runs every combination and says which outputs each reproduces bit for bit. A program that picks a branch by
 `argmax([min(v), mean(v), max(v)])` of a vector whose entries are equal differs that way without any
 miscompile: a mean rounded an ulp apart decides the argmax. This script regenerates one row, finds
 every argmax / argmin (a reduce of values with their indices) whose pick has rivals within `ULPS`
