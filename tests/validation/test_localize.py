@@ -11,10 +11,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from probe_runs import agree, interpreter_runs, xla
 from stablehlo_modules import NEGATIVE_PADDING, negative_padding_args
 
-from builder.validation.compare import INDEPENDENT, compare_outputs
-from builder.validation.interpreter import Interpreter
 from builder.validation.localize import (
     FUSED,
     FUSED_OPERAND,
@@ -30,25 +29,17 @@ from builder.validation.localize import (
     localize,
     prepare,
 )
-from builder.validation.runners import LITERAL, mlir_context, run_xla
+from builder.validation.runners import mlir_context
 
 
 def lower(fn, *args) -> str:
     return jax.jit(fn, keep_unused=True).lower(*args).as_text()
 
 
-def xla(text, inputs):
-    return run_xla(text, inputs, LITERAL)
-
-
-def agree(reference, got) -> bool:
-    return not compare_outputs(got, reference, INDEPENDENT, [], independent=True)
-
-
 @pytest.fixture(scope="module")
 def interpreter():
-    with Interpreter(timeout=60) as it:
-        yield lambda text, inputs: it.run(text, list(inputs)).outputs
+    with interpreter_runs() as run:
+        yield run
 
 
 def test_a_transcendental_an_ulp_apart_seen_through_its_bits_is_explained(interpreter):

@@ -5,29 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from probe_runs import agree, interpreter_runs, xla
 from stablehlo_modules import tied_switch
 
-from builder.validation.compare import INDEPENDENT, compare_outputs
-from builder.validation.interpreter import Interpreter
 from builder.validation.localize import prepare, probe
-from builder.validation.runners import LITERAL, mlir_context, run_xla
+from builder.validation.runners import mlir_context
 from builder.validation.ties import broken_ties
 
 RUNS = 8  # enough for the real compile (the first test), so the wrong one is not left unexplained for want of runs
 
 
-def xla(text, inputs):
-    return run_xla(text, inputs, LITERAL)
-
-
-def agree(reference, got) -> bool:
-    return not compare_outputs(got, reference, INDEPENDENT, [], independent=True)
-
-
 @pytest.fixture(scope="module")
 def interpreter():
-    with Interpreter(timeout=60) as it:
-        yield lambda text, inputs: it.run(text, list(inputs)).outputs
+    with interpreter_runs() as run:
+        yield run
 
 
 @pytest.fixture(scope="module")
