@@ -363,10 +363,8 @@ class Validator:
                 # rounding breaks either way explain it (`ties`); a miscompile is reported apart, never hidden
                 shown = "; ".join(self_differs[:2])
                 ties = broken_ties(runners.mlir_context(), text, inputs, *executors)
-                if ties:
-                    problems, note = [], f"{name}: {TIES_BROKEN}: {ties} (XLA vs XLA with every intermediate returned: {shown})"
-                else:
-                    problems, note = [], f"{name}: {MISCOMPILED}: {UNFUSED} (XLA vs XLA with every intermediate returned: {shown})"
+                verdict = f"{TIES_BROKEN}: {ties}" if ties else f"{MISCOMPILED}: {UNFUSED}"
+                problems, note = [], f"{name}: {verdict} (XLA vs XLA with every intermediate returned: {shown})"
             else:
                 problems.append(f"where: {found.why}")
         detail = f"{name} (interpreter vs XLA): " + "; ".join(problems[:3] + problems[-1:] if len(problems) > 3 else problems) if problems else note
