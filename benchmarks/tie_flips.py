@@ -30,7 +30,8 @@ from builder.pipeline.rows import make_row
 from builder.pipeline.seeds import derive_seed
 from builder.validation import runners
 from builder.validation.compare import INDEPENDENT, compare_outputs
-from builder.validation.localize import ULPS, prepare, probe, splice, top_level_ops
+from builder.validation.localize import ULPS, prepare, probe, splice
+from builder.validation.ties import rivals
 
 MAX_RUNS = 256
 
@@ -51,9 +52,6 @@ def main() -> None:
     probed = runners.run_xla(probe_text, inputs, runners.LITERAL)
     values = probed[n_out:]
 
-    def value(ref: tuple[str, int]) -> np.ndarray:
-        return np.asarray(inputs[ref[1]] if ref[0] == "arg" else values[ref[1]])
-
     def same(outputs: list[np.ndarray]) -> bool:  # within the validator's tolerance of XLA's compile
         return not compare_outputs(list(outputs), whole, INDEPENDENT, [], independent=True)
 
@@ -62,33 +60,20 @@ def main() -> None:
 
     print(f"{args.category} seed {args.seed}: {len(nodes):,} ops probed; XLA's compile and its probe "
           f"{'agree' if same(probed[:n_out]) else 'differ'} (outputs alike bit for bit: {identical(probed[:n_out]) or 'none'})")  # fmt: skip
-    from jaxlib.mlir import ir
-
-    choices: list[list[tuple[tuple[int, ...], list[np.ndarray]] | None]] = []
-    with ctx, ir.Location.unknown():
-        ops = top_level_ops(ir.Module.parse(prepared))
-        for i, node in enumerate(nodes):
-            if node.name != "stablehlo.reduce" or len(node.results) != 2 or value(node.operands[0]).dtype.kind != "f":
-                continue
-            dims = list(ir.DenseI64ArrayAttr(ops[i].attributes["dimensions"]))
-            entries, indices = (value(r) for r in node.operands[:2])
-            if len(dims) != 1 or entries.ndim != 1:  # JAX's argmax of a vector: what the switch index draws
-                continue
-            picked, at = (np.asarray(values[k]) for k in node.results)
-            rivals = [j for j in range(entries.size) if indices[j] != at and abs(float(entries[j]) - float(picked)) <= ULPS * np.spacing(np.abs(picked))]
-            print(f"  argmax-like reduce #{len(choices) + 1} over {entries.tolist()}: picks {int(at)}, rivals within {ULPS} ulps at {rivals}")
-            choices.append([None] + [(node.results, [entries[j], indices[j]]) for j in rivals])
-    combos = list(itertools.product(*choices))[1:MAX_RUNS + 1]  # the first is no flip: the probe itself
+    choices = rivals(ctx, prepared, nodes, values, inputs)
+    for n, picks in enumerate(choices):
+        print(f"  arg-reduce #{n + 1}, other picks within {ULPS} ulps: " + "; ".join(pick.what for pick in picks))
+    combos = list(itertools.product(*([None, *picks] for picks in choices)))[1 : MAX_RUNS + 1]  # the first: no flip
     found = 0
     for combo in combos:
-        flips = [c for c in combo if c is not None]
-        results = [k for ks, _ in flips for k in ks]
-        extra = [np.asarray(v) for _, vs in flips for v in vs]
+        flips = [pick for pick in combo if pick is not None]
+        results = [k for pick in flips for k in pick.results]
+        extra = [np.asarray(v) for pick in flips for v in pick.values]
         outputs = runners.run_xla(splice(ctx, prepared, results), [*inputs, *extra], runners.LITERAL)
         if same(outputs):
             found += 1
-            picks = ", ".join(f"#{n + 1} -> {int(c[1][1])}" for n, c in enumerate(combo) if c is not None)
-            print(f"  XLA's values with these picks taken the other way: {picks} (outputs alike bit for bit: {identical(outputs) or 'none'})")
+            shown = ", ".join(f"#{n + 1}: {pick.what}" for n, pick in enumerate(combo) if pick is not None)
+            print(f"  XLA's values with these picks: {shown} (outputs alike bit for bit: {identical(outputs) or 'none'})")
     print(f"{len(combos)} combinations of other picks run; {found} reproduce XLA's compile of the module")
 
 

@@ -37,7 +37,7 @@ class Pick:
     what: str
 
 
-def _rivals(ctx: Any, text: str, nodes: list[Node], values: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> list[list[Pick]]:
+def rivals(ctx: Any, text: str, nodes: list[Node], values: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> list[list[Pick]]:
     """For each arg-reduce of floats with a pick that has rivals within `ULPS` ulps: its other outcomes."""
     from jaxlib.mlir import ir
 
@@ -89,7 +89,7 @@ def broken_ties(
     probed = xla(probe_text, list(inputs))
     if whole is None or probed is None:
         return None
-    choices = _rivals(ctx, current, nodes, probed[n_out:], inputs)
+    choices = rivals(ctx, current, nodes, probed[n_out:], inputs)
     for count in range(1, len(choices) + 1):
         for reduces in itertools.combinations(choices, count):
             for combo in itertools.product(*reduces):
