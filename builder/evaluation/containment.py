@@ -37,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -174,7 +175,7 @@ def run_contained(fields: dict[str, Any], inputs: Sequence[np.ndarray], limits: 
         try:
             answer.seek(0)
             return "ok", _load(answer)
-        except (OSError, ValueError, KeyError, TypeError, EOFError) as err:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
             return "crashed", PythonSide(error=f"the child left no readable answer: {err}"[:300])
     finally:
         log.close()
@@ -210,8 +211,14 @@ def _save(side: PythonSide, path: Any) -> None:
     np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
 
 
-def _load(path: Any) -> PythonSide:
-    with np.load(path, allow_pickle=False) as data:
+def _load(file: Any) -> PythonSide:
+    """One archive, starting at the file's first byte: anything before it was written by another
+    process (a copy the prediction forked) and the archive read from the end may be anyone's."""
+    with zipfile.ZipFile(file) as archive:
+        if min((info.header_offset for info in archive.infolist()), default=0) != 0:
+            raise ValueError("it holds more than one archive: a process the prediction forked wrote one too")
+    file.seek(0)
+    with np.load(file, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         outputs = decode(data, meta["dtypes"])
     texts = [meta[k] if isinstance(meta[k], str) or meta[k] is None else str(meta[k]) for k in _TEXTS]
@@ -255,12 +262,15 @@ def _main() -> None:
     fields, inputs = pickle.loads(sys.stdin.buffer.read())
     answer = os.fdopen(os.dup(1), "wb")  # the answer goes to the parent's file; what the prediction prints, to the log
     os.dup2(2, 1)
+    started = os.getpid()
     try:
         fields["entry_point"] = entry_point(fields["python"], fields["entry_point"])
     except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
         side = PythonSide(error=f"not a program: {type(err).__name__}: {err}"[:500])
     else:
         side = python_side(fields, inputs, relower=True)
+    if os.getpid() != started:  # a copy the prediction forked came back here: only this child answers
+        os._exit(0)
     _save(side, answer)
     answer.close()
 

@@ -133,6 +133,14 @@ def test_a_prediction_that_forks_without_end_is_stopped(quick, row):
     assert_harmless(quick, row, score)
 
 
+def test_a_copy_the_prediction_forks_does_not_answer_for_it(scorer, row):
+    """A forked copy that returns (here: by failing) must not write an answer beside the child's:
+    two archives in one file, or their bytes interleaved, are not the prediction's answer."""
+    copy = "import os\nif os.fork() == 0:\n    raise RuntimeError('a forked copy')\nos.wait()"
+    score = scorer.score(row, hostile(row, copy), True)
+    assert score.agreed, score
+
+
 def test_a_prediction_that_allocates_without_end_hits_the_memory_limit(scorer, row):
     score = scorer.score(row, hostile(row, "hoard = []\nwhile True:\n    hoard.append(bytearray(1 << 26))"), True)
     assert "MemoryError" in score.reason or "memory limit" in score.reason, score
