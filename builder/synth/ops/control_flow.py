@@ -25,6 +25,12 @@ SEQUENCE = Operand(CARRY.dtypes, 1, 4)  # what scan / map loop over: its leading
 INT_SCALAR = Operand(("int32",), 0, 0)
 BOOL_SCALAR = Operand(BOOL, 0, 0)
 TRIP_COUNTS = (2, 3, 4, 5, 8, 10)
+# Sorted bucket edges for a switch of k branches: k - 1 of them.
+SWITCH_THRESHOLDS = {
+    2: (("0.0",), ("0.5",), ("1.0",)),
+    3: (("-0.5", "0.5"), ("0.0", "1.0"), ("0.1", "1.0")),
+    4: (("-1.0", "0.0", "1.0"), ("0.25", "0.5", "0.75"), ("0.1", "1.0", "10.0")),
+}
 COMPOSITE_NAMES = ("mylib.fused_block", "custom.pointwise", "odml.activation", "project.kernel")
 
 
@@ -109,18 +115,22 @@ def _switch(ctx: Draw, x: Value) -> Statement | None:
     if sum(1 for b in branches if b.lines) < 2:
         return None
     extra: tuple[Value, ...] = ()
-    mode = ctx.pick(INT_SCALAR) if ctx.rng.random() < 0.3 else None
+    # The index is a mode or step argument most often (`lax.switch(layer_kind, ...)`), else a
+    # statistic bucketed by thresholds, as piecewise schedules and regime switches do.
+    mode = ctx.pick(INT_SCALAR) if ctx.rng.random() < 0.5 else None
     if mode is not None:
         index = ctx.rng.choice([f"$1 % {k}", f"jnp.clip($1, 0, {k - 1})", "$1"])
         extra = (mode,)
     elif x.spec.is_float:
+        thresholds = ", ".join(ctx.rng.choice(SWITCH_THRESHOLDS[k]))
+        positive = ", ".join(ctx.rng.choice([t for t in SWITCH_THRESHOLDS[k] if not t[0].startswith("-")]))
         index = ctx.rng.choice([
             f"jnp.clip(jnp.floor(jnp.mean($0) * {k}).astype(jnp.int32), 0, {k - 1})",
-            f"jnp.sum($0 > 0) % {k}",
-            "jnp.argmax(jnp.stack([" + ", ".join(f"{s}($0)" for s in ("jnp.min", "jnp.mean", "jnp.max", "jnp.std")[:k]) + "]))",
+            f"jnp.digitize(jnp.mean($0), jnp.array([{thresholds}]))",
+            f"jnp.searchsorted(jnp.array([{positive}]), jnp.max(jnp.abs($0)))",
         ])
     else:
-        index = f"jnp.sum($0 > 0) % {k}"
+        index = f"jnp.minimum(jnp.sum($0 > 0), {k - 1})"
     lines: list[str] = []
     fns = []
     for branch in branches:
@@ -160,16 +170,15 @@ def _while(ctx: Draw, x: Value, region: Region) -> Statement:
     return Statement((x, *extra), lines, (TensorSpec((), "int32"), x.spec))
 
 
-def _fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Statement:
+def _fori(ctx: Draw, x: Value, region: Region, traced: bool) -> Statement | None:
     extra: tuple[Value, ...] = ()
-    if traced:
+    if traced:  # a step count people pass in (`num_steps`), not one computed from the data
         bound = ctx.pick(INT_SCALAR)
-        if bound is not None:
-            upper, extra = ctx.rng.choice(["$1", "jnp.minimum($1, 16)"]), (bound,)
-            if not ctx.is_argument(bound):  # as in `_while`: only an argument's bound is its recorded domain's
-                upper = "jnp.minimum($1, 16)"
-        else:
-            upper = "jnp.sum($0 > 0)"
+        if bound is None:
+            return None
+        upper, extra = ctx.rng.choice(["$1", "jnp.minimum($1, 16)"]), (bound,)
+        if not ctx.is_argument(bound):  # as in `_while`: only an argument's bound is its recorded domain's
+            upper = "jnp.minimum($1, 16)"
     else:
         upper = str(ctx.rng.choice(TRIP_COUNTS))
     param = region.params[0].name

@@ -46,7 +46,7 @@ def train_step(d: Draw, model: LinenModel, loss: LossCode) -> tuple[str, list[Ar
     lines += ["updates, opt_state = tx.update(grads, opt_state, params)", "params = optax.apply_updates(params, updates)"]
     metrics = dict(loss.metrics)
     if d.chance(0.35):
-        metrics["grad_norm"] = "optax.global_norm(grads)"
+        metrics["grad_norm"] = "optax.tree.norm(grads)"
     lines.append("metrics = {" + ", ".join(f"'{k}': {v}" for k, v in metrics.items()) + "}")
     returns = "params, new_model_state['batch_stats'], opt_state, metrics" if stats else "params, opt_state, metrics"
     args = [Arg("params", model.params)]

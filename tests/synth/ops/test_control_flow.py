@@ -8,8 +8,6 @@ import re
 import pytest
 from op_checks import check_seeds, draws_only, lower, lowers_with_declared_specs, reaches, single_op_program
 
-from builder.config import resolve
-from builder.pipeline.seeds import limits_of
 from builder.synth.generator import SizeLimits, generate
 from builder.synth.ops.control_flow import OPS
 
@@ -79,12 +77,10 @@ def loop_bounds(seeds: range) -> list[tuple[int, str, set[str]]]:
 def test_loop_bounds_read_from_computed_values_are_capped():
     """Regression (control_flow seed 8927937671218264601): `j < end_state`, an int32 scan carry
     grown by `* 5` and `** 2`, asked for up to 2**31 steps, and validation timed out. Only an
-    argument's bound (its recorded domain) goes uncapped; any other is `jnp.minimum(value, cap)`."""
+    argument's bound (its recorded domain) goes uncapped; any other is `jnp.minimum(value, cap)`.
+    (That seed draws another program since the generator changed; the property is checked here.)"""
     bounds = loop_bounds(range(300))
     computed = [(s, b) for s, b, names in bounds if b not in names]
     assert len(computed) > 20, "too few computed bounds to tell"
-    assert all(b.startswith("jnp.minimum(") or b.startswith("jnp.sum(") for _, b in computed), computed
+    assert all(b.startswith("jnp.minimum(") for _, b in computed), computed
     assert any(b in names for _, b, names in bounds), "no argument bound drawn: the uncapped form is untested"
-    config = resolve(CATEGORY)
-    row_56 = generate(CATEGORY, 8927937671218264601, limits_of(config)).render()  # train-0000056 of the campaign
-    assert "return j < jnp.minimum(end_state, " in row_56 and "return i_final < jnp.minimum(raw_end_state, " in row_56
