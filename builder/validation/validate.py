@@ -337,7 +337,7 @@ class Validator:
         if problems:  # XLA's algebraic simplifier does not keep IEEE NaN / Inf: judge against XLA without it
             literal = self._xla_quietly(text, inputs, runners.LITERAL)
             if literal is not None and not disagreements(literal, slack):
-                problems, note = [], f"{name}: agreed with XLA run without its algebraic simplifier (which rewrites inf * 0)"
+                problems, note = [], f"{name}: agreed with XLA run without its algebraic simplifier (whose rewrites need not keep IEEE NaN and inf)"
         patterns = runners.float_bit_patterns(text) if problems else {}
         if patterns:  # a result that is a float's bits: two executors' floats an ulp apart differ by 1 as integers
             def as_floats(outputs: Sequence[np.ndarray]) -> list[np.ndarray]:
