@@ -3,6 +3,7 @@ still the datasets builder's."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -36,12 +37,14 @@ def cluster() -> Iterator[Cluster]:
 
 
 def kill_a_running_unit(stop: threading.Event) -> int | None:
-    """SIGKILL the first worker seen running a unit; its pid."""
+    """SIGKILL the first worker of this test's cluster seen running a unit; its pid. Only the
+    cluster's own processes (this process's descendants): another Ray build on the machine is not ours to kill."""
     while not stop.is_set():
-        for proc in psutil.process_iter(["pid", "cmdline"]):
-            if (proc.info["cmdline"] or [""])[0].startswith("ray::run_unit"):
-                proc.kill()
-                return proc.info["pid"]
+        for proc in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if (proc.cmdline() or [""])[0].startswith("ray::run_unit"):
+                    proc.kill()
+                    return proc.pid
         time.sleep(0.05)
     return None
 
