@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .domains import Domain, argument_domain
-from .names import entry_name, pick_name, role_of
+from .names import entry_name, pick_family, pick_name, role_of
 from .ops import GLUE, REGION, catalogue_for
 from .ops.base import Drawn, OpDecl, Operand, Region, SpecTree
 from .ops.creation import constant_node
@@ -120,6 +120,9 @@ class _Builder:
     # --- the Draw protocol -------------------------------------------------
     def fresh(self, hint: str) -> str:
         return pick_name(self.rng, hint, self.names)
+
+    def fresh_family(self, hint: str, count: int) -> list[str]:
+        return pick_family(self.rng, hint, count, self.names)
 
     def is_argument(self, value: Value) -> bool:
         return value in self.leaves

@@ -66,7 +66,6 @@ ROLES: dict[str, tuple[str, ...]] = {
     "masked": ("masked", "filled", "gated_scores"),
     "scores": ("scores", "logits", "energies", "similarity"),
     "positions": ("positions", "pos", "ramp"),
-    "branch_fn": ("branch", "case_fn", "option_fn", "path_fn"),
     "body_fn": ("body_fn", "loop_body", "body", "update_fn"),
     "cond_fn": ("cond_fn", "not_done", "keep_going", "should_continue"),
     "true_fn": ("true_fn", "on_true", "then_fn", "if_true"),
@@ -168,6 +167,23 @@ def pick_name(rng: random.Random, hint: str, taken: dict[str, int]) -> str:
     name = f"{base}{taken[base]}"
     taken[name] = 1
     return name
+
+
+# roles whose functions are written as one numbered family, counted from 0 (a switch's branches)
+FAMILIES: dict[str, tuple[str, ...]] = {"branch_fn": ("branch_{}", "case_{}", "branch{}", "f{}")}
+
+
+def pick_family(rng: random.Random, hint: str, count: int, taken: dict[str, int]) -> list[str]:
+    """`count` names of one family for `hint` (`branch_0, branch_1, ...`) none of which is taken:
+    the first family (most common first, most of the time) whose first `count` names are free, else
+    the next free numbers of one family, as a second switch in a program would go on counting."""
+    families = list(FAMILIES[hint]) if rng.random() < 0.5 else rng.sample(FAMILIES[hint], len(FAMILIES[hint]))
+    names = next(([f.format(i) for i in range(count)] for f in families if not any(f.format(i) in taken for i in range(count))), None)
+    if names is None:
+        free = (families[0].format(i) for i in range(count + len(taken)))
+        names = [n for n in free if n not in taken][:count]
+    taken.update(dict.fromkeys(names, 1))
+    return names
 
 
 # category -> what its entry points do; `ENTRY_BY_OP` refines by a block the program holds

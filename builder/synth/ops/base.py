@@ -68,6 +68,9 @@ class Draw(Protocol):
     def fresh(self, hint: str) -> str:
         """A new variable name."""
 
+    def fresh_family(self, hint: str, count: int) -> list[str]:
+        """`count` new function names of one numbered family (`branch_0`, `branch_1`, ...)."""
+
     def is_argument(self, value: Value) -> bool:
         """Whether `value` is an argument's leaf (its range is the recorded domain), not a computed value."""
 

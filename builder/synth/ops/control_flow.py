@@ -133,9 +133,10 @@ def _switch(ctx: Draw, x: Value) -> Statement | None:
         index = f"jnp.minimum(jnp.sum($0 > 0), {k - 1})"
     lines: list[str] = []
     fns = []
+    names = iter(ctx.fresh_family("branch_fn", sum(1 for b in branches if b.lines)))  # the identity stays a lambda
     for branch in branches:
-        name = ctx.fresh("branch_fn")
         if branch.lines:
+            name = next(names)
             lines += define(name, [branch.params[0].name], branch)
             fns.append(name)
         else:

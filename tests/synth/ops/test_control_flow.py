@@ -84,3 +84,28 @@ def test_loop_bounds_read_from_computed_values_are_capped():
     assert len(computed) > 20, "too few computed bounds to tell"
     assert all(b.startswith("jnp.minimum(") for _, b in computed), computed
     assert any(b in names for _, b, names in bounds), "no argument bound drawn: the uncapped form is untested"
+
+
+SWITCH = re.compile(r"lax\.switch\((.*), \[([^\]]*)\], ")
+FAMILY = re.compile(r"(branch_|case_|branch|f)(\d+)")
+
+
+def test_a_switch_names_its_branches_as_one_family_and_picks_by_what_real_code_uses():
+    """`[branch_0, branch_1, lambda v: v]`: one stem, numbers in order (a second switch in the program
+    goes on counting or takes another stem), each a `def` of the program; never names of mixed stems.
+    The index is an argument or a bucketed statistic, never an argmax over statistics of one value."""
+    switches, stems = 0, set()
+    for seed in range(150):
+        text = generate(CATEGORY, seed).render()
+        for index, branches in SWITCH.findall(text):
+            switches += 1
+            assert "argmax" not in index, (seed, index)
+            named = [b for b in branches.split(", ") if not b.startswith("lambda")]
+            found = [FAMILY.fullmatch(b) for b in named]
+            assert all(found), (seed, branches)
+            assert len({m[1] for m in found}) == 1, (seed, branches)
+            numbers = [int(m[2]) for m in found]
+            assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), (seed, branches)
+            assert all(re.search(rf"^\s*def {b}\(", text, re.M) for b in named), (seed, branches)
+            stems.add(found[0][1])
+    assert switches >= 30 and len(stems) >= 3, (switches, stems)
