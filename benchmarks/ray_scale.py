@@ -164,7 +164,7 @@ def interleaved(name: str, rows: int, rounds: int, workers: int) -> None:
     per_round = len(every) // (rounds + 1)
     print(f"{name}: {rounds} rounds of {per_round * config.shard_size} train rows ({config.shard_size} a unit), "
           f"one process against {workers} Ray workers, alternating which goes first; {load()}")
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
         task = ray.remote(num_cpus=1)(plain_unit)
         warm = ray.remote(num_cpus=1)(plain_warm)
@@ -235,7 +235,7 @@ def driver_costs(name: str, rows: int, measured: int, workers: int, one_process:
     if workers:  # what `build --engine ray` does: candidates drawn in tasks, the walk over them on the driver
         import ray
 
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False)
         try:
             before, started, cpu = rss_mib(), time.perf_counter(), time.process_time()
             drawn = draw_plan(ray, config)

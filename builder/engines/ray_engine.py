@@ -163,7 +163,9 @@ def _connect(ray: ModuleType, options: RayOptions) -> bool:
     if address:
         ray.init(address=address)
         return True  # disconnect when done (the cluster keeps running)
-    ray.init(num_cpus=options.num_cpus or os.cpu_count(), include_dashboard=False)
+    # "local": a Ray of its own, never one found running on this machine (a bare `ray.init()` joins
+    # the last one started here, another build's included, and refuses `num_cpus` when it does)
+    ray.init(address="local", num_cpus=options.num_cpus or os.cpu_count(), include_dashboard=False)
     return True
 
 

@@ -35,7 +35,7 @@ def local_ray() -> Iterator[object]:
     """A local Ray on two CPUs for the module's tests; afterwards, every process it started is gone."""
     ray = pytest.importorskip("ray")
     before = descendants()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # not a Ray already running here
     try:
         yield ray
     finally:

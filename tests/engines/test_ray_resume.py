@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from ray_helpers import wait_gone
+from ray_helpers import local_ray, wait_gone  # noqa: F401 (local_ray: a fixture, used by name)
 
 pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,9 @@ def files(directory: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(hf_env, tmp_path_factory) -> dict[str, bytes]:
+def uninterrupted(hf_env, tmp_path_factory, local_ray) -> dict[str, bytes]:  # noqa: F811 (the fixture by name)
+    """Built while another local Ray runs on this machine (this process's): with no address the build
+    starts a Ray of its own. A bare `ray.init()` would join the other and refuse its `num_cpus`."""
     out = tmp_path_factory.mktemp("reference") / "out"
     done = subprocess.run(command(out), env=environment(hf_env), capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
