@@ -217,7 +217,8 @@ def _load(file: Any) -> PythonSide:
     with zipfile.ZipFile(file) as archive:
         if min((info.header_offset for info in archive.infolist()), default=0) != 0:
             raise ValueError("it holds more than one archive: a process the prediction forked wrote one too")
-    file.seek(0)
+    if hasattr(file, "seek"):  # a file object (a path is opened afresh)
+        file.seek(0)
     with np.load(file, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         outputs = decode(data, meta["dtypes"])
