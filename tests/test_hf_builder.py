@@ -27,15 +27,15 @@ def load(env, config="balanced", **kwargs):
 
 
 def test_script_loads_all_splits_with_overrides(hf_env):
-    rows, cache = load(hf_env, seed=7, train_size=12, validation_size=4, test_size=4)
-    assert {s: len(r) for s, r in rows.items()} == {"train": 12, "validation": 4, "test": 4}
+    rows, cache = load(hf_env, seed=7, train_size=6, validation_size=2, test_size=2)
+    assert {s: len(r) for s, r in rows.items()} == {"train": 6, "validation": 2, "test": 2}
     assert all(r["stablehlo"].startswith("module @jit_") for split in rows.values() for r in split)
     ids = [r["id"] for split in rows.values() for r in split]
     assert len(ids) == len(set(ids))
     # the same kwargs again come from the same cache; another seed is another cached config
-    again, cache_again = load(hf_env, seed=7, train_size=12, validation_size=4, test_size=4)
+    again, cache_again = load(hf_env, seed=7, train_size=6, validation_size=2, test_size=2)
     assert again == rows and cache_again == cache
-    other, other_cache = load(hf_env, seed=8, train_size=12, validation_size=4, test_size=4)
+    other, other_cache = load(hf_env, seed=8, train_size=6, validation_size=2, test_size=2)
     assert other_cache["train"] != cache["train"]
     assert {r["python"] for r in other["train"]}.isdisjoint({r["python"] for r in rows["train"]})
 
