@@ -214,12 +214,9 @@ def _save(side: PythonSide, path: Any) -> None:
 def _load(file: Any) -> PythonSide:
     """One archive, starting at the file's first byte: anything before it was written by another
     process (a copy the prediction forked) and the archive read from the end may be anyone's."""
-    with zipfile.ZipFile(file) as archive:
-        if min((info.header_offset for info in archive.infolist()), default=0) != 0:
-            raise ValueError("it holds more than one archive: a process the prediction forked wrote one too")
-    if hasattr(file, "seek"):  # a file object (a path is opened afresh)
-        file.seek(0)
     with np.load(file, allow_pickle=False) as data:
+        if min((info.header_offset for info in data.zip.infolist()), default=0) != 0:
+            raise ValueError("it holds more than one archive: a process the prediction forked wrote one too")
         meta = json.loads(str(data["meta"]))
         outputs = decode(data, meta["dtypes"])
     texts = [meta[k] if isinstance(meta[k], str) or meta[k] is None else str(meta[k]) for k in _TEXTS]

@@ -112,7 +112,8 @@ def _cond_pair(ctx: Draw, x: Value) -> Statement | None:
 def _switch(ctx: Draw, x: Value) -> Statement | None:
     k = ctx.rng.choice([2, 3, 3, 4])
     branches = [ctx.body([x.spec], hint="v", differentiable=True) for _ in range(k)]
-    if sum(1 for b in branches if b.lines) < 2:
+    defined = sum(1 for b in branches if b.lines)  # the others are the identity, a lambda
+    if defined < 2:
         return None
     extra: tuple[Value, ...] = ()
     # The index is a mode or step argument most often (`lax.switch(layer_kind, ...)`), else a
@@ -133,7 +134,7 @@ def _switch(ctx: Draw, x: Value) -> Statement | None:
         index = f"jnp.minimum(jnp.sum($0 > 0), {k - 1})"
     lines: list[str] = []
     fns = []
-    names = iter(ctx.fresh_family("branch_fn", sum(1 for b in branches if b.lines)))  # the identity stays a lambda
+    names = iter(ctx.fresh_family("branch_fn", defined))
     for branch in branches:
         if branch.lines:
             name = next(names)
